@@ -1,0 +1,3 @@
+from physlm.cli import main
+
+main()

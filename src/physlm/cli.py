@@ -1,0 +1,206 @@
+"""Command line: one subcommand per pipeline step. Snakemake rules call these; so can people."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from physlm import __version__
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write via a temporary name so an interrupted job never leaves a plausible-looking file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
+def cmd_people(args: argparse.Namespace) -> None:
+    from physlm.data.bios import make_people, make_qa
+
+    bios = json.loads(args.bios)
+    people = make_people(bios["n_people"], bios["pools"], args.seed)
+    _write_parquet(people, args.people)
+    _write_parquet(make_qa(people), args.qa)
+
+
+def cmd_biographies(args: argparse.Namespace) -> None:
+    from physlm.data.bios import make_biographies
+
+    _write_parquet(make_biographies(pd.read_parquet(args.people), args.variant, args.seed), args.out)
+
+
+def cmd_tokenizer(args: argparse.Namespace) -> None:
+    from physlm.data.bios import lexicon
+    from physlm.data.tokenizer import build_tokenizer
+
+    build_tokenizer(lexicon(pd.read_parquet(args.people))).save_pretrained(args.out)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from physlm.corpus import bio_documents, qa_documents
+    from physlm.models import add_lora, build_model
+    from physlm.train import Stream, TrainConfig, train
+
+    torch.set_num_threads(args.threads)
+    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    cfg = TrainConfig.from_config(json.loads(args.training))
+    if args.init:
+        model = AutoModelForCausalLM.from_pretrained(args.init)
+        context = model.config.max_position_embeddings
+    else:
+        model_cfg = json.loads(args.model)
+        model = build_model(
+            model_cfg, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, args.seed
+        )
+        context = model_cfg["context"]
+    lora = json.loads(args.lora) if args.lora else None
+    if lora:
+        model = add_lora(model, lora["rank"], lora["embedding_rank"])
+    sources = []
+    if args.bios:
+        sources.append(bio_documents(tokenizer, pd.read_parquet(args.bios)))
+    if args.qa:
+        qa = pd.read_parquet(args.qa)
+        sources.append(qa_documents(tokenizer, qa[qa["split"] == "train"]))
+    streams = [
+        Stream(docs, masks, context, seed=args.seed * 100 + i) for i, (docs, masks) in enumerate(sources)
+    ]
+    if len(streams) == 2:
+        n_qa = round(cfg.batch_size * args.qa_ratio)
+        mixture = [(streams[0], cfg.batch_size - n_qa), (streams[1], n_qa)]
+    else:
+        mixture = [(streams[0], cfg.batch_size)]
+    log = train(model, mixture, cfg, args.checkpoint, log=lambda line: print(line, flush=True))
+    if lora:
+        model = model.merge_and_unload()
+    tmp = args.out.with_name(args.out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.to("cpu").save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(args.out, ignore_errors=True)
+    tmp.rename(args.out)
+    _write_parquet(log.assign(version=__version__), args.log)
+    args.checkpoint.unlink(missing_ok=True)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from physlm.evaluate import accuracy_table, answer_questions
+    from physlm.models import pick_device
+
+    torch.set_num_threads(args.threads)
+    model = AutoModelForCausalLM.from_pretrained(args.model).to(pick_device())
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    scored = answer_questions(model, tokenizer, pd.read_parquet(args.qa), args.batch_size)
+    table = accuracy_table(scored)
+    for label in args.label:
+        key, value = label.split("=", 1)
+        table[key] = int(value) if value.isdigit() else value
+    _write_parquet(table, args.out)
+
+
+def cmd_figure_knowledge(args: argparse.Namespace) -> None:
+    from physlm.plots.knowledge import plot_extraction
+
+    plot_extraction(pd.read_parquet(args.metrics), args.out)
+
+
+def cmd_claims(args: argparse.Namespace) -> None:
+    from physlm.claims import knowledge_claim, write_claims
+
+    rows = [knowledge_claim(pd.read_parquet(args.knowledge), json.loads(args.thresholds)["knowledge"])]
+    write_claims(rows, args.markdown, args.parquet)
+
+
+def cmd_collect(args: argparse.Namespace) -> None:
+    _write_parquet(pd.concat([pd.read_parquet(p) for p in args.inputs], ignore_index=True), args.out)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="physlm", description=__doc__)
+    top.add_argument("--version", action="version", version=__version__)
+    steps = top.add_subparsers(dest="step", required=True)
+
+    p = steps.add_parser("people", help="draw the bioS people and their QA pairs")
+    p.add_argument("--bios", required=True, help="JSON of the config's bios section")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--people", type=Path, required=True)
+    p.add_argument("--qa", type=Path, required=True)
+    p.set_defaults(run=cmd_people)
+
+    p = steps.add_parser("biographies", help="write the biographies of one bioS variant")
+    p.add_argument("--people", type=Path, required=True)
+    p.add_argument("--variant", required=True, help="single | multiM, then _permute, _fullname")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(run=cmd_biographies)
+
+    p = steps.add_parser("tokenizer", help="build the word-level tokenizer of a bioS world")
+    p.add_argument("--people", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(run=cmd_tokenizer)
+
+    p = steps.add_parser("train", help="pretrain, mix-train or fine-tune a model")
+    p.add_argument("--tokenizer", type=Path, required=True)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="JSON of the config's model section: train from scratch")
+    source.add_argument("--init", type=Path, help="a saved model to continue from (fine-tuning)")
+    p.add_argument("--training", required=True, help="JSON of a training section of the config")
+    p.add_argument("--bios", type=Path, help="biographies to train on")
+    p.add_argument("--qa", type=Path, help="QA pairs; only the train split is used")
+    p.add_argument("--qa-ratio", type=float, default=0.5, help="share of QA windows when mixing")
+    p.add_argument("--lora", help='JSON {"rank": r, "embedding_rank": e}; full training if absent or empty')
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--checkpoint", type=Path, required=True, help="resumable state, kept until done")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--log", type=Path, required=True, help="Parquet of loss and tokens/s")
+    p.set_defaults(run=cmd_train)
+
+    p = steps.add_parser("evaluate", help="QA exact-match accuracy per split and attribute")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--qa", type=Path, required=True)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--label", action="append", default=[], help="key=value column added to the table")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(run=cmd_evaluate)
+
+    p = steps.add_parser("collect", help="concatenate Parquet tables")
+    p.add_argument("inputs", type=Path, nargs="+")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(run=cmd_collect)
+
+    p = steps.add_parser("figure-knowledge", help="plot QA accuracy per setting (PDF and PNG)")
+    p.add_argument("--metrics", type=Path, required=True)
+    p.add_argument("--out", type=Path, nargs="+", required=True)
+    p.set_defaults(run=cmd_figure_knowledge)
+
+    p = steps.add_parser("claims", help="the claims table with verdicts")
+    p.add_argument("--knowledge", type=Path, required=True)
+    p.add_argument("--thresholds", required=True, help="JSON of the config's claims section")
+    p.add_argument("--markdown", type=Path, required=True)
+    p.add_argument("--parquet", type=Path, required=True)
+    p.set_defaults(run=cmd_claims)
+    return top
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

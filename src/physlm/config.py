@@ -1,0 +1,64 @@
+"""Config validation: the JSON schema, then checks a schema cannot express.
+
+Errors name the key (dotted path) and what is allowed, and are raised before any job runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from physlm.data.pools import make_pools
+
+
+class ConfigError(ValueError):
+    """A config value that the pipeline cannot run with."""
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    allowed = error.schema.get("description") or ""
+    if error.validator == "additionalProperties":
+        known = ", ".join(sorted(error.schema.get("properties", {})))
+        return f"config key {key}: {error.message}; allowed keys here: {known}"
+    if error.validator == "enum":
+        return f"config key {key}: {error.instance!r} is not one of {error.validator_value}"
+    return f"config key {key}: {error.message}" + (f" ({allowed})" if allowed else "")
+
+
+def validate(config: dict, schema_path: Path) -> None:
+    """Raise ConfigError listing every problem in `config`."""
+    schema = yaml.safe_load(schema_path.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = [_describe(e) for e in sorted(validator.iter_errors(config), key=lambda e: list(e.path))]
+    if not problems:
+        problems = _semantic_problems(config)
+    if problems:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+
+
+def _semantic_problems(config: dict) -> list[str]:
+    problems = []
+    n_names = make_pools(config["bios"]["pools"], seed=0).n_names
+    if config["bios"]["n_people"] > n_names:
+        problems.append(
+            f"config key bios.n_people: {config['bios']['n_people']} is larger than the "
+            f"{n_names} distinct full names bios.pools allows; lower it or enlarge the pools"
+        )
+    model = config["model"]
+    if model["d_model"] % model["n_head"]:
+        problems.append(
+            f"config key model.d_model: {model['d_model']} must be divisible by "
+            f"model.n_head={model['n_head']}"
+        )
+    knowledge = config["knowledge"]
+    for key, needed in (
+        ("finetune_variants", "single"),
+        ("finetune_variants", "multi5_permute"),
+        ("mixed_variants", "single"),
+    ):
+        if needed not in knowledge[key]:
+            problems.append(f"config key knowledge.{key}: must include {needed!r} (the claim compares it)")
+    return problems

@@ -1,0 +1,87 @@
+"""Model construction from transformers configs: GPT-2 or Llama, built from scratch.
+
+Dropout is off: the paper trains on synthetic data without it, and it keeps a resumed CPU run
+bit-identical to an unbroken one.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedModel
+
+ARCHITECTURES = ("gpt2", "llama")
+
+
+def build_model(cfg: dict, vocab_size: int, eos_id: int, pad_id: int, seed: int) -> PreTrainedModel:
+    """A freshly initialised causal LM; `cfg` is the config's `model` section."""
+    torch.manual_seed(seed)
+    shared = dict(vocab_size=vocab_size, bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=pad_id)
+    if cfg["arch"] == "gpt2":
+        config = GPT2Config(
+            n_layer=cfg["n_layer"],
+            n_head=cfg["n_head"],
+            n_embd=cfg["d_model"],
+            n_positions=cfg["context"],
+            resid_pdrop=0.0,
+            embd_pdrop=0.0,
+            attn_pdrop=0.0,
+            tie_word_embeddings=True,
+            **shared,
+        )
+        return GPT2LMHeadModel(config)
+    if cfg["arch"] == "llama":
+        config = LlamaConfig(
+            num_hidden_layers=cfg["n_layer"],
+            num_attention_heads=cfg["n_head"],
+            num_key_value_heads=cfg["n_head"],
+            hidden_size=cfg["d_model"],
+            intermediate_size=(8 * cfg["d_model"]) // 3,
+            max_position_embeddings=cfg["context"],
+            attention_dropout=0.0,
+            tie_word_embeddings=True,
+            **shared,
+        )
+        return LlamaForCausalLM(config)
+    raise ValueError(f"config key model.arch: {cfg['arch']!r} is not one of {ARCHITECTURES}")
+
+
+def pick_device() -> torch.device:
+    """CUDA when present unless PHYSLM_DEVICE says otherwise; the same code runs on both."""
+    name = os.environ.get("PHYSLM_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    """Distinct parameters (tied embeddings counted once)."""
+    return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+
+
+LORA_TARGETS = {
+    "gpt2": {"attention": ["c_attn"], "embedding": "wte"},
+    "llama": {"attention": ["q_proj", "v_proj"], "embedding": "embed_tokens"},
+}
+
+
+def add_lora(model: PreTrainedModel, rank: int, embedding_rank: int) -> torch.nn.Module:
+    """Wrap with peft LoRA on the query/value maps and the input embedding, as the paper does.
+
+    The output head is untied first: with tied weights, the embedding's LoRA update would be merged
+    into the output head too, and the saved model would differ from the one that was trained.
+    """
+    from peft import LoraConfig, get_peft_model
+
+    targets = LORA_TARGETS[model.config.model_type]
+    head = model.get_output_embeddings()
+    head.weight = torch.nn.Parameter(head.weight.detach().clone())
+    model.config.tie_word_embeddings = False
+    lora = LoraConfig(
+        r=rank,
+        lora_alpha=2 * rank,
+        target_modules=[*targets["attention"], targets["embedding"]],
+        rank_pattern={targets["embedding"]: embedding_rank},
+        alpha_pattern={targets["embedding"]: 2 * embedding_rank},
+        lora_dropout=0.0,
+    )
+    return get_peft_model(model, lora)

@@ -1,0 +1,171 @@
+"""One training loop for pretraining, mixed training and fine-tuning.
+
+Data order is a pure function of (seed, step): documents are shuffled per epoch (so people are
+mixed across windows, without which out-of-distribution QA collapses) and packed into fixed-length
+windows. Together with a learning rate computed from the step, this makes a resumed run replay
+exactly what an unbroken run would have done.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from physlm.models import count_parameters, pick_device
+
+IGNORE = -100  # label value the HF loss skips
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Mirrors a training section of the config (`pretrain` or `finetune`)."""
+
+    steps: int
+    batch_size: int
+    lr: float
+    final_lr_ratio: float
+    warmup_steps: int
+    weight_decay: float
+    checkpoint_every: int
+    log_every: int
+
+    @classmethod
+    def from_config(cls, section: dict) -> TrainConfig:
+        return cls(**{k: section[k] for k in cls.__dataclass_fields__})
+
+
+class Stream:
+    """Documents packed into windows, reshuffled every epoch; window k is fixed by (seed, k)."""
+
+    def __init__(self, docs: list[list[int]], masks: list[list[bool]], context: int, seed: int):
+        self.docs = [np.array(d, dtype=np.int64) for d in docs]
+        self.masks = [np.array(m, dtype=bool) for m in masks]
+        self.context, self.seed = context, seed
+        self.per_epoch = sum(len(d) for d in self.docs) // context
+        if self.per_epoch == 0:
+            raise ValueError(f"the corpus has fewer tokens than one window of {context}")
+        self._epoch, self._ids, self._labels = -1, None, None
+
+    def _pack(self, epoch: int) -> None:
+        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.docs))
+        ids = np.concatenate([self.docs[i] for i in order])[: self.per_epoch * self.context]
+        keep = np.concatenate([self.masks[i] for i in order])[: self.per_epoch * self.context]
+        self._ids = ids.reshape(self.per_epoch, self.context)
+        self._labels = np.where(keep, ids, IGNORE).reshape(self.per_epoch, self.context)
+        self._epoch = epoch
+
+    def windows(self, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Windows start .. start+count-1 of the endless stream, as (input ids, labels)."""
+        ids, labels = [], []
+        for k in range(start, start + count):
+            epoch, row = divmod(k, self.per_epoch)
+            if epoch != self._epoch:
+                self._pack(epoch)
+            ids.append(self._ids[row])
+            labels.append(self._labels[row])
+        return np.stack(ids), np.stack(labels)
+
+
+def learning_rate(step: int, cfg: TrainConfig) -> float:
+    """Linear warmup, then cosine decay from lr to lr * final_lr_ratio."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    floor = cfg.lr * cfg.final_lr_ratio
+    return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only (not on biases and norms), as in nanoGPT."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6, fused=device.type == "cuda")
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    """Write then rename, so a kill mid-write never leaves a truncated checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    model: torch.nn.Module,
+    mixture: list[tuple[Stream, int]],
+    cfg: TrainConfig,
+    checkpoint: Path,
+    log: Callable[[str], None] = print,
+) -> pd.DataFrame:
+    """Train in place for cfg.steps; each step takes `count` windows from each (stream, count).
+
+    Resumes from `checkpoint` if it exists and returns one row per logged step (loss, lr, tokens/s).
+    """
+    device = pick_device()
+    model.to(device)
+    model.train()
+    optimizer = make_optimizer(model, cfg, device)
+    start, rows = 0, []
+    if checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        start, rows = state["step"], state["rows"]
+        log(f"resumed from step {start} ({checkpoint})")
+    use_bf16 = device.type == "cuda"
+    if use_bf16:
+        torch.backends.cuda.matmul.allow_tf32 = True
+    n_params = count_parameters(model)
+    tokens, clock = 0, time.perf_counter()
+    for step in range(start, cfg.steps):
+        batches = [stream.windows(step * count, count) for stream, count in mixture if count]
+        ids = torch.from_numpy(np.concatenate([b[0] for b in batches])).to(device)
+        labels = torch.from_numpy(np.concatenate([b[1] for b in batches])).to(device)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, cfg)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            loss = model(input_ids=ids, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        tokens += ids.numel()
+        done = step + 1
+        if done % cfg.log_every == 0 or done == cfg.steps:
+            elapsed = time.perf_counter() - clock
+            rate = tokens / elapsed
+            rows.append(
+                {
+                    "step": done,
+                    "loss": loss.item(),
+                    "lr": learning_rate(step, cfg),
+                    "tokens_per_s": rate,
+                    "model_tflops_per_s": 6 * n_params * rate / 1e12,
+                }
+            )
+            log(f"step {done}/{cfg.steps} loss {loss.item():.4f} lr {rows[-1]['lr']:.2e} {rate:,.0f} tok/s")
+            tokens, clock = 0, time.perf_counter()
+        if done % cfg.checkpoint_every == 0 and done < cfg.steps:
+            _save_checkpoint(
+                checkpoint,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "rng": torch.get_rng_state(),
+                    "step": done,
+                    "rows": rows,
+                },
+            )
+    return pd.DataFrame(rows)

@@ -1,0 +1,18 @@
+# The claims table: one row per finding, with a verdict from thresholds fixed in the config.
+
+
+rule claims:
+    input:
+        knowledge=rules.knowledge_metrics.output,
+    output:
+        markdown="results/claims.md",
+        parquet="results/claims.parquet",
+    log:
+        "results/logs/claims.log",
+    conda:
+        "../envs/physlm.yaml"
+    params:
+        thresholds=as_json("claims"),
+    shell:
+        "physlm claims --knowledge {input.knowledge} --thresholds {params.thresholds:q} "
+        "--markdown {output.markdown} --parquet {output.parquet} > {log} 2>&1"

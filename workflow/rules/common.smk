@@ -1,0 +1,31 @@
+import json
+from pathlib import Path
+
+from physlm import __version__
+from physlm.config import validate
+
+# Fails before any job runs, naming the key and what is allowed.
+validate(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+
+SEEDS = config["seeds"]
+VERSION = (
+    __version__  # a param of every compute rule: a new release reruns what it touched
+)
+
+
+wildcard_constraints:
+    seed=r"\d+",
+    variant=r"(single|multi[1-9][0-9]*)(_permute)?(_fullname)?",
+    regime=r"mixed|finetune",
+
+
+def as_json(section):
+    """A config section as JSON for the physlm CLI (quoted with :q in shell commands)."""
+    return json.dumps(config[section] if isinstance(section, str) else section)
+
+
+def knowledge_settings():
+    """(regime, variant) pairs the config asks for."""
+    return [("mixed", v) for v in config["knowledge"]["mixed_variants"]] + [
+        ("finetune", v) for v in config["knowledge"]["finetune_variants"]
+    ]
