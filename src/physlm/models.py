@@ -59,8 +59,8 @@ def count_parameters(model: torch.nn.Module) -> int:
 
 
 LORA_TARGETS = {
-    "gpt2": {"attention": ["c_attn"], "embedding": "wte"},
-    "llama": {"attention": ["q_proj", "v_proj"], "embedding": "embed_tokens"},
+    "gpt2": {"attention": ["c_attn"], "embedding": "wte", "fan_in_fan_out": True},  # Conv1D weights
+    "llama": {"attention": ["q_proj", "v_proj"], "embedding": "embed_tokens", "fan_in_fan_out": False},
 }
 
 
@@ -83,5 +83,6 @@ def add_lora(model: PreTrainedModel, rank: int, embedding_rank: int) -> torch.nn
         rank_pattern={targets["embedding"]: embedding_rank},
         alpha_pattern={targets["embedding"]: 2 * embedding_rank},
         lora_dropout=0.0,
+        fan_in_fan_out=targets["fan_in_fan_out"],
     )
     return get_peft_model(model, lora)

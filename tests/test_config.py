@@ -1,0 +1,83 @@
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from physlm.config import ConfigError, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+SCALES = ["smoke", "default", "paper"]
+
+
+def load(scale: str) -> dict:
+    return yaml.safe_load((ROOT / "workflow" / "config" / f"{scale}.yaml").read_text())
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_every_scale_is_valid(scale):
+    validate(load(scale), SCHEMA)
+
+
+def _error(config: dict) -> str:
+    with pytest.raises(ConfigError) as info:
+        validate(config, SCHEMA)
+    return str(info.value)
+
+
+def test_unknown_key_is_named_with_the_allowed_keys():
+    config = load("smoke")
+    config["pretrain"]["learning_rate"] = 0.1
+    message = _error(config)
+    assert "config key pretrain" in message and "'learning_rate' was unexpected" in message
+    assert "allowed keys here: batch_size, checkpoint_every" in message
+
+
+def test_wrong_type_negative_rate_and_bad_enum_are_named():
+    config = load("smoke")
+    config["bios"]["n_people"] = "many"
+    config["pretrain"]["lr"] = -1e-3
+    config["model"]["arch"] = "mamba"
+    message = _error(config)
+    assert "config key bios.n_people: 'many' is not of type 'integer'" in message
+    assert "config key pretrain.lr: -0.001 is less than or equal to the minimum of 0" in message
+    assert "config key model.arch: 'mamba' is not one of ['gpt2', 'llama']" in message
+
+
+def test_more_people_than_names_is_rejected():
+    config = copy.deepcopy(load("smoke"))
+    config["bios"]["n_people"] = 10**9
+    assert "config key bios.n_people: 1000000000 is larger than the" in _error(config)
+
+
+def test_snakemake_fails_before_any_job_on_bad_config(tmp_path):
+    bad = load("smoke")
+    bad["finetune"]["method"] = "qlora"
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--cores",
+            "1",
+            "--configfile",
+            str(path),
+            "--directory",
+            str(tmp_path),
+            "-s",
+            str(ROOT / "Snakefile"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert (
+        "config key finetune.method: 'qlora' is not one of ['full', 'lora']" in result.stdout + result.stderr
+    )
+    assert not (tmp_path / "results").exists()

@@ -1,0 +1,54 @@
+import pandas as pd
+import torch
+
+from physlm.data.bios import lexicon, make_qa
+from physlm.data.tokenizer import build_tokenizer
+from physlm.evaluate import accuracy_table, answer_questions, exact_match
+
+EOS = 2
+
+
+def test_exact_match_stops_at_the_first_eos_and_needs_every_token():
+    assert exact_match([5, 6, EOS, 9], [5, 6], EOS)
+    assert not exact_match([5, 6, 7, EOS], [5, 6], EOS)  # an answer that runs on is wrong
+    assert not exact_match([5, EOS], [5, 6], EOS)  # a truncated answer is wrong
+    assert not exact_match([6, 5, EOS], [5, 6], EOS)
+    assert exact_match([5, 6], [5, 6], EOS)  # ran out of new tokens exactly at the end
+
+
+class Oracle(torch.nn.Module):
+    """Greedy 'model' that answers from a table, to test batching and scoring without training."""
+
+    def __init__(self, answers: dict[tuple[int, ...], list[int]]):
+        super().__init__()
+        self.answers = answers
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+
+    def generate(self, input_ids, max_new_tokens, eos_token_id, **_):
+        rows = []
+        for row in input_ids.tolist():
+            new = ([*self.answers[tuple(row)], eos_token_id] + [eos_token_id] * max_new_tokens)[
+                :max_new_tokens
+            ]
+            rows.append(row + new)
+        return torch.tensor(rows)
+
+
+def test_answer_questions_scores_each_question_and_tables_accuracy(people):
+    tokenizer = build_tokenizer(lexicon(people))
+    qa = make_qa(people.head(30))
+    answers = {}
+    for row in qa.itertuples():
+        answer = tokenizer(row.answer)["input_ids"]
+        wrong = row.attribute == "major" and row.split == "test"
+        answers[tuple(tokenizer(row.prompt)["input_ids"])] = answer[:-1] if wrong else answer
+    scored = answer_questions(Oracle(answers), tokenizer, qa, batch_size=7)
+    assert scored["correct"].tolist() == [
+        not (a == "major" and s == "test") for a, s in zip(qa.attribute, qa.split, strict=True)
+    ]
+    assert (scored.loc[scored.correct, "generated"] == scored.loc[scored.correct, "answer"]).all()
+    table = accuracy_table(scored).set_index(["split", "attribute"])
+    assert table.loc[("test", "major"), "accuracy"] == 0.0
+    assert table.loc[("train", "major"), "accuracy"] == 1.0
+    assert table["n"].sum() == len(qa)
+    assert isinstance(table, pd.DataFrame)

@@ -1,0 +1,133 @@
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from physlm.corpus import bio_documents
+from physlm.data.bios import lexicon, make_biographies, make_people
+from physlm.data.tokenizer import build_tokenizer
+from physlm.models import build_model
+from physlm.train import IGNORE, Stream, TrainConfig, learning_rate, train
+
+TINY_MODEL = {"arch": "llama", "n_layer": 1, "n_head": 2, "d_model": 32, "context": 32}
+
+
+def _config(**overrides) -> TrainConfig:
+    base = dict(
+        steps=60,
+        batch_size=8,
+        lr=3e-3,
+        final_lr_ratio=0.1,
+        warmup_steps=5,
+        weight_decay=0.1,
+        checkpoint_every=1000,
+        log_every=10,
+    )
+    return TrainConfig(**{**base, **overrides})
+
+
+def test_learning_rate_warms_up_then_decays_to_the_floor():
+    cfg = _config(steps=100, warmup_steps=10, lr=1.0, final_lr_ratio=0.1)
+    rates = [learning_rate(s, cfg) for s in range(100)]
+    assert rates[0] == pytest.approx(0.1) and rates[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(rates[9:], rates[10:], strict=False))
+    assert learning_rate(100, cfg) == pytest.approx(0.1)
+
+
+def test_stream_reshuffles_documents_each_epoch_and_is_reproducible():
+    docs = [[i] * 4 for i in range(1, 41)]
+    masks = [[True, True, False, False]] * 40
+    stream = Stream(docs, masks, context=8, seed=0)
+    assert stream.per_epoch == 20
+    first, labels = stream.windows(0, 20)
+    second, _ = stream.windows(20, 20)
+    assert not np.array_equal(first, second)  # people land in other windows next epoch
+    assert sorted(first.ravel().tolist()) == sorted(sum(docs, []))
+    assert (labels[:, 2:4] == IGNORE).all() and (labels[:, :2] != IGNORE).all()
+    again, _ = Stream(docs, masks, context=8, seed=0).windows(20, 20)
+    assert np.array_equal(second, again)
+
+
+def test_loss_falls_on_a_tiny_corpus(people, tmp_path):
+    tokenizer = build_tokenizer(lexicon(people))
+    docs, masks = bio_documents(tokenizer, make_biographies(people.head(20), "single", seed=0))
+    model = build_model(TINY_MODEL, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed=0)
+    log = train(
+        model, [(Stream(docs, masks, 32, seed=0), 8)], _config(), tmp_path / "ck.pt", log=lambda _: None
+    )
+    uniform = np.log(len(tokenizer))
+    assert log["loss"].iloc[0] < uniform  # already learning by the first log line
+    assert log["loss"].iloc[-1] < log["loss"].iloc[0] - 1.0
+    assert (log["tokens_per_s"] > 0).all()
+
+
+def _train_command(workdir: Path, out: str, steps: int) -> list[str]:
+    training = (
+        f'{{"steps": {steps}, "batch_size": 8, "lr": 0.003, "final_lr_ratio": 0.1, "warmup_steps": 5,'
+        ' "weight_decay": 0.1, "checkpoint_every": 10, "log_every": 10}'
+    )
+    return [
+        sys.executable,
+        "-m",
+        "physlm",
+        "train",
+        "--tokenizer",
+        str(workdir / "tok"),
+        "--model",
+        '{"arch": "gpt2", "n_layer": 2, "n_head": 2, "d_model": 48, "context": 32}',
+        "--training",
+        training,
+        "--bios",
+        str(workdir / "bios.parquet"),
+        "--seed",
+        "0",
+        "--checkpoint",
+        str(workdir / f"{out}.ckpt"),
+        "--out",
+        str(workdir / out),
+        "--log",
+        str(workdir / f"{out}.parquet"),
+    ]
+
+
+def test_a_killed_run_resumes_and_ends_with_the_same_weights(tmp_path):
+    people = make_people(
+        60,
+        {"first": 10, "middle": 10, "last": 10, "cities": 5, "universities": 5, "majors": 5, "companies": 5},
+        seed=0,
+    )
+    build_tokenizer(lexicon(people)).save_pretrained(tmp_path / "tok")
+    make_biographies(people, "multi2", seed=0).to_parquet(tmp_path / "bios.parquet")
+    steps = 400
+    subprocess.run(_train_command(tmp_path, "unbroken", steps), check=True, capture_output=True)
+
+    killed = subprocess.Popen(_train_command(tmp_path, "resumed", steps), stdout=subprocess.PIPE, text=True)
+    checkpoint = tmp_path / "resumed.ckpt"
+    deadline = time.time() + 120
+    while not checkpoint.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert killed.poll() is None, "training finished before it could be killed"
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert not (tmp_path / "resumed").exists()  # no output that looks complete
+
+    rerun = subprocess.run(
+        _train_command(tmp_path, "resumed", steps), check=True, capture_output=True, text=True
+    )
+    resumed_at = int(rerun.stdout.split("resumed from step ")[1].split()[0])
+    assert 0 < resumed_at < steps
+    assert not checkpoint.exists()  # removed once the model is saved
+    a = load_file(tmp_path / "unbroken" / "model.safetensors")
+    b = load_file(tmp_path / "resumed" / "model.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    log = pd.read_parquet(tmp_path / "resumed.parquet")
+    assert log["step"].tolist() == list(range(10, steps + 1, 10))
