@@ -11,26 +11,17 @@ def metrics(test: dict, train: float = 0.95, seeds=(0,)) -> pd.DataFrame:
     for (regime, variant), acc in test.items():
         for seed in seeds:
             for attribute in ("major", "employer"):
-                rows.append(
-                    dict(
-                        regime=regime,
-                        variant=variant,
-                        seed=seed,
-                        split="test",
-                        attribute=attribute,
-                        accuracy=acc,
+                for split, value in (("test", acc), ("train", train)):
+                    rows.append(
+                        dict(
+                            regime=regime,
+                            variant=variant,
+                            seed=seed,
+                            split=split,
+                            attribute=attribute,
+                            accuracy=value,
+                        )
                     )
-                )
-                rows.append(
-                    dict(
-                        regime=regime,
-                        variant=variant,
-                        seed=seed,
-                        split="train",
-                        attribute=attribute,
-                        accuracy=train,
-                    )
-                )
     return pd.DataFrame(rows)
 
 

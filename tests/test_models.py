@@ -22,7 +22,7 @@ def test_same_seed_same_init_and_unknown_arch_rejected():
     a = build_model({**CFG, "arch": "llama"}, 50, 2, 0, seed=1)
     b = build_model({**CFG, "arch": "llama"}, 50, 2, 0, seed=1)
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
-    with pytest.raises(ValueError, match="model.arch"):
+    with pytest.raises(ValueError, match=r"model\.arch"):
         build_model({**CFG, "arch": "rnn"}, 50, 2, 0, seed=1)
 
 

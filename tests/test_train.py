@@ -1,3 +1,4 @@
+import itertools
 import signal
 import subprocess
 import sys
@@ -37,7 +38,7 @@ def test_learning_rate_warms_up_then_decays_to_the_floor():
     cfg = _config(steps=100, warmup_steps=10, lr=1.0, final_lr_ratio=0.1)
     rates = [learning_rate(s, cfg) for s in range(100)]
     assert rates[0] == pytest.approx(0.1) and rates[9] == pytest.approx(1.0)
-    assert all(a >= b for a, b in zip(rates[9:], rates[10:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(rates[9:]))
     assert learning_rate(100, cfg) == pytest.approx(0.1)
 
 
@@ -49,7 +50,7 @@ def test_stream_reshuffles_documents_each_epoch_and_is_reproducible():
     first, labels = stream.windows(0, 20)
     second, _ = stream.windows(20, 20)
     assert not np.array_equal(first, second)  # people land in other windows next epoch
-    assert sorted(first.ravel().tolist()) == sorted(sum(docs, []))
+    assert sorted(first.ravel().tolist()) == sorted(t for d in docs for t in d)
     assert (labels[:, 2:4] == IGNORE).all() and (labels[:, :2] != IGNORE).all()
     again, _ = Stream(docs, masks, context=8, seed=0).windows(20, 20)
     assert np.array_equal(second, again)

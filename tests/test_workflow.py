@@ -1,5 +1,6 @@
 """The whole DAG at smoke scale, end to end, in a copy of the workflow."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,9 @@ def test_smoke_dag_writes_every_output(tmp_path):
         "--configfile",
         "workflow/config/smoke.yaml",
     ]
-    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+    # Rules call the `physlm` console script: find it next to this interpreter, activated or not.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     results = tmp_path / "results"
     for figure in ("knowledge_extraction.pdf", "knowledge_extraction.png"):
@@ -48,6 +51,7 @@ def test_smoke_dag_writes_every_output(tmp_path):
         cwd=tmp_path,
         capture_output=True,
         text=True,
+        env=env,
     )
     assert again.returncode == 0
     assert "figure_knowledge" in again.stdout and "pretrain" not in again.stdout

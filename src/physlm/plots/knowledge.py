@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # picks the non-interactive Agg backend when there is no display
 import pandas as pd
 import seaborn as sns
 
+from physlm.data.bios import Variant
+from physlm.data.templates import ATTRIBUTES
 from physlm.paper import QA_ACCURACY
 
 REGIME_NAMES = {"mixed": "mixed training", "finetune": "pretrain + finetune"}
@@ -20,31 +19,72 @@ def _setting(regime: str, variant: str) -> str:
     return f"{REGIME_NAMES[regime]}\n{variant.replace('_', '+')}"
 
 
+def _order(metrics: pd.DataFrame) -> list[str]:
+    """Mixed training first, then variants from least to most augmented, as in the paper."""
+    pairs = sorted(
+        set(zip(metrics.regime, metrics.variant, strict=True)),
+        key=lambda rv: (rv[0] != "mixed", *map(int, Variant.parse(rv[1]).__dict__.values())),
+    )
+    return [_setting(*rv) for rv in pairs]
+
+
 def plot_extraction(metrics: pd.DataFrame, outputs: list[Path]) -> None:
     """Left: held-out accuracy per attribute with the paper's mean; right: QA-train vs held-out."""
     data = metrics.assign(
         setting=[_setting(r, v) for r, v in zip(metrics.regime, metrics.variant, strict=True)]
     )
-    order = sorted(data.setting.unique(), key=lambda s: (not s.startswith("mixed"), s))
+    order = _order(metrics)
     sns.set_theme(style="whitegrid", context="paper")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), width_ratios=[2.2, 1])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8), width_ratios=[2.2, 1])
     test = data[data.split == "test"]
-    sns.barplot(test, x="setting", y="accuracy", hue="attribute", order=order, errorbar="sd", ax=left)
+    sns.barplot(
+        test,
+        x="setting",
+        y="accuracy",
+        hue="attribute",
+        order=order,
+        hue_order=ATTRIBUTES,
+        errorbar="sd",
+        ax=left,
+    )
     paper = {_setting(r, v): acc for (r, v), acc in QA_ACCURACY.items()}
     xs = [i for i, s in enumerate(order) if s in paper]
-    left.scatter(xs, [paper[order[i]] for i in xs], marker="D", color="black", zorder=5, label="paper (mean)")
+    left.scatter(
+        xs,
+        [paper[order[i]] for i in xs],
+        marker="D",
+        s=40,
+        color="black",
+        zorder=5,
+        label="paper (mean of attributes)",
+    )
     left.set(
         ylim=(0, 1.02), xlabel="", ylabel="exact-match accuracy", title="QA on held-out people (QA-test half)"
     )
-    left.legend(fontsize=7, ncols=2, loc="upper left")
+    left.legend(fontsize=7, ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     means = data.groupby(["setting", "split", "seed"], as_index=False)["accuracy"].mean()
     means["split"] = means["split"].map({"train": "QA-train people", "test": "held-out people"})
-    sns.barplot(means, x="setting", y="accuracy", hue="split", order=order, errorbar="sd", ax=right)
-    right.set(ylim=(0, 1.02), xlabel="", ylabel="mean accuracy over attributes", title="Fit vs extraction")
-    right.legend(fontsize=7)
-    for ax in (left, right):
-        ax.tick_params(axis="x", labelsize=7)
-    fig.suptitle("Knowledge is extractable for unseen people only if pretraining made it so (Part 3.1)")
+    sns.barplot(
+        means,
+        x="setting",
+        y="accuracy",
+        hue="split",
+        order=order,
+        hue_order=["QA-train people", "held-out people"],
+        errorbar="sd",
+        ax=right,
+    )
+    for bars in right.containers:
+        right.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
+    right.set(ylim=(0, 1.08), xlabel="", ylabel="mean accuracy over attributes", title="Fit vs extraction")
+    right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, frameon=False)
+    left.tick_params(axis="x", labelsize=7)
+    right.tick_params(axis="x", labelsize=6, rotation=30)
+    n_seeds = metrics["seed"].nunique()
+    fig.suptitle(
+        "Knowledge is extractable for unseen people only if pretraining made it so (Part 3.1)"
+        + (f"; error bars: sd over {n_seeds} seeds" if n_seeds > 1 else "")
+    )
     fig.tight_layout()
     for path in outputs:
         path.parent.mkdir(parents=True, exist_ok=True)
