@@ -48,7 +48,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from physlm.corpus import bio_documents, qa_documents
-    from physlm.models import add_lora, build_model
+    from physlm.models import add_lora, build_model, count_parameters, pick_device
     from physlm.train import Stream, TrainConfig, train
 
     torch.set_num_threads(args.threads)
@@ -66,20 +66,26 @@ def cmd_train(args: argparse.Namespace) -> None:
     lora = json.loads(args.lora) if args.lora else None
     if lora:
         model = add_lora(model, lora["rank"], lora["embedding_rank"])
-    sources = []
+    sources = {}
     if args.bios:
-        sources.append(bio_documents(tokenizer, pd.read_parquet(args.bios)))
+        sources["biographies"] = bio_documents(tokenizer, pd.read_parquet(args.bios))
     if args.qa:
         qa = pd.read_parquet(args.qa)
-        sources.append(qa_documents(tokenizer, qa[qa["split"] == "train"]))
-    streams = [
-        Stream(docs, masks, context, seed=args.seed * 100 + i) for i, (docs, masks) in enumerate(sources)
-    ]
-    if len(streams) == 2:
+        sources["QA"] = qa_documents(tokenizer, qa[qa["split"] == "train"])
+    if not sources:
+        raise SystemExit("physlm train: give --bios, --qa or both")
+    counts = [cfg.batch_size]
+    if len(sources) == 2:
         n_qa = round(cfg.batch_size * args.qa_ratio)
-        mixture = [(streams[0], cfg.batch_size - n_qa), (streams[1], n_qa)]
-    else:
-        mixture = [(streams[0], cfg.batch_size)]
+        counts = [cfg.batch_size - n_qa, n_qa]
+    mixture = []
+    for i, ((name, (docs, masks)), count) in enumerate(zip(sources.items(), counts, strict=True)):
+        # Each source is shuffled with its own seed, so adding QA does not reorder the biographies.
+        stream = Stream(docs, masks, context, seed=args.seed * 100 + i)
+        mixture.append((stream, count))
+        epochs = cfg.steps * count / stream.per_epoch
+        print(f"{name}: {stream.per_epoch} windows per epoch, {epochs:.1f} epochs planned", flush=True)
+    print(f"{count_parameters(model):,} parameters on {pick_device()}", flush=True)
     log = train(model, mixture, cfg, args.checkpoint, log=lambda line: print(line, flush=True))
     if lora:
         model = model.merge_and_unload()
