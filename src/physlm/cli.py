@@ -167,7 +167,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bios", type=Path, help="biographies to train on")
     p.add_argument("--qa", type=Path, help="QA pairs; only the train split is used")
     p.add_argument("--qa-ratio", type=float, default=0.5, help="share of QA windows when mixing")
-    p.add_argument("--lora", help='JSON {"rank": r, "embedding_rank": e}; full training if absent or empty')
+    p.add_argument("--lora", help='JSON {"rank": r, "embedding_rank": e}; full training if absent')
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--checkpoint", type=Path, required=True, help="resumable state, kept until done")

@@ -1,4 +1,5 @@
 import json
+import shlex
 from pathlib import Path
 
 from physlm import __version__
@@ -29,3 +30,12 @@ def knowledge_settings():
     return [("mixed", v) for v in config["knowledge"]["mixed_variants"]] + [
         ("finetune", v) for v in config["knowledge"]["finetune_variants"]
     ]
+
+
+def lora_option():
+    """The train CLI's --lora option (quoted) when fine-tuning with LoRA, else nothing."""
+    finetune = config["finetune"]
+    if finetune["method"] != "lora":
+        return ""
+    lora = {"rank": finetune["lora_rank"], "embedding_rank": finetune["lora_embedding_rank"]}
+    return "--lora " + shlex.quote(json.dumps(lora))

@@ -117,21 +117,12 @@ rule finetune:
     threads: 1
     params:
         training=as_json(config["finetune"]["training"]),
-        lora=(
-            as_json(
-                {
-                    "rank": config["finetune"]["lora_rank"],
-                    "embedding_rank": config["finetune"]["lora_embedding_rank"],
-                }
-            )
-            if config["finetune"]["method"] == "lora"
-            else ""
-        ),
+        lora=lora_option(),
         checkpoint=f"{RUN}/finetune/checkpoint.pt",
         version=VERSION,
     shell:
         "physlm train --tokenizer {input.model} --init {input.model} "
-        "--training {params.training:q} --qa {input.qa} --lora {params.lora:q} "
+        "--training {params.training:q} --qa {input.qa} {params.lora} "
         "--seed {wildcards.seed} --threads {threads} --checkpoint {params.checkpoint} "
         "--out {output.model} --log {output.log} > {log} 2>&1"
 
