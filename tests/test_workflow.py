@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,4 +55,17 @@ def test_smoke_dag_writes_every_output(tmp_path):
         env=env,
     )
     assert again.returncode == 0
-    assert "figure_knowledge" in again.stdout and "pretrain" not in again.stdout
+    assert "figure_knowledge" in again.stdout + again.stderr and "pretrain" not in again.stdout + again.stderr
+
+    # The default scale fine-tunes fully, the smoke scale with LoRA: run the full path too.
+    full = yaml.safe_load((tmp_path / "workflow" / "config" / "smoke.yaml").read_text())
+    full["finetune"]["method"] = "full"
+    (tmp_path / "full.yaml").write_text(yaml.safe_dump(full))
+    target = "results/knowledge/single/seed0/finetune/qa_accuracy.parquet"
+    rerun = subprocess.run(
+        [*command[:3], target, *command[3:], "full.yaml"], cwd=tmp_path, capture_output=True, text=True, env=env
+    )
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert (
+        "rule finetune" in rerun.stdout + rerun.stderr and "rule pretrain" not in rerun.stdout + rerun.stderr
+    )
