@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from physlm.config import ConfigError, validate
+from physlm.config import ConfigError, coerce_numbers, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -81,3 +81,22 @@ def test_snakemake_fails_before_any_job_on_bad_config(tmp_path):
         "config key finetune.method: 'qlora' is not one of ['full', 'lora']" in result.stdout + result.stderr
     )
     assert not (tmp_path / "results").exists()
+
+
+def test_schema_is_well_formed_and_documents_every_leaf_key():
+    schema = yaml.safe_load(SCHEMA.read_text())
+
+    def walk(node, path):
+        assert None not in node.values(), f"{path}: a key without a value (unquoted comma in YAML?)"
+        for key, child in node.get("properties", {}).items():
+            assert isinstance(child, dict), f"{path}.{key}"
+            walk(child, f"{path}.{key}")
+
+    walk(schema, "config")
+    for name, definition in schema["$defs"].items():
+        walk(definition, f"$defs.{name}")
+
+
+def test_command_line_overrides_are_typed_like_config_files():
+    given = {"seeds": ["0", "1"], "bios": {"n_people": "50", "name": "single"}, "lr": "3e-4"}
+    assert coerce_numbers(given) == {"seeds": [0, 1], "bios": {"n_people": 50, "name": "single"}, "lr": 3e-4}

@@ -63,7 +63,11 @@ def test_smoke_dag_writes_every_output(tmp_path):
     (tmp_path / "full.yaml").write_text(yaml.safe_dump(full))
     target = "results/knowledge/single/seed0/finetune/qa_accuracy.parquet"
     rerun = subprocess.run(
-        [*command[:3], target, *command[3:], "full.yaml"], cwd=tmp_path, capture_output=True, text=True, env=env
+        [*command[:3], target, *command[3:], "full.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert (

@@ -28,6 +28,25 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"config key {key}: {error.message}" + (f" ({allowed})" if allowed else "")
 
 
+def coerce_numbers(value):
+    """Turn numeric strings into numbers, recursively.
+
+    Snakemake's `--config key=value` types only top-level scalars: `seeds=[0,1]` or
+    `bios={n_people: 50}` arrive as strings inside lists and dicts. Config files are unaffected.
+    """
+    if isinstance(value, dict):
+        return {k: coerce_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [coerce_numbers(v) for v in value]
+    if isinstance(value, str):
+        for kind in (int, float):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+    return value
+
+
 def validate(config: dict, schema_path: Path) -> None:
     """Raise ConfigError listing every problem in `config`."""
     schema = yaml.safe_load(schema_path.read_text())

@@ -3,15 +3,15 @@ import shlex
 from pathlib import Path
 
 from physlm import __version__
-from physlm.config import validate
+from physlm.config import coerce_numbers, validate
 
+config.update(coerce_numbers(config))
 # Fails before any job runs, naming the key and what is allowed.
 validate(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 
 SEEDS = config["seeds"]
-VERSION = (
-    __version__  # a param of every compute rule: a new release reruns what it touched
-)
+# A param of every compute rule: a new release reruns what it touched.
+VERSION = __version__
 
 
 wildcard_constraints:
@@ -37,5 +37,8 @@ def lora_option():
     finetune = config["finetune"]
     if finetune["method"] != "lora":
         return ""
-    lora = {"rank": finetune["lora_rank"], "embedding_rank": finetune["lora_embedding_rank"]}
+    lora = {
+        "rank": finetune["lora_rank"],
+        "embedding_rank": finetune["lora_embedding_rank"],
+    }
     return "--lora " + shlex.quote(json.dumps(lora))
