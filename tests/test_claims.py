@@ -20,6 +20,7 @@ def metrics(test: dict, train: float = 0.95, seeds=(0,)) -> pd.DataFrame:
                             split=split,
                             attribute=attribute,
                             accuracy=value,
+                            bio_recall=0.9,
                         )
                     )
     return pd.DataFrame(rows)
@@ -38,6 +39,7 @@ def test_supported_when_both_gaps_clear_the_threshold():
     assert claim["verdict"] == "supported"
     assert claim["measured_value"] == pytest.approx(0.7)
     assert claim["paper_value"] == pytest.approx(0.866 - 0.097)
+    assert "held-out bio recall 0.900" in claim["details"]
 
 
 def test_refuted_when_one_gap_is_too_small_and_the_models_fit():

@@ -103,14 +103,15 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from physlm.evaluate import accuracy_table, answer_questions
+    from physlm.evaluate import accuracy_table, answer_questions, bio_recall
     from physlm.models import pick_device
 
     torch.set_num_threads(args.threads)
     model = AutoModelForCausalLM.from_pretrained(args.model).to(pick_device())
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     scored = answer_questions(model, tokenizer, pd.read_parquet(args.qa), args.batch_size)
-    table = accuracy_table(scored)
+    recall = bio_recall(model, tokenizer, pd.read_parquet(args.bios), pd.read_parquet(args.people))
+    table = accuracy_table(scored, recall)
     for label in args.label:
         key, value = label.split("=", 1)
         table[key] = int(value) if value.isdigit() else value
@@ -175,9 +176,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--log", type=Path, required=True, help="Parquet of loss and tokens/s")
     p.set_defaults(run=cmd_train)
 
-    p = steps.add_parser("evaluate", help="QA exact-match accuracy per split and attribute")
+    p = steps.add_parser("evaluate", help="QA accuracy and bio recall per split and attribute")
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--qa", type=Path, required=True)
+    p.add_argument("--bios", type=Path, required=True, help="biographies the model was trained on")
+    p.add_argument("--people", type=Path, required=True)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--label", action="append", default=[], help="key=value column added to the table")

@@ -1,10 +1,12 @@
-"""QA evaluation: greedy generation, scored by exact match of the answer's tokens."""
+"""QA evaluation (greedy generation, exact match of the answer's tokens) and bio recall."""
 
 from __future__ import annotations
 
 import pandas as pd
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+from physlm.data.templates import ATTRIBUTES
 
 
 def exact_match(generated: list[int], answer: list[int], eos: int) -> bool:
@@ -52,7 +54,45 @@ def answer_questions(
     return scored
 
 
-def accuracy_table(scored: pd.DataFrame) -> pd.DataFrame:
-    """Exact-match accuracy per (split, attribute), with the number of questions."""
-    grouped = scored.groupby(["split", "attribute"], sort=True)["correct"]
-    return grouped.agg(accuracy="mean", n="size").reset_index()
+@torch.no_grad()
+def bio_recall(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, bios: pd.DataFrame, people: pd.DataFrame
+) -> pd.DataFrame:
+    """Whether the model predicts every token of each attribute value inside the person's biography.
+
+    Teacher-forced on the first biography of each person: this tells "the knowledge is stored" apart
+    from "the knowledge is extractable by a question", the distinction finding 2 is about.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    first = bios[bios["copy"] == 0].merge(people, on="person_id")
+    rows = []
+    for person in first.itertuples():
+        encoded = tokenizer(person.text, return_offsets_mapping=True)
+        ids = encoded["input_ids"]
+        predicted = model(torch.tensor([ids], device=device)).logits[0].argmax(-1).tolist()
+        for attribute in ATTRIBUTES:
+            value = getattr(person, attribute)
+            start = person.text.index(value)
+            end = start + len(value)
+            # Tokens whose characters lie in the value ("▁" tokens may start one char before it).
+            inside = [
+                i for i, (s, e) in enumerate(encoded["offset_mapping"]) if i and s >= start - 1 and e <= end
+            ]
+            rows.append(
+                {
+                    "person_id": person.person_id,
+                    "split": person.split,
+                    "attribute": attribute,
+                    "recalled": all(predicted[i - 1] == ids[i] for i in inside),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def accuracy_table(scored: pd.DataFrame, recall: pd.DataFrame) -> pd.DataFrame:
+    """Per (split, attribute): QA exact-match accuracy, number of questions, and bio recall."""
+    keys = ["split", "attribute"]
+    qa = scored.groupby(keys, sort=True)["correct"].agg(accuracy="mean", n="size")
+    stored = recall.groupby(keys, sort=True)["recalled"].mean().rename("bio_recall")
+    return qa.join(stored).reset_index()

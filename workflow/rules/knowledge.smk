@@ -131,6 +131,8 @@ rule evaluate_qa:
     input:
         model=f"{RUN}/{{regime}}/model",
         qa=rules.people.output.qa,
+        bios=rules.biographies.output,
+        people=rules.people.output.people,
     output:
         f"{RUN}/{{regime}}/qa_accuracy.parquet",
     log:
@@ -142,7 +144,8 @@ rule evaluate_qa:
         batch_size=config["evaluate"]["batch_size"],
         version=VERSION,
     shell:
-        "physlm evaluate --model {input.model} --qa {input.qa} "
+        "physlm evaluate --model {input.model} --qa {input.qa} --bios {input.bios} "
+        "--people {input.people} "
         "--batch-size {params.batch_size} --threads {threads} "
         "--label regime={wildcards.regime} --label variant={wildcards.variant} "
         "--label seed={wildcards.seed} --out {output} > {log} 2>&1"

@@ -29,7 +29,9 @@ def _order(metrics: pd.DataFrame) -> list[str]:
 
 
 def plot_extraction(metrics: pd.DataFrame, outputs: list[Path]) -> None:
-    """Left: held-out accuracy per attribute with the paper's mean; right: QA-train vs held-out."""
+    """Left: held-out QA accuracy per attribute, with the paper's mean. Right: QA on QA-train people
+    (did fine-tuning fit?), QA on held-out people, and bio recall of held-out people (is the knowledge
+    stored at all?): extraction fails when the last bar is high and the middle one low."""
     data = metrics.assign(
         setting=[_setting(r, v) for r, v in zip(metrics.regime, metrics.variant, strict=True)]
     )
@@ -62,22 +64,33 @@ def plot_extraction(metrics: pd.DataFrame, outputs: list[Path]) -> None:
         ylim=(0, 1.02), xlabel="", ylabel="exact-match accuracy", title="QA on held-out people (QA-test half)"
     )
     left.legend(fontsize=7, ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
-    means = data.groupby(["setting", "split", "seed"], as_index=False)["accuracy"].mean()
-    means["split"] = means["split"].map({"train": "QA-train people", "test": "held-out people"})
+    # Stored (bio recall) vs extractable (QA) knowledge, averaged over attributes.
+    means = data.groupby(["setting", "split", "seed"], as_index=False)[["accuracy", "bio_recall"]].mean()
+    bars = {
+        "QA, QA-train people": means[means.split == "train"].assign(value=lambda d: d.accuracy),
+        "QA, held-out people": means[means.split == "test"].assign(value=lambda d: d.accuracy),
+        "in biography, held-out people": means[means.split == "test"].assign(value=lambda d: d.bio_recall),
+    }
+    summary = pd.concat([frame.assign(measure=name) for name, frame in bars.items()])
     sns.barplot(
-        means,
+        summary,
         x="setting",
-        y="accuracy",
-        hue="split",
+        y="value",
+        hue="measure",
         order=order,
-        hue_order=["QA-train people", "held-out people"],
+        hue_order=list(bars),
         errorbar="sd",
         ax=right,
     )
     for bars in right.containers:
         right.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
-    right.set(ylim=(0, 1.08), xlabel="", ylabel="mean accuracy over attributes", title="Fit vs extraction")
-    right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, frameon=False)
+    right.set(
+        ylim=(0, 1.08),
+        xlabel="",
+        ylabel="mean over attributes",
+        title="Stored (in biography) vs extractable (QA)",
+    )
+    right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncols=1, frameon=False)
     left.tick_params(axis="x", labelsize=7)
     right.tick_params(axis="x", labelsize=6, rotation=30)
     n_seeds = metrics["seed"].nunique()
