@@ -95,7 +95,7 @@ def plot_extraction(metrics: pd.DataFrame, outputs: list[Path]) -> None:
     right.tick_params(axis="x", labelsize=6, rotation=30)
     n_seeds = metrics["seed"].nunique()
     fig.suptitle(
-        "Knowledge is extractable for unseen people only if pretraining made it so (Part 3.1)"
+        "Finding 2 (Part 3.1): can QA fine-tuning extract knowledge of people seen only in pretraining?"
         + (f"; error bars: sd over {n_seeds} seeds" if n_seeds > 1 else "")
     )
     fig.tight_layout()
