@@ -41,4 +41,4 @@ def lora_option():
         "rank": finetune["lora_rank"],
         "embedding_rank": finetune["lora_embedding_rank"],
     }
-    return "--lora " + shlex.quote(json.dumps(lora))
+    return f"--lora {shlex.quote(json.dumps(lora))}"
