@@ -51,6 +51,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     from physlm.models import add_lora, build_model, count_parameters, pick_device
     from physlm.train import Stream, TrainConfig, train
 
+    if not (args.bios or args.qa):
+        raise SystemExit("physlm train: give --bios, --qa or both")
     torch.set_num_threads(args.threads)
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
     cfg = TrainConfig.from_config(json.loads(args.training))
@@ -72,8 +74,6 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.qa:
         qa = pd.read_parquet(args.qa)
         sources["QA"] = qa_documents(tokenizer, qa[qa["split"] == "train"])
-    if not sources:
-        raise SystemExit("physlm train: give --bios, --qa or both")
     counts = [cfg.batch_size]
     if len(sources) == 2:
         n_qa = round(cfg.batch_size * args.qa_ratio)
@@ -129,6 +129,20 @@ def cmd_claims(args: argparse.Namespace) -> None:
 
     rows = [knowledge_claim(pd.read_parquet(args.knowledge), json.loads(args.thresholds)["knowledge"])]
     write_claims(rows, args.markdown, args.parquet)
+
+
+def cmd_bench_bios(args: argparse.Namespace) -> None:
+    """Time the bioS generator at the paper's pool sizes (people, then one biography each, then QA)."""
+    import time
+
+    from physlm.data.bios import make_biographies, make_people, make_qa
+
+    pools = {"first": 400, "middle": 400, "last": 1000, "cities": 200, "universities": 300, "majors": 100}
+    start = time.perf_counter()
+    people = make_people(args.n, {**pools, "companies": 263}, seed=0)
+    bios = make_biographies(people, args.variant, seed=0)
+    make_qa(people)
+    print(f"{len(bios):,} biographies ({args.variant}) with QA in {time.perf_counter() - start:.1f} s")
 
 
 def cmd_collect(args: argparse.Namespace) -> None:
@@ -191,6 +205,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", type=Path, nargs="+")
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(run=cmd_collect)
+
+    p = steps.add_parser("bench-bios", help="time the bioS generator")
+    p.add_argument("--n", type=int, default=100_000, help="number of people")
+    p.add_argument("--variant", default="single")
+    p.set_defaults(run=cmd_bench_bios)
 
     p = steps.add_parser("figure-knowledge", help="plot QA accuracy per setting (PDF and PNG)")
     p.add_argument("--metrics", type=Path, required=True)
