@@ -100,3 +100,10 @@ def test_schema_is_well_formed_and_documents_every_leaf_key():
 def test_command_line_overrides_are_typed_like_config_files():
     given = {"seeds": ["0", "1"], "bios": {"n_people": "50", "name": "single"}, "lr": "3e-4"}
     assert coerce_numbers(given) == {"seeds": [0, 1], "bios": {"n_people": 50, "name": "single"}, "lr": 3e-4}
+
+
+def test_schema_pool_maxima_are_what_the_word_lists_allow():
+    from physlm.data.pools import pool_limits
+
+    pools = yaml.safe_load(SCHEMA.read_text())["properties"]["bios"]["properties"]["pools"]["properties"]
+    assert {key: spec["maximum"] for key, spec in pools.items()} == pool_limits()
