@@ -96,7 +96,7 @@ def plot_extraction(metrics: pd.DataFrame, outputs: list[Path]) -> None:
     n_seeds = metrics["seed"].nunique()
     fig.suptitle(
         "Finding 2 (Part 3.1): can QA fine-tuning extract knowledge of people seen only in pretraining?"
-        + (f"; error bars: sd over {n_seeds} seeds" if n_seeds > 1 else "")
+        + (f"  (error bars: sd over {n_seeds} seeds)" if n_seeds > 1 else "")
     )
     fig.tight_layout()
     for path in outputs:
