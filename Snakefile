@@ -8,6 +8,8 @@ configfile: "workflow/config/default.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/knowledge.smk"
+include: "workflow/rules/manipulation.smk"
+include: "workflow/rules/probing.smk"
 include: "workflow/rules/claims.smk"
 
 
@@ -15,4 +17,7 @@ rule all:
     default_target: True
     input:
         rules.figure_knowledge.output,
+        rules.figure_manipulation.output,
+        rules.figure_p_probing.output,
+        rules.figure_q_probing.output,
         rules.claims.output,

@@ -107,12 +107,44 @@ def test_variants_multi_permute_fullname(people):
         assert text.count(person.full_name) == 6
 
 
+def test_reverse_names_the_person_only_after_every_attribute(people):
+    forward = make_biographies(people.head(30), "multi2_permute", seed=0)
+    reverse = make_biographies(people.head(30), "multi2_permute_reverse", seed=0)
+    for person, text, twin, starts in zip(
+        people.head(30).loc[forward.person_id].itertuples(),
+        reverse["text"],
+        forward["text"],
+        reverse["starts"],
+        strict=True,
+    ):
+        assert text.count(person.full_name) == 1
+        assert text.endswith(f"This is the biography of {person.full_name}.")
+        assert text.index(person.full_name) > max(starts)
+        # Same templates and order as the forward twin: only the name moved.
+        assert _sentences(text)[1:5] == _sentences(twin)[1:5]
+
+
+@pytest.mark.parametrize("variant", ["single", "multi3_permute", "single_fullname", "single_permute_reverse"])
+def test_value_offsets_point_at_each_attribute(people, variant):
+    bios = make_biographies(people.head(40), variant, seed=1)
+    for row in bios.itertuples():
+        person = people.loc[row.person_id]
+        for attribute, start in zip(ATTRIBUTES, row.starts, strict=True):
+            value = str(person[attribute])
+            assert row.text[start : start + len(value)] == value
+    # The offsets separate a work city equal to the birth city, which a text search would not.
+    assert len({tuple(s) for s in bios["starts"]}) > 1
+
+
 def test_variant_names_are_parsed_or_rejected():
     assert Variant.parse("multi5_permute_fullname") == Variant(5, True, True)
     assert Variant.parse("single") == Variant(1, False, False)
-    for bad in ("multi0", "permute", "single_fullname_permute", "multi"):
+    assert Variant.parse("multi5_permute_reverse") == Variant(5, True, False, True)
+    for bad in ("multi0", "permute", "single_fullname_permute", "multi", "single_reverse_permute"):
         with pytest.raises(ValueError, match="unknown bioS variant"):
             Variant.parse(bad)
+    with pytest.raises(ValueError, match="use one of them"):
+        Variant.parse("single_fullname_reverse")
 
 
 def test_qa_has_one_question_per_person_and_attribute(people):

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from physlm.claims import knowledge_claim, write_claims
+from physlm.claims import knowledge_claim, manipulation_claims, probing_claim, write_claims
 
 THRESHOLDS = {"min_gap": 0.2, "min_fit": 0.5}
 
@@ -67,3 +67,96 @@ def test_spread_over_seeds_and_markdown(tmp_path):
 def test_missing_setting_is_an_error():
     with pytest.raises(ValueError, match="no test QA metrics for mixed training on bioS single"):
         knowledge_claim(metrics({("finetune", "single"): 0.1}), THRESHOLDS)
+
+
+MANIPULATION = {"min_forward": 0.5, "max_inverse_margin": 0.05, "min_control": 0.5}
+
+
+def task_metrics(accuracy: dict, chance: float = 0.01, train: float = 1.0) -> pd.DataFrame:
+    rows = [
+        dict(
+            variant=v,
+            task=t,
+            seed=0,
+            split=split,
+            accuracy=a if split == "test" else train,
+            chance=chance,
+            n=10,
+        )
+        for (v, t), a in accuracy.items()
+        for split in ("train", "test")
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_one_way_access_supported_refuted_and_inconclusive():
+    def verdict(forward, inverse):
+        runs = {("multi5_permute", "forward"): forward, ("multi5_permute", "inverse2"): inverse}
+        (claim,) = manipulation_claims(task_metrics(runs), MANIPULATION)
+        return claim["verdict"], claim["measured_value"]
+
+    assert verdict(0.9, 0.03) == ("supported", pytest.approx(0.02))
+    assert verdict(0.9, 0.5) == ("refuted", pytest.approx(0.49))
+    assert verdict(0.2, 0.0)[0] == "inconclusive"  # cannot even retrieve forward
+
+
+def test_the_best_inverse_task_counts_and_the_reversed_control_gets_its_own_row():
+    runs = {
+        ("multi5_permute", "forward"): 0.9,
+        ("multi5_permute", "inverse1"): 0.0,
+        ("multi5_permute", "inverse2"): 0.3,
+        ("multi5_permute_reverse", "inverse2"): 0.8,
+    }
+    main, control = manipulation_claims(task_metrics(runs), MANIPULATION)
+    assert main["verdict"] == "refuted" and main["measured_value"] == pytest.approx(0.29)
+    assert "inverse1: held-out 0.000" in main["details"] and "reverse" not in main["details"]
+    assert control["finding"].startswith("F5 control") and control["verdict"] == "supported"
+    assert control["threshold"] == ">= 0.500"
+
+
+def probes(first_aug: float, first_single: float, first_random: float, own: float = 0.9) -> pd.DataFrame:
+    rows = []
+    for variant, model, first in (
+        ("multi5_permute", "pretrained", first_aug),
+        ("single", "pretrained", first_single),
+        ("multi5_permute", "random init", first_random),
+        ("single", "random init", first_random),
+    ):
+        for position in (1, 2):
+            rows.append(
+                dict(
+                    probe="P",
+                    variant=variant,
+                    model=model,
+                    seed=0,
+                    position=position,
+                    attribute="major",
+                    accuracy=first,
+                    later_accuracy=first if position == 1 else float("nan"),
+                    next_accuracy=own,
+                    majority=0.1,
+                )
+            )
+        rows.append(
+            dict(
+                probe="Q",
+                variant=variant,
+                model=model,
+                seed=0,
+                position=0,
+                attribute="major",
+                accuracy=0.5,
+                majority=0.1,
+            )
+        )
+    return pd.DataFrame(rows)
+
+
+def test_probing_claim_needs_augmented_above_single_and_random_init():
+    thresholds = {"min_gap": 0.2, "min_fit": 0.5}
+    claim = probing_claim(probes(0.9, 0.1, 0.05), thresholds)
+    assert claim["verdict"] == "supported" and claim["measured_value"] == pytest.approx(0.8)
+    assert "random-init 0.050" in claim["details"] and "Q-probe" in claim["details"]
+    # Equal to its random-init model: the probe, not the model, finds the attribute.
+    assert probing_claim(probes(0.9, 0.1, 0.85), thresholds)["verdict"] == "refuted"
+    assert probing_claim(probes(0.9, 0.1, 0.05, own=0.2), thresholds)["verdict"] == "inconclusive"

@@ -53,6 +53,21 @@ def test_more_people_than_names_is_rejected():
     assert "config key bios.n_people: 1000000000 is larger than the" in _error(config)
 
 
+def test_manipulation_and_probing_settings_are_checked():
+    config = copy.deepcopy(load("smoke"))
+    config["manipulation"]["runs"]["multi5_permute"] = ["forward", "mod7"]
+    assert "config key manipulation.runs.multi5_permute.1: 'mod7' is not one of" in _error(config)
+    config["manipulation"]["runs"] = {"multi5_permute": ["forward"], "single_reverse": ["parity"]}
+    config["probing"]["variants"] = ["single"]
+    message = _error(config)
+    assert "manipulation.runs.single_reverse: a reversed-biography control needs an inverse task" in message
+    assert "manipulation.runs.multi5_permute: must include forward and inverse1 or inverse2" in message
+    assert "config key probing.variants: must include 'multi5_permute'" in message
+    config = copy.deepcopy(load("smoke"))
+    config["manipulation"]["runs"]["multi5_permut"] = ["forward"]
+    assert "config key manipulation.runs: 'multi5_permut' does not match" in _error(config)
+
+
 def test_snakemake_fails_before_any_job_on_bad_config(tmp_path):
     bad = load("smoke")
     bad["finetune"]["method"] = "qlora"

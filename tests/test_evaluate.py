@@ -2,8 +2,16 @@ import pandas as pd
 import torch
 
 from physlm.data.bios import lexicon, make_biographies, make_qa
+from physlm.data.manipulation import make_task
 from physlm.data.tokenizer import build_tokenizer
-from physlm.evaluate import accuracy_table, answer_questions, bio_recall, exact_match
+from physlm.evaluate import (
+    accuracy_table,
+    answer_questions,
+    bio_recall,
+    exact_match,
+    final_answer,
+    task_accuracy,
+)
 
 EOS = 2
 
@@ -56,6 +64,32 @@ def test_answer_questions_scores_each_question_and_tables_accuracy(people):
         table.loc[("train", "major"), "bio_recall"] == 0.0
         and table.loc[("test", "employer"), "bio_recall"] == 1.0
     )
+
+
+def test_final_answer_is_what_follows_the_last_hint_separator():
+    so = 9
+    assert final_answer([4, so, 5, EOS, 7], EOS, so) == [5]
+    assert final_answer([4, so, 6, so, 5], EOS, so) == [5]
+    assert final_answer([5, EOS], EOS, so) == [5]  # no hint: the whole answer
+
+
+def test_hinted_tasks_are_scored_on_the_label_after_the_hint(people, tokenizer):
+    task = make_task(people.head(40), "parity_cot", seed=0, pairs_per_person=1)
+    answers, whole = {}, []
+    for i, row in enumerate(task.itertuples()):
+        hint, label = row.answer.split(" so ")
+        # Every third answer gets the hint wrong but the label right; every fifth the label wrong.
+        hint = ("February" if hint == "January" else "January") if i % 3 == 0 else hint
+        label = ("No" if label == "Yes" else "Yes") if i % 5 == 0 else label
+        answers[tuple(tokenizer(row.prompt)["input_ids"])] = tokenizer(f"{hint} so {label}")["input_ids"]
+        whole.append(i % 3 != 0 and i % 5 != 0)
+    scored = answer_questions(Oracle(answers), tokenizer, task, batch_size=16)
+    assert scored["label_correct"].tolist() == [i % 5 != 0 for i in range(len(task))]
+    assert scored["correct"].tolist() == whole
+    table = task_accuracy(scored).set_index("split")
+    assert table["n"].sum() == len(task)
+    assert table.loc["test", "accuracy"] == scored[scored.split == "test"].label_correct.mean()
+    assert 0.5 <= table.loc["test", "chance"] < 1
 
 
 class NextToken(torch.nn.Module):

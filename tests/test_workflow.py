@@ -31,11 +31,31 @@ def test_smoke_dag_writes_every_output(tmp_path):
     run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     results = tmp_path / "results"
-    for figure in ("knowledge_extraction.pdf", "knowledge_extraction.png"):
-        assert (results / "figures" / figure).stat().st_size > 10_000
+    for name in ("knowledge_extraction", "knowledge_manipulation", "p_probing", "q_probing"):
+        for suffix in (".pdf", ".png"):
+            assert (results / "figures" / f"{name}{suffix}").stat().st_size > 10_000
     claims = pd.read_parquet(results / "claims.parquet")
     assert claims["verdict"].isin(["supported", "refuted", "inconclusive"]).all()
-    assert "F2" in (results / "claims.md").read_text()
+    assert claims["finding"].tolist() == [
+        "F2 knowledge must be in pretraining",
+        "F5 knowledge access is one-way",
+        "F5 control: reversed biographies",
+        "F2 mechanism: P-probing",
+    ]
+    assert "F5" in (results / "claims.md").read_text()
+    tasks = pd.read_parquet(results / "manipulation" / "accuracy.parquet")
+    assert set(zip(tasks.variant, tasks.task, strict=True)) == {
+        ("multi5_permute", "forward"),
+        ("multi5_permute", "parity_cot"),
+        ("multi5_permute", "comparison"),
+        ("multi5_permute", "inverse2"),
+        ("multi5_permute_reverse", "inverse2"),
+    }
+    assert tasks.accuracy.between(0, 1).all() and tasks.chance.between(0, 1).all()
+    probes = pd.read_parquet(results / "probing" / "probes.parquet")
+    assert set(zip(probes.variant, probes.model, probes.probe, strict=True)) == {
+        (v, m, p) for v in ("single", "multi5_permute") for m in ("pretrained", "random init") for p in "PQ"
+    }
     metrics = pd.read_parquet(results / "knowledge" / "qa_accuracy.parquet")
     settings = set(zip(metrics.regime, metrics.variant, strict=True))
     assert settings == {("mixed", "single"), ("finetune", "single"), ("finetune", "multi5_permute")}
@@ -47,15 +67,22 @@ def test_smoke_dag_writes_every_output(tmp_path):
     assert not list(results.rglob("checkpoint.pt"))
 
     # Regenerating one figure reruns nothing upstream.
-    again = subprocess.run(
-        [*command, "--forcerun", "figure_knowledge", "-n", "results/figures/knowledge_extraction.pdf"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert again.returncode == 0
-    assert "figure_knowledge" in again.stdout + again.stderr and "pretrain" not in again.stdout + again.stderr
+    for rule, figure in (
+        ("figure_knowledge", "knowledge_extraction"),
+        ("figure_manipulation", "knowledge_manipulation"),
+        ("figure_p_probing", "p_probing"),
+        ("figure_q_probing", "q_probing"),
+    ):
+        again = subprocess.run(
+            [*command, "--forcerun", rule, "-n", f"results/figures/{figure}.pdf"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert again.returncode == 0
+        out = again.stdout + again.stderr
+        assert rule in out and "pretrain" not in out and "probe " not in out and "finetune" not in out
 
     # The default scale fine-tunes fully, the smoke scale with LoRA: run the full path too.
     full = yaml.safe_load((tmp_path / "workflow" / "config" / "smoke.yaml").read_text())

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from physlm.paper import QA_ACCURACY
+from physlm.data.bios import Variant
+from physlm.paper import MANIPULATION_ACCURACY, QA_ACCURACY
 
 COLUMNS = [
     "finding",
@@ -76,7 +77,133 @@ def knowledge_claim(metrics: pd.DataFrame, thresholds: dict) -> dict:
         "paper_value": paper_gap,
         "measured_value": float(gap.mean()),
         "spread": float(gap.std()) if len(gap) > 1 else float("nan"),
-        "threshold": float(thresholds["min_gap"]),
+        "threshold": f">= {thresholds['min_gap']:.3f}",
+        "verdict": verdict,
+        "details": details,
+    }
+
+
+def _task_accuracy(metrics: pd.DataFrame, variant: str, task: str, split: str = "test") -> pd.DataFrame:
+    """Accuracy and chance level per seed for one (variant, task, split)."""
+    rows = metrics[(metrics.variant == variant) & (metrics.task == task) & (metrics.split == split)]
+    return rows.groupby("seed")[["accuracy", "chance"]].mean()
+
+
+def _inverse_above_chance(metrics: pd.DataFrame, variant: str) -> tuple[pd.Series, list[str]]:
+    """Per seed, the largest held-out (accuracy - chance) over the inverse-search tasks run."""
+    tasks = sorted(t for t in metrics[metrics.variant == variant].task.unique() if t.startswith("inverse"))
+    if not tasks:
+        raise ValueError(f"no inverse-search task was run on bioS {variant}")
+    margins = [_task_accuracy(metrics, variant, t).pipe(lambda d: d.accuracy - d.chance) for t in tasks]
+    return pd.concat(margins, axis=1).max(axis=1), tasks
+
+
+def _spread(values: pd.Series) -> float:
+    return float(values.std()) if len(values) > 1 else float("nan")
+
+
+def manipulation_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
+    """Finding 5: forward retrieval works, inverse search stays at chance; reversed data fixes it.
+
+    The main row uses the non-reversed variants' runs (the config runs multi5_permute), the control
+    row the _reverse variants'. A forward accuracy below `min_forward` means the model cannot even
+    retrieve what it knows, so a failing inverse search would say nothing: inconclusive.
+    """
+    variants = sorted(metrics.variant.unique())
+    main = [v for v in variants if not Variant.parse(v).reverse]
+    accuracy = metrics.groupby(["variant", "task", "split"])["accuracy"].mean().unstack("split")
+    chance = metrics[metrics.split == "test"].groupby(["variant", "task"])["chance"].mean()
+
+    def details(variant: str) -> str:
+        return "; ".join(
+            f"{t}: held-out {r.test:.3f} (QA-train {r.train:.3f}, chance {chance[variant, t]:.3f})"
+            for t, r in accuracy.loc[variant].iterrows()
+        )
+
+    rows = []
+    for variant in main:
+        forward = _task_accuracy(metrics, variant, "forward").accuracy
+        margin, tasks = _inverse_above_chance(metrics, variant)
+        if forward.mean() < thresholds["min_forward"]:
+            verdict = "inconclusive"
+        else:
+            verdict = "supported" if margin.mean() <= thresholds["max_inverse_margin"] else "refuted"
+        rows.append(
+            {
+                "finding": "F5 knowledge access is one-way",
+                "hypothesis": f"after fine-tuning {variant}, forward QA on held-out people is high "
+                f"(>= {thresholds['min_forward']}) while inverse search ({', '.join(tasks)}) stays at chance",
+                "metric": "held-out inverse-search accuracy minus chance (max over inverse tasks)",
+                "paper_value": MANIPULATION_ACCURACY["inverse2"],
+                "measured_value": float(margin.mean()),
+                "spread": _spread(margin),
+                "threshold": f"<= {thresholds['max_inverse_margin']:.3f}",
+                "verdict": verdict,
+                "details": details(variant),
+            }
+        )
+    for variant in (v for v in variants if Variant.parse(v).reverse):
+        margin, tasks = _inverse_above_chance(metrics, variant)
+        rows.append(
+            {
+                "finding": "F5 control: reversed biographies",
+                "hypothesis": f"pretrained on {variant} (name after the attributes), inverse search "
+                f"({', '.join(tasks)}) works on held-out people",
+                "metric": "held-out inverse-search accuracy minus chance (max over inverse tasks)",
+                "paper_value": float("nan"),
+                "measured_value": float(margin.mean()),
+                "spread": _spread(margin),
+                "threshold": f">= {thresholds['min_control']:.3f}",
+                "verdict": "supported" if margin.mean() >= thresholds["min_control"] else "refuted",
+                "details": details(variant),
+            }
+        )
+    return rows
+
+
+def _p_probe_first(probes: pd.DataFrame, variant: str, model: str) -> pd.Series:
+    """Per seed: P-probe accuracy at text position 1 on attributes the text states later."""
+    rows = probes[(probes.probe == "P") & (probes.variant == variant) & (probes.model == model)]
+    if rows.empty:
+        raise ValueError(f"no P-probing results for the {model} model of bioS {variant}")
+    return rows[rows.position == 1].groupby("seed")["later_accuracy"].mean()
+
+
+def probing_claim(probes: pd.DataFrame, thresholds: dict) -> dict:
+    """Finding 2's mechanism: with augmentation, attributes are readable on the name already.
+
+    Measured: at the first text position (right after the name), mean held-out accuracy on the
+    attributes stated later; the smaller of multi5_permute minus single and multi5_permute minus
+    its random-init model. Inconclusive when the probe cannot even read single's attributes at the
+    token right before their value, where the pretrained model predicts them.
+    """
+    aug = _p_probe_first(probes, "multi5_permute", "pretrained")
+    single = _p_probe_first(probes, "single", "pretrained")
+    random = _p_probe_first(probes, "multi5_permute", "random init")
+    gap = pd.concat([aug - single, aug - random], axis=1).min(axis=1)
+    p = probes[probes.probe == "P"]
+    own = p[(p.variant == "single") & (p.model == "pretrained")]["next_accuracy"].mean()
+    if own < thresholds["min_fit"]:
+        verdict = "inconclusive"
+    else:
+        verdict = "supported" if gap.mean() >= thresholds["min_gap"] else "refuted"
+    majority = p[(p.variant == "multi5_permute") & (p.position == 1)]["majority"].mean()
+    q = probes[probes.probe == "Q"].groupby(["variant", "model"])["accuracy"].mean()
+    details = (
+        f"position-1 accuracy on later attributes: multi5_permute {aug.mean():.3f}, "
+        f"single {single.mean():.3f}, random-init {random.mean():.3f}, majority class {majority:.3f}; "
+        f"single's accuracy right before each value {own:.3f}; Q-probe mean accuracy "
+        + ", ".join(f"{v} {m} {a:.3f}" for (v, m), a in q.items())
+    )
+    return {
+        "finding": "F2 mechanism: P-probing",
+        "hypothesis": "augmented pretraining (multi5_permute) stores attributes on the name: a probe reads "
+        "them right after the name, unlike single or a random-init model",
+        "metric": "position-1 P-probe accuracy, multi5_permute minus max(single, random init)",
+        "paper_value": float("nan"),
+        "measured_value": float(gap.mean()),
+        "spread": _spread(gap),
+        "threshold": f">= {thresholds['min_gap']:.3f}",
         "verdict": verdict,
         "details": details,
     }
@@ -97,9 +224,10 @@ def write_claims(rows: list[dict], markdown: Path, parquet: Path) -> None:
     ]
     for r in table.itertuples():
         spread = "" if pd.isna(r.spread) else f"{r.spread:.3f}"
+        paper = "" if pd.isna(r.paper_value) else f"{r.paper_value:.3f}"
         lines.append(
-            f"| {r.finding} | {r.hypothesis} | {r.metric} | {r.paper_value:.3f} | "
-            f"{r.measured_value:.3f} | {spread} | >= {r.threshold:.3f} | **{r.verdict}** |"
+            f"| {r.finding} | {r.hypothesis} | {r.metric} | {paper} | "
+            f"{r.measured_value:.3f} | {spread} | {r.threshold} | **{r.verdict}** |"
         )
     lines += ["", "## Details", ""] + [f"- {r.finding}: {r.details}" for r in table.itertuples()]
     markdown.write_text("\n".join(lines) + "\n")

@@ -21,6 +21,14 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
     tmp.replace(path)
 
 
+def _with_labels(table: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+    """Add the `--label key=value` columns that say which run a metrics table came from."""
+    for label in labels:
+        key, value = label.split("=", 1)
+        table[key] = int(value) if value.isdigit() else value
+    return table
+
+
 def cmd_people(args: argparse.Namespace) -> None:
     from physlm.data.bios import make_people, make_qa
 
@@ -111,11 +119,58 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     scored = answer_questions(model, tokenizer, pd.read_parquet(args.qa), args.batch_size)
     recall = bio_recall(model, tokenizer, pd.read_parquet(args.bios), pd.read_parquet(args.people))
-    table = accuracy_table(scored, recall)
-    for label in args.label:
-        key, value = label.split("=", 1)
-        table[key] = int(value) if value.isdigit() else value
+    _write_parquet(_with_labels(accuracy_table(scored, recall), args.label), args.out)
+
+
+def cmd_task(args: argparse.Namespace) -> None:
+    from physlm.data.manipulation import make_task
+
+    table = make_task(pd.read_parquet(args.people), args.task, args.seed, args.pairs_per_person)
     _write_parquet(table, args.out)
+
+
+def cmd_evaluate_task(args: argparse.Namespace) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from physlm.evaluate import answer_questions, task_accuracy
+    from physlm.models import pick_device
+
+    torch.set_num_threads(args.threads)
+    model = AutoModelForCausalLM.from_pretrained(args.model).to(pick_device())
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    scored = answer_questions(model, tokenizer, pd.read_parquet(args.task), args.batch_size)
+    _write_parquet(_with_labels(task_accuracy(scored), args.label), args.out)
+
+
+def cmd_probe(args: argparse.Namespace) -> None:
+    """P- and Q-probe a pretrained model and, as the baseline, the same architecture at random init."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from physlm.models import build_model
+    from physlm.probing import ProbeConfig, p_probe, q_probe
+
+    torch.set_num_threads(args.threads)
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    cfg = ProbeConfig.from_config(json.loads(args.probing))
+    bios, people = pd.read_parquet(args.bios), pd.read_parquet(args.people)
+    models = {
+        "pretrained": AutoModelForCausalLM.from_pretrained(args.model),
+        "random init": build_model(
+            json.loads(args.arch), len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, args.seed
+        ),
+    }
+    tables = []
+    for name, model in models.items():
+        for probe, table in (
+            ("P", p_probe(model, tokenizer, bios, people, cfg, args.seed)),
+            ("Q", q_probe(model, tokenizer, people, cfg, args.seed)),
+        ):
+            table = table.assign(probe=probe, model=name)
+            print(f"{probe}-probe, {name}: mean held-out accuracy {table['accuracy'].mean():.3f}", flush=True)
+            tables.append(table)
+    _write_parquet(_with_labels(pd.concat(tables, ignore_index=True), args.label), args.out)
 
 
 def cmd_figure_knowledge(args: argparse.Namespace) -> None:
@@ -124,10 +179,33 @@ def cmd_figure_knowledge(args: argparse.Namespace) -> None:
     plot_extraction(pd.read_parquet(args.metrics), args.out)
 
 
-def cmd_claims(args: argparse.Namespace) -> None:
-    from physlm.claims import knowledge_claim, write_claims
+def cmd_figure_manipulation(args: argparse.Namespace) -> None:
+    from physlm.plots.manipulation import plot_manipulation
 
-    rows = [knowledge_claim(pd.read_parquet(args.knowledge), json.loads(args.thresholds)["knowledge"])]
+    plot_manipulation(pd.read_parquet(args.metrics), args.out)
+
+
+def cmd_figure_p_probing(args: argparse.Namespace) -> None:
+    from physlm.plots.probing import plot_p_probing
+
+    plot_p_probing(pd.read_parquet(args.probes), args.out)
+
+
+def cmd_figure_q_probing(args: argparse.Namespace) -> None:
+    from physlm.plots.probing import plot_q_probing
+
+    plot_q_probing(pd.read_parquet(args.probes), pd.read_parquet(args.knowledge), args.out)
+
+
+def cmd_claims(args: argparse.Namespace) -> None:
+    from physlm.claims import knowledge_claim, manipulation_claims, probing_claim, write_claims
+
+    thresholds = json.loads(args.thresholds)
+    rows = [
+        knowledge_claim(pd.read_parquet(args.knowledge), thresholds["knowledge"]),
+        *manipulation_claims(pd.read_parquet(args.manipulation), thresholds["manipulation"]),
+        probing_claim(pd.read_parquet(args.probing), thresholds["probing"]),
+    ]
     write_claims(rows, args.markdown, args.parquet)
 
 
@@ -201,6 +279,39 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(run=cmd_evaluate)
 
+    p = steps.add_parser("task", help="write the prompts and answers of a knowledge manipulation task")
+    p.add_argument("--people", type=Path, required=True)
+    p.add_argument(
+        "--task",
+        required=True,
+        help="forward, parity[_cot], mod6[_cot], comparison[_cot], inverse1, inverse2",
+    )
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--pairs-per-person", type=int, default=4, help="comparison partners per person")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(run=cmd_task)
+
+    p = steps.add_parser("evaluate-task", help="held-out and QA-train accuracy on a manipulation task")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--task", type=Path, required=True, help="the task table written by `physlm task`")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--label", action="append", default=[], help="key=value column added to the table")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(run=cmd_evaluate_task)
+
+    p = steps.add_parser("probe", help="P- and Q-probe a pretrained model against its random init")
+    p.add_argument("--model", type=Path, required=True, help="a pretrained model (with its tokenizer)")
+    p.add_argument("--arch", required=True, help="JSON of the config's model section (random init)")
+    p.add_argument("--probing", required=True, help="JSON of the config's probing section")
+    p.add_argument("--bios", type=Path, required=True, help="the biographies the model was trained on")
+    p.add_argument("--people", type=Path, required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--label", action="append", default=[], help="key=value column added to the table")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(run=cmd_probe)
+
     p = steps.add_parser("collect", help="concatenate Parquet tables")
     p.add_argument("inputs", type=Path, nargs="+")
     p.add_argument("--out", type=Path, required=True)
@@ -216,8 +327,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, nargs="+", required=True)
     p.set_defaults(run=cmd_figure_knowledge)
 
+    for name, function, what in (
+        ("figure-manipulation", cmd_figure_manipulation, "manipulation accuracy per task"),
+        ("figure-p-probing", cmd_figure_p_probing, "P-probing heat maps"),
+    ):
+        p = steps.add_parser(name, help=f"plot {what} (PDF and PNG)")
+        p.add_argument("--metrics" if name == "figure-manipulation" else "--probes", type=Path, required=True)
+        p.add_argument("--out", type=Path, nargs="+", required=True)
+        p.set_defaults(run=function)
+
+    p = steps.add_parser("figure-q-probing", help="plot Q-probing against QA accuracy (PDF and PNG)")
+    p.add_argument("--probes", type=Path, required=True)
+    p.add_argument("--knowledge", type=Path, required=True, help="QA metrics of the knowledge pipeline")
+    p.add_argument("--out", type=Path, nargs="+", required=True)
+    p.set_defaults(run=cmd_figure_q_probing)
+
     p = steps.add_parser("claims", help="the claims table with verdicts")
     p.add_argument("--knowledge", type=Path, required=True)
+    p.add_argument("--manipulation", type=Path, required=True)
+    p.add_argument("--probing", type=Path, required=True)
     p.add_argument("--thresholds", required=True, help="JSON of the config's claims section")
     p.add_argument("--markdown", type=Path, required=True)
     p.add_argument("--parquet", type=Path, required=True)

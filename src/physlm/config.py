@@ -80,4 +80,19 @@ def _semantic_problems(config: dict) -> list[str]:
     ):
         if needed not in knowledge[key]:
             problems.append(f"config key knowledge.{key}: must include {needed!r} (the claim compares it)")
+    for variant, tasks in config["manipulation"]["runs"].items():
+        if variant.endswith("_reverse") and not any(t.startswith("inverse") for t in tasks):
+            problems.append(
+                f"config key manipulation.runs.{variant}: a reversed-biography control needs an inverse "
+                "task (inverse1 or inverse2)"
+            )
+    main = config["manipulation"]["runs"].get("multi5_permute", [])
+    if "forward" not in main or not any(t.startswith("inverse") for t in main):
+        problems.append(
+            "config key manipulation.runs.multi5_permute: must include forward and inverse1 or inverse2 "
+            "(the finding 5 claim compares them)"
+        )
+    for needed in ("single", "multi5_permute"):
+        if needed not in config["probing"]["variants"]:
+            problems.append(f"config key probing.variants: must include {needed!r} (the claim compares it)")
     return problems

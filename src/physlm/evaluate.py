@@ -6,7 +6,8 @@ import pandas as pd
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
-from physlm.data.templates import ATTRIBUTES
+from physlm.data.manipulation import majority_accuracy
+from physlm.data.templates import ATTRIBUTES, HINT_SEPARATOR
 
 
 def exact_match(generated: list[int], answer: list[int], eos: int) -> bool:
@@ -15,11 +16,22 @@ def exact_match(generated: list[int], answer: list[int], eos: int) -> bool:
     return generated[:stop] == answer
 
 
+def final_answer(generated: list[int], eos: int, separator: int) -> list[int]:
+    """The tokens after the last hint separator (all of them if there is none), up to EOS."""
+    stop = generated.index(eos) if eos in generated else len(generated)
+    tokens = generated[:stop]
+    cut = max((i + 1 for i, t in enumerate(tokens) if t == separator), default=0)
+    return tokens[cut:]
+
+
 @torch.no_grad()
 def answer_questions(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, qa: pd.DataFrame, batch_size: int
 ) -> pd.DataFrame:
-    """Add `generated` and `correct` columns to `qa`.
+    """Add `generated` and `correct` columns to `qa`, and `label_correct` if it has a `label`.
+
+    `label_correct` scores only what follows a chain-of-thought hint (the whole answer when the
+    target has no hint), as the paper scores manipulation tasks.
 
     Prompts are batched by token length, so no padding is ever needed (names all have three words,
     so there are only a handful of lengths) and positions match training exactly.
@@ -51,6 +63,14 @@ def answer_questions(
     scored = qa.copy()
     scored["generated"] = [tokenizer.decode(g, skip_special_tokens=True) for g in generated]
     scored["correct"] = [exact_match(g, a, eos) for g, a in zip(generated, answers, strict=True)]
+    if "label" in qa:
+        (separator,) = tokenizer(HINT_SEPARATOR)["input_ids"]
+        labels = tokenizer(list(qa["label"]))["input_ids"]
+        hinted = (qa["answer"] != qa["label"]).to_numpy()
+        scored["label_correct"] = [
+            final_answer(g, eos, separator) == lab if h else exact_match(g, lab, eos)
+            for g, lab, h in zip(generated, labels, hinted, strict=True)
+        ]
     return scored
 
 
@@ -71,10 +91,8 @@ def bio_recall(
         encoded = tokenizer(person.text, return_offsets_mapping=True)
         ids = encoded["input_ids"]
         predicted = model(torch.tensor([ids], device=device)).logits[0].argmax(-1).tolist()
-        for attribute in ATTRIBUTES:
-            value = getattr(person, attribute)
-            start = person.text.index(value)
-            end = start + len(value)
+        for attribute, start in zip(ATTRIBUTES, person.starts, strict=True):
+            end = start + len(str(getattr(person, attribute)))
             # Tokens whose characters lie in the value ("▁" tokens may start one char before it).
             inside = [
                 i for i, (s, e) in enumerate(encoded["offset_mapping"]) if i and s >= start - 1 and e <= end
@@ -96,3 +114,18 @@ def accuracy_table(scored: pd.DataFrame, recall: pd.DataFrame) -> pd.DataFrame:
     qa = scored.groupby(keys, sort=True)["correct"].agg(accuracy="mean", n="size")
     stored = recall.groupby(keys, sort=True)["recalled"].mean().rename("bio_recall")
     return qa.join(stored).reset_index()
+
+
+def task_accuracy(scored: pd.DataFrame) -> pd.DataFrame:
+    """Per split: label accuracy, whole-answer accuracy (hint included), size, and chance level."""
+    rows = [
+        {
+            "split": split,
+            "accuracy": part["label_correct"].mean(),
+            "answer_accuracy": part["correct"].mean(),
+            "n": len(part),
+            "chance": majority_accuracy(part),
+        }
+        for split, part in scored.groupby("split", sort=True)
+    ]
+    return pd.DataFrame(rows)

@@ -11,3 +11,15 @@ QA_ACCURACY = {
     ("finetune", "multi5"): 0.41,
     ("finetune", "multi5_permute"): 0.966,
 }
+
+# Part 3.2, held-out accuracy of knowledge manipulation after fine-tuning a multi5+permute model.
+# forward: Part 3.1's QA on multi5+permute; parity without a hint needs ~10K fine-tuning samples
+# for 75%; with the month stated first it reaches ~94%; inverse search is ~0% under every setting
+# except reversed pretraining data. Tasks without a headline number are not drawn.
+MANIPULATION_ACCURACY = {
+    "forward": 0.966,
+    "parity": 0.75,
+    "parity_cot": 0.94,
+    "inverse1": 0.0,
+    "inverse2": 0.0,
+}

@@ -4,6 +4,8 @@
 rule claims:
     input:
         knowledge=rules.knowledge_metrics.output,
+        manipulation=rules.manipulation_metrics.output,
+        probing=rules.probing_metrics.output,
     output:
         markdown="results/claims.md",
         parquet="results/claims.parquet",
@@ -14,5 +16,6 @@ rule claims:
     params:
         thresholds=as_json("claims"),
     shell:
-        "physlm claims --knowledge {input.knowledge} --thresholds {params.thresholds:q} "
+        "physlm claims --knowledge {input.knowledge} --manipulation {input.manipulation} "
+        "--probing {input.probing} --thresholds {params.thresholds:q} "
         "--markdown {output.markdown} --parquet {output.parquet} > {log} 2>&1"

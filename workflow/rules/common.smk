@@ -3,6 +3,7 @@ import shlex
 from pathlib import Path
 
 from physlm import __version__
+from physlm.data.manipulation import TASKS
 from physlm.config import coerce_numbers, validate
 
 config.update(coerce_numbers(config))
@@ -16,8 +17,9 @@ VERSION = __version__
 
 wildcard_constraints:
     seed=r"\d+",
-    variant=r"(single|multi[1-9][0-9]*)(_permute)?(_fullname)?",
+    variant=r"(single|multi[1-9][0-9]*)(_permute)?(_fullname)?(_reverse)?",
     regime=r"mixed|finetune",
+    task="|".join(TASKS),
 
 
 def as_json(section):

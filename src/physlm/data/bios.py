@@ -13,22 +13,37 @@ import numpy as np
 import pandas as pd
 
 from physlm.data.pools import Pools, make_pools
-from physlm.data.templates import ANSWER_PREFIX, ATTRIBUTES, QUESTIONS, TEMPLATES
+from physlm.data.templates import (
+    ANSWER_PREFIX,
+    ATTRIBUTES,
+    HINT_SEPARATOR,
+    MOD6_LABELS,
+    NO,
+    QUESTIONS,
+    REVERSE_CLOSING,
+    TASK_QUESTIONS,
+    TEMPLATES,
+    YES,
+)
 
 MONTHS = list(calendar.month_name)[1:]
 YEARS = (1900, 2099)
 DAYS = 28
 PRONOUNS = {"female": ("she", "her"), "male": ("he", "his")}
-VARIANT_PATTERN = r"(single|multi[1-9][0-9]*)(_permute)?(_fullname)?"
+VARIANT_PATTERN = r"(single|multi[1-9][0-9]*)(_permute)?(_fullname)?(_reverse)?"
 
 
 @dataclass(frozen=True)
 class Variant:
-    """A bioS augmentation, named as in the paper: single or multiM, then +permute, +fullname."""
+    """A bioS augmentation, named as in the paper: single or multiM, then +permute, +fullname.
+
+    `reverse` is the control of Part 3.2: the name moves to a closing sentence, after every attribute.
+    """
 
     copies: int
     permute: bool
     fullname: bool
+    reverse: bool = False
 
     @classmethod
     def parse(cls, name: str) -> Variant:
@@ -36,11 +51,16 @@ class Variant:
         if match is None:
             raise ValueError(
                 f"unknown bioS variant {name!r}: expected single or multiM (M >= 1), "
-                "optionally followed by _permute and then _fullname, e.g. multi5_permute"
+                "optionally followed by _permute, _fullname and _reverse, e.g. multi5_permute"
             )
-        base, permute, fullname = match.groups()
+        base, permute, fullname, reverse = match.groups()
+        if fullname and reverse:
+            raise ValueError(
+                f"bioS variant {name!r}: _fullname names the person before each attribute, "
+                "which _reverse exists to avoid; use one of them"
+            )
         copies = 1 if base == "single" else int(base.removeprefix("multi"))
-        return cls(copies=copies, permute=permute is not None, fullname=fullname is not None)
+        return cls(copies, permute is not None, fullname is not None, reverse is not None)
 
 
 def make_people(n_people: int, pool_sizes: dict[str, int], seed: int) -> pd.DataFrame:
@@ -98,7 +118,12 @@ def _unique_names(rng: np.random.Generator, pools: Pools, n: int) -> pd.DataFram
 
 
 def make_biographies(people: pd.DataFrame, variant: str, seed: int) -> pd.DataFrame:
-    """Write each person's biographies for a variant: one row per (person, copy)."""
+    """Write each person's biographies for a variant: one row per (person, copy).
+
+    `starts` holds the character offset of each attribute's value (in ATTRIBUTES order), so that
+    evaluation and probing find a value even when the same words occur twice (e.g. birth city and
+    work city). A _reverse variant draws the same templates and orders as its forward twin.
+    """
     spec = Variant.parse(variant)
     rng = np.random.default_rng([seed, 2, spec.copies, spec.permute, spec.fullname])
     n = len(people)
@@ -106,7 +131,7 @@ def make_biographies(people: pd.DataFrame, variant: str, seed: int) -> pd.DataFr
     values = {a: people[a].to_numpy() for a in ATTRIBUTES}
     names = people["full_name"].to_numpy()
     genders = people["gender"].to_numpy()
-    person_ids, copies, texts = [], [], []
+    person_ids, copies, texts, starts = [], [], [], []
     for copy in range(spec.copies):
         choice = {a: rng.integers(n_templates[a], size=n) for a in ATTRIBUTES}
         orders = (
@@ -116,20 +141,26 @@ def make_biographies(people: pd.DataFrame, variant: str, seed: int) -> pd.DataFr
         )
         for i in range(n):
             pronoun, possessive = PRONOUNS[genders[i]]
-            sentences = []
+            text, start = "", [0] * len(ATTRIBUTES)
             for position, a in enumerate(orders[i]):
                 attribute = ATTRIBUTES[a]
-                named = position == 0 or spec.fullname
-                sentence = TEMPLATES[attribute][choice[attribute][i]].format(
-                    subj=names[i] if named else pronoun,
-                    poss=f"{names[i]}'s" if named else possessive,
-                    value=values[attribute][i],
-                )
-                sentences.append(sentence[0].upper() + sentence[1:])
+                named = (position == 0 and not spec.reverse) or spec.fullname
+                subject = {
+                    "subj": names[i] if named else pronoun,
+                    "poss": f"{names[i]}'s" if named else possessive,
+                }
+                before, after = TEMPLATES[attribute][choice[attribute][i]].split("{value}")
+                sentence = before.format(**subject) + str(values[attribute][i]) + after.format(**subject)
+                text += " " if text else ""
+                start[a] = len(text) + len(before.format(**subject))
+                text += sentence[0].upper() + sentence[1:]
+            if spec.reverse:
+                text += " " + REVERSE_CLOSING.format(name=names[i])
             person_ids.append(i)
             copies.append(copy)
-            texts.append(" ".join(sentences))
-    bios = pd.DataFrame({"person_id": person_ids, "copy": copies, "text": texts})
+            texts.append(text)
+            starts.append(start)
+    bios = pd.DataFrame({"person_id": person_ids, "copy": copies, "text": texts, "starts": starts})
     return bios.sort_values(["person_id", "copy"], kind="stable").reset_index(drop=True)
 
 
@@ -157,6 +188,7 @@ def make_qa(people: pd.DataFrame) -> pd.DataFrame:
 def lexicon(people: pd.DataFrame) -> list[str]:
     """Every text the generator can emit for these people, for building the vocabulary."""
     fixed = [t for ts in TEMPLATES.values() for t in ts] + list(QUESTIONS.values())
-    fixed += [ANSWER_PREFIX, "he she his her He She His Her someone's"]
+    fixed += [ANSWER_PREFIX, "he she his her He She His Her someone's", REVERSE_CLOSING]
+    fixed += [*TASK_QUESTIONS.values(), HINT_SEPARATOR, YES, NO, "and", *MOD6_LABELS, *MONTHS]
     columns = ["full_name", *ATTRIBUTES]
     return fixed + [str(v) for c in columns for v in people[c].unique()]

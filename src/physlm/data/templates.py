@@ -106,3 +106,19 @@ QUESTIONS: dict[str, str] = {
     "work_city": "Where did {name} work?",
 }
 ANSWER_PREFIX = "Answer:"
+
+# The control of Part 3.2: biographies in which every attribute comes before the person's name.
+REVERSE_CLOSING = "This is the biography of {name}."
+
+# Knowledge manipulation tasks (Part 3.2). A chain-of-thought answer states the birth month(s)
+# first, then HINT_SEPARATOR, then the label; without the hint the answer is the label alone.
+TASK_QUESTIONS: dict[str, str] = {
+    "parity": "Was {name} born in an even month?",
+    "mod6": "What is the birth month of {name} modulo 6?",
+    "comparison": "Was {name} born in an earlier month than {other}?",
+    "inverse1": "Who was born on {birth_date}?",
+    "inverse2": "Who was born on {birth_date} in {birth_city}?",
+}
+HINT_SEPARATOR = "so"
+YES, NO = "Yes", "No"
+MOD6_LABELS = tuple(str(r) for r in range(6))

@@ -11,6 +11,7 @@ import seaborn as sns
 from physlm.data.bios import Variant
 from physlm.data.templates import ATTRIBUTES
 from physlm.paper import QA_ACCURACY
+from physlm.plots.save import save_figure
 
 REGIME_NAMES = {"mixed": "mixed training", "finetune": "pretrain + finetune"}
 
@@ -98,8 +99,4 @@ def plot_extraction(metrics: pd.DataFrame, outputs: list[Path]) -> None:
         "Finding 2 (Part 3.1): can QA fine-tuning extract knowledge of people seen only in pretraining?"
         + (f"  (error bars: sd over {n_seeds} seeds)" if n_seeds > 1 else "")
     )
-    fig.tight_layout()
-    for path in outputs:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=150)
-    plt.close(fig)
+    save_figure(fig, outputs)

@@ -1,0 +1,97 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from physlm.data.bios import make_biographies
+from physlm.data.templates import ATTRIBUTES
+from physlm.probing import (
+    Probe,
+    ProbeConfig,
+    attribute_labels,
+    fit_and_score,
+    majority_baseline,
+    p_probe,
+    q_probe,
+    value_positions,
+)
+
+CFG = ProbeConfig(p_rank=2, q_rank=2, steps=300, batch_size=64, lr=1e-2, embedding_lr=1e-3, weight_decay=0.0)
+
+
+def synthetic(shuffle: bool):
+    """A frozen 'model' whose hidden state is the running mean of the token embeddings (a crude
+    attention); the label is a linear function of the last hidden state."""
+    rng = np.random.default_rng(0)
+    vocab, width, n, length = 500, 16, 800, 4
+    embedding = torch.from_numpy(rng.normal(size=(vocab, width)).astype(np.float32))
+    ids = torch.from_numpy(rng.integers(vocab, size=(n, length)))
+    steps = torch.arange(1, length + 1).view(1, -1, 1)
+
+    def body(embeds):
+        return embeds.cumsum(dim=1) / steps
+
+    labels = (body(embedding[ids])[:, -1].numpy() @ rng.normal(size=(width, 4))).argmax(1)
+    if shuffle:
+        labels = rng.permutation(labels)
+    train = np.arange(n) < n // 2
+    probe = Probe(embedding, body, rank=2, classes=[4], seed=0)
+    positions = torch.full((n, 1), length - 1)
+    correct = fit_and_score(probe, ids, positions, torch.from_numpy(labels)[:, None], train, CFG, seed=0)
+    return correct[:, 0].mean(), np.bincount(labels[~train]).max() / (~train).sum()
+
+
+def test_probe_recovers_a_known_linear_answer_on_unseen_inputs():
+    accuracy, majority = synthetic(shuffle=False)
+    assert accuracy > 0.8 and majority < 0.5
+
+
+def test_probe_stays_at_chance_on_shuffled_labels():
+    accuracy, majority = synthetic(shuffle=True)
+    assert accuracy < majority + 0.1
+
+
+def test_untrained_probe_sees_the_model_hidden_states_exactly():
+    embedding = torch.randn(10, 4)
+    probe = Probe(embedding, lambda embeds: embeds, rank=3, classes=[2], seed=0)
+    ids = torch.tensor([[1, 2, 3]])
+    assert torch.equal(probe.embedding[ids] + probe.down[ids] @ probe.up, embedding[ids])
+
+
+def test_labels_and_majority_baseline():
+    people = pd.DataFrame(
+        {"birth_month": [1, 1, 2, 3], **{a: ["x", "y", "y", "y"] for a in ATTRIBUTES if a != "birth_date"}}
+    )
+    labels, classes = attribute_labels(people)
+    assert classes == [3, 2, 2, 2, 2, 2] and labels[:, 0].tolist() == [0, 0, 1, 2]
+    train = np.array([True, True, False, False])
+    # Month: train majority is month 1, seen by no held-out person; others: "x"/"y" tie -> "x".
+    assert majority_baseline(labels, train).tolist() == [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+
+
+def test_value_positions_are_the_tokens_right_before_each_value(people, tokenizer):
+    bios = make_biographies(people.head(10), "single_permute", seed=0)
+    ids, before = value_positions(tokenizer, bios)
+    for row, tokens, positions in zip(bios.itertuples(), ids, before, strict=True):
+        person = people.loc[row.person_id]
+        for attribute, k in zip(ATTRIBUTES, positions, strict=True):
+            value = str(person[attribute])
+            following = tokenizer.decode(tokens[k + 1 : k + 1 + len(tokenizer(value)["input_ids"])])
+            assert following.strip() == value
+
+
+@pytest.mark.parametrize("probe", ["P", "Q"])
+def test_probes_score_held_out_people_only(people, tokenizer, tiny_model, probe):
+    cfg = ProbeConfig(p_rank=2, q_rank=2, steps=3, batch_size=8, lr=1e-3, embedding_lr=1e-4, weight_decay=0.0)
+    bios = make_biographies(people, "single", seed=0)
+    held_out = (people["split"] == "test").sum()
+    if probe == "P":
+        table = p_probe(tiny_model, tokenizer, bios, people, cfg, seed=0)
+        assert sorted(set(table.position)) == [1, 2, 3, 4, 5, 6] and len(table) == 36
+        # Fixed sentence order: position k comes before attribute k's value, so nothing is "next" elsewhere.
+        diagonal = table[table.position == table.attribute.map(lambda a: ATTRIBUTES.index(a) + 1)]
+        assert diagonal.next_accuracy.notna().all() and table.next_accuracy.notna().sum() == 6
+    else:
+        table = q_probe(tiny_model, tokenizer, people, cfg, seed=0)
+        assert table.attribute.tolist() == list(ATTRIBUTES)
+    assert (table.n == held_out).all() and table.accuracy.between(0, 1).all()
