@@ -106,6 +106,7 @@ def test_the_best_inverse_task_counts_and_the_reversed_control_gets_its_own_row(
         ("multi5_permute", "inverse1"): 0.0,
         ("multi5_permute", "inverse2"): 0.3,
         ("multi5_permute_reverse", "inverse2"): 0.8,
+        ("single", "forward"): 0.1,  # no inverse task: no row of its own
     }
     main, control = manipulation_claims(task_metrics(runs), MANIPULATION)
     assert main["verdict"] == "refuted" and main["measured_value"] == pytest.approx(0.29)

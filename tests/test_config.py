@@ -10,7 +10,7 @@ from physlm.config import ConfigError, coerce_numbers, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
-SCALES = ["smoke", "default", "paper"]
+SCALES = ["smoke", "default", "mid", "paper"]
 
 
 def load(scale: str) -> dict:

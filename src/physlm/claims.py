@@ -105,12 +105,13 @@ def _spread(values: pd.Series) -> float:
 def manipulation_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
     """Finding 5: forward retrieval works, inverse search stays at chance; reversed data fixes it.
 
-    The main row uses the non-reversed variants' runs (the config runs multi5_permute), the control
-    row the _reverse variants'. A forward accuracy below `min_forward` means the model cannot even
+    One main row per non-reversed variant fine-tuned on forward and inverse tasks (the config runs
+    multi5_permute), one control row per _reverse variant with an inverse task. A forward accuracy below `min_forward` means the model cannot even
     retrieve what it knows, so a failing inverse search would say nothing: inconclusive.
     """
-    variants = sorted(metrics.variant.unique())
-    main = [v for v in variants if not Variant.parse(v).reverse]
+    tasks_run = metrics.groupby("variant")["task"].agg(set)
+    variants = [v for v, tasks in tasks_run.items() if any(t.startswith("inverse") for t in tasks)]
+    main = [v for v in variants if not Variant.parse(v).reverse and "forward" in tasks_run[v]]
     accuracy = metrics.groupby(["variant", "task", "split"])["accuracy"].mean().unstack("split")
     chance = metrics[metrics.split == "test"].groupby(["variant", "task"])["chance"].mean()
 
