@@ -106,8 +106,9 @@ def manipulation_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
     """Finding 5: forward retrieval works, inverse search stays at chance; reversed data fixes it.
 
     One main row per non-reversed variant fine-tuned on forward and inverse tasks (the config runs
-    multi5_permute), one control row per _reverse variant with an inverse task. A forward accuracy below `min_forward` means the model cannot even
-    retrieve what it knows, so a failing inverse search would say nothing: inconclusive.
+    multi5_permute), one control row per _reverse variant with an inverse task. A forward accuracy
+    below `min_forward` means the model cannot even retrieve what it knows, so a failing inverse
+    search would say nothing: inconclusive.
     """
     tasks_run = metrics.groupby("variant")["task"].agg(set)
     variants = [v for v, tasks in tasks_run.items() if any(t.startswith("inverse") for t in tasks)]

@@ -53,12 +53,12 @@ def plot_p_probing(probes: pd.DataFrame, outputs: list[Path]) -> None:
 
 
 def plot_q_probing(probes: pd.DataFrame, knowledge: pd.DataFrame, outputs: list[Path]) -> None:
-    """Per attribute: Q-probe accuracy from the name alone (filled: pretrained; hollow: random-init)
-    against QA accuracy after fine-tuning the same pretrained model, both on held-out people.
-    The paper finds the two track each other."""
+    """Per attribute: Q-probe accuracy from the name alone (filled: pretrained; hollow: random-init;
+    black dash: majority class) against QA accuracy after fine-tuning the same pretrained model, both
+    on held-out people. The paper finds the two track each other."""
     q = (
         probes[probes.probe == "Q"]
-        .groupby(["variant", "model", "attribute"], as_index=False)["accuracy"]
+        .groupby(["variant", "model", "attribute"], as_index=False)[["accuracy", "majority"]]
         .mean()
     )
     qa = (
@@ -90,6 +90,8 @@ def plot_q_probing(probes: pd.DataFrame, knowledge: pd.DataFrame, outputs: list[
                     xytext=(3, 3),
                     textcoords="offset points",
                 )
+    trained = data[data.model == "pretrained"]
+    ax.scatter(trained.qa_accuracy, trained.majority, marker="_", s=80, color="black", label="majority class")
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="probe = QA")
     ax.set(
         xlim=(-0.02, 1.02),
