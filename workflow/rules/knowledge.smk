@@ -31,6 +31,8 @@ rule biographies:
         f"{DATA}/logs/bios_{{variant}}.log",
     conda:
         "../envs/physlm.yaml"
+    # Biographies and pretraining start first: the fine-tunes, probes and tasks all wait on them.
+    priority: 10
     params:
         version=VERSION,
     shell:
@@ -64,6 +66,7 @@ rule pretrain:
         f"{RUN}/pretrain/train.log",
     conda:
         "../envs/physlm.yaml"
+    priority: 10
     threads: 1
     params:
         model=as_json("model"),
