@@ -322,17 +322,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--variant", default="single")
     p.set_defaults(run=cmd_bench_bios)
 
-    p = steps.add_parser("figure-knowledge", help="plot QA accuracy per setting (PDF and PNG)")
-    p.add_argument("--metrics", type=Path, required=True)
-    p.add_argument("--out", type=Path, nargs="+", required=True)
-    p.set_defaults(run=cmd_figure_knowledge)
-
-    for name, function, what in (
-        ("figure-manipulation", cmd_figure_manipulation, "manipulation accuracy per task"),
-        ("figure-p-probing", cmd_figure_p_probing, "P-probing heat maps"),
+    for name, function, source, what in (
+        ("figure-knowledge", cmd_figure_knowledge, "--metrics", "QA accuracy per setting"),
+        ("figure-manipulation", cmd_figure_manipulation, "--metrics", "manipulation accuracy per task"),
+        ("figure-p-probing", cmd_figure_p_probing, "--probes", "P-probing heat maps"),
     ):
         p = steps.add_parser(name, help=f"plot {what} (PDF and PNG)")
-        p.add_argument("--metrics" if name == "figure-manipulation" else "--probes", type=Path, required=True)
+        p.add_argument(source, type=Path, required=True, help="the collected Parquet table")
         p.add_argument("--out", type=Path, nargs="+", required=True)
         p.set_defaults(run=function)
 
