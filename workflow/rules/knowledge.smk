@@ -29,10 +29,10 @@ rule biographies:
         f"{DATA}/bios/{{variant}}.parquet",
     log:
         f"{DATA}/logs/bios_{{variant}}.log",
-    conda:
-        "../envs/physlm.yaml"
     # Biographies and pretraining start first: the fine-tunes, probes and tasks all wait on them.
     priority: 10
+    conda:
+        "../envs/physlm.yaml"
     params:
         version=VERSION,
     shell:
@@ -64,9 +64,9 @@ rule pretrain:
         log=f"{RUN}/pretrain/train_log.parquet",
     log:
         f"{RUN}/pretrain/train.log",
+    priority: 10
     conda:
         "../envs/physlm.yaml"
-    priority: 10
     threads: 1
     params:
         model=as_json("model"),
