@@ -227,6 +227,13 @@ def cmd_collect(args: argparse.Namespace) -> None:
     _write_parquet(pd.concat([pd.read_parquet(p) for p in args.inputs], ignore_index=True), args.out)
 
 
+def _add_table_output(p: argparse.ArgumentParser) -> None:
+    """Options of every step that computes a metrics table: threads, run labels, output path."""
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--label", action="append", default=[], help="key=value column added to the table")
+    p.add_argument("--out", type=Path, required=True)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="physlm", description=__doc__)
     top.add_argument("--version", action="version", version=__version__)
@@ -274,9 +281,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bios", type=Path, required=True, help="biographies the model was trained on")
     p.add_argument("--people", type=Path, required=True)
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--label", action="append", default=[], help="key=value column added to the table")
-    p.add_argument("--out", type=Path, required=True)
+    _add_table_output(p)
     p.set_defaults(run=cmd_evaluate)
 
     p = steps.add_parser("task", help="write the prompts and answers of a knowledge manipulation task")
@@ -295,9 +300,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, required=True)
     p.add_argument("--task", type=Path, required=True, help="the task table written by `physlm task`")
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--label", action="append", default=[], help="key=value column added to the table")
-    p.add_argument("--out", type=Path, required=True)
+    _add_table_output(p)
     p.set_defaults(run=cmd_evaluate_task)
 
     p = steps.add_parser("probe", help="P- and Q-probe a pretrained model against its random init")
@@ -307,9 +310,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bios", type=Path, required=True, help="the biographies the model was trained on")
     p.add_argument("--people", type=Path, required=True)
     p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--label", action="append", default=[], help="key=value column added to the table")
-    p.add_argument("--out", type=Path, required=True)
+    _add_table_output(p)
     p.set_defaults(run=cmd_probe)
 
     p = steps.add_parser("collect", help="concatenate Parquet tables")

@@ -26,10 +26,11 @@ from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from physlm.data.templates import ATTRIBUTES
 from physlm.models import pick_device
+from physlm.sections import FromSection
 
 
 @dataclass(frozen=True)
-class ProbeConfig:
+class ProbeConfig(FromSection):
     """Mirrors the config's `probing` section (minus the variant list)."""
 
     p_rank: int
@@ -39,10 +40,6 @@ class ProbeConfig:
     lr: float
     embedding_lr: float
     weight_decay: float
-
-    @classmethod
-    def from_config(cls, section: dict) -> ProbeConfig:
-        return cls(**{k: section[k] for k in cls.__dataclass_fields__})
 
 
 class Probe(nn.Module):

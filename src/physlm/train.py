@@ -20,12 +20,13 @@ import pandas as pd
 import torch
 
 from physlm.models import count_parameters, pick_device
+from physlm.sections import FromSection
 
 IGNORE = -100  # label value the HF loss skips
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(FromSection):
     """Mirrors a training section of the config (`pretrain` or `finetune`)."""
 
     steps: int
@@ -36,10 +37,6 @@ class TrainConfig:
     weight_decay: float
     checkpoint_every: int
     log_every: int
-
-    @classmethod
-    def from_config(cls, section: dict) -> TrainConfig:
-        return cls(**{k: section[k] for k in cls.__dataclass_fields__})
 
 
 class Stream:
