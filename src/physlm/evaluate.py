@@ -74,6 +74,52 @@ def answer_questions(
     return scored
 
 
+def span_tokens(offsets: list[tuple[int, int]], start: int, end: int) -> list[int]:
+    """Indices of the tokens whose characters lie in text[start:end] ("▁" tokens may start one
+    character before it)."""
+    return [i for i, (s, e) in enumerate(offsets) if s >= start - 1 and e <= end]
+
+
+@torch.no_grad()
+def item_losses(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, bios: pd.DataFrame, people: pd.DataFrame
+) -> pd.DataFrame:
+    """Per person, the model's loss in nats summed over the tokens of the name and of all attribute
+    values, teacher-forced on the person's first biography (Part 3.3's p1 and p2).
+
+    The biography is preceded by EOS, as every document is in training, so that even a name at the
+    very start has a prediction.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    eos = tokenizer.eos_token_id
+    first = bios[bios["copy"] == 0].merge(people, on="person_id")
+    rows = []
+    for person in first.itertuples():
+        encoded = tokenizer(person.text, return_offsets_mapping=True)
+        ids = [eos, *encoded["input_ids"]]
+        logp = torch.log_softmax(model(torch.tensor([ids], device=device)).logits[0].float(), -1)
+        # Token i of the text is ids[i + 1], predicted at position i.
+        nll = -logp[torch.arange(len(ids) - 1), torch.tensor(ids[1:])].cpu()
+        offsets = encoded["offset_mapping"]
+        name_start = person.text.index(person.full_name)
+        name = span_tokens(offsets, name_start, name_start + len(person.full_name))
+        values = [
+            i
+            for attribute, start in zip(ATTRIBUTES, person.starts, strict=True)
+            for i in span_tokens(offsets, start, start + len(str(getattr(person, attribute))))
+        ]
+        rows.append(
+            {
+                "person_id": person.person_id,
+                "split": person.split,
+                "name_loss": float(nll[name].sum()),
+                "value_loss": float(nll[values].sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 @torch.no_grad()
 def bio_recall(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, bios: pd.DataFrame, people: pd.DataFrame
@@ -93,10 +139,7 @@ def bio_recall(
         predicted = model(torch.tensor([ids], device=device)).logits[0].argmax(-1).tolist()
         for attribute, start in zip(ATTRIBUTES, person.starts, strict=True):
             end = start + len(str(getattr(person, attribute)))
-            # Tokens whose characters lie in the value ("▁" tokens may start one char before it).
-            inside = [
-                i for i, (s, e) in enumerate(encoded["offset_mapping"]) if i and s >= start - 1 and e <= end
-            ]
+            inside = [i for i in span_tokens(encoded["offset_mapping"], start, end) if i]
             rows.append(
                 {
                     "person_id": person.person_id,

@@ -1,0 +1,81 @@
+import math
+
+import pytest
+import torch
+
+from physlm.capacity import biod_bits, bios_bits, bios_value_space_bits, item_bits, used_parameters
+from physlm.data.bios import make_biographies
+from physlm.data.templates import ATTRIBUTES
+from physlm.evaluate import item_losses
+
+N, NAMES, LOG2_S0 = 1000, 400 * 400 * 1000, 47.6
+
+
+def test_perfect_model_scores_the_full_information_and_uniform_scores_zero():
+    perfect = bios_bits(N, NAMES, name_loss=0.0, log2_value_space=LOG2_S0, value_loss=0.0)
+    assert perfect.name_bits == pytest.approx(N * math.log2(NAMES))
+    assert perfect.total == pytest.approx(N * (math.log2(NAMES) + LOG2_S0))
+    uniform = bios_bits(N, NAMES, math.log(NAMES), LOG2_S0, LOG2_S0 * math.log(2))
+    assert uniform.total == pytest.approx(0.0, abs=1e-6)
+    worse = bios_bits(N, NAMES, 2 * math.log(NAMES), LOG2_S0, 100.0)
+    assert worse.total == 0.0  # floored: a model worse than uniform learned nothing
+
+
+def test_in_between_matches_a_hand_computation():
+    # 10 items out of 16 choices, loss ln(4) nats each: 4 candidates left, log2(16/4) = 2 bits each.
+    assert item_bits(10, 4.0, math.log(4)) == pytest.approx(20.0)
+    bits = bios_bits(10, 16, math.log(2), 10.0, 3 * math.log(2))
+    assert (bits.name_bits, bits.value_bits) == (pytest.approx(30.0), pytest.approx(70.0))
+
+
+def test_biod_terms_by_hand():
+    # N=8 people, K=2 attributes, C=3 chunks from D=4 strings of L=2 tokens over T=16.
+    perfect = biod_bits(8, 64, 2, 3, 4, 2, 16, 0.0, 0.0, 0.0)
+    assert perfect.name_bits == pytest.approx(8 * 6)
+    assert perfect.value_bits == pytest.approx(8 * 2 * 3 * 2)
+    assert perfect.diversity_bits == pytest.approx(2 * 4 * (2 * 4 - 2))
+    half = biod_bits(8, 64, 2, 3, 4, 2, 16, math.log(8), 3 * math.log(2), 4 * math.log(2))
+    assert (half.name_bits, half.value_bits, half.diversity_bits) == (
+        pytest.approx(8 * 3),
+        pytest.approx(16 * 3),
+        pytest.approx(8 * 2),
+    )
+
+
+def test_unused_embedding_rows_are_not_counted():
+    assert used_parameters(10_000, vocab_size=100, used_tokens=60, width=16) == 10_000 - 40 * 16
+    with pytest.raises(ValueError, match="used_tokens=0"):
+        used_parameters(10_000, 100, 0, 16)
+
+
+class Confident(torch.nn.Module):
+    """Teacher-forced 'model' with logits `scale` on the true next token and 0 elsewhere."""
+
+    def __init__(self, vocab: int, scale: float):
+        super().__init__()
+        self.vocab, self.scale = vocab, scale
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, ids):
+        target = torch.roll(ids, -1, dims=1)
+        logits = self.scale * torch.nn.functional.one_hot(target, self.vocab).float()
+        return type("Output", (), {"logits": logits})
+
+
+def test_item_losses_are_summed_over_name_and_value_tokens(people, tokenizer):
+    subset = people.head(5)
+    bios = make_biographies(subset, "single", seed=0)
+    vocab = len(tokenizer)
+    certain = item_losses(Confident(vocab, 100.0), tokenizer, bios, subset)
+    assert (certain[["name_loss", "value_loss"]] < 1e-6).all().all()
+    uniform = item_losses(Confident(vocab, 0.0), tokenizer, bios, subset)
+    person = subset.iloc[0]
+    n_name = len(tokenizer(person.full_name)["input_ids"])
+    n_values = sum(len(tokenizer(str(person[a]))["input_ids"]) for a in ATTRIBUTES)
+    assert uniform.name_loss[0] == pytest.approx(n_name * math.log(vocab), rel=1e-5)
+    assert uniform.value_loss[0] == pytest.approx(n_values * math.log(vocab), rel=1e-5)
+
+
+def test_value_space_at_the_paper_pools_is_its_47_6_bits_less_gender():
+    pools = {"cities": 200, "universities": 300, "majors": 100, "companies": 263}
+    assert bios_value_space_bits(pools) + 1 == pytest.approx(47.6, abs=0.05)
