@@ -1,0 +1,88 @@
+"""bioD(N, K, C, D, L, T): the synthetic knowledge data of Part 3.3 whose information is set by knobs.
+
+Each of K attributes has D candidate strings of L tokens over a vocabulary of T tokens; a person's
+value of an attribute is C chunks drawn from those D strings. A biography states the K values as
+"NAME's ID k is s1 s2 ... sC." in shuffled order, so the data holds exactly the bits `capacity.biod_bits`
+counts. Everything is a pure function of (knobs, seed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from physlm.data.bios import make_people
+
+
+@dataclass(frozen=True)
+class BioD:
+    """The knobs: K attributes, C chunks per value, D strings per attribute, L tokens per string,
+    T tokens in the vocabulary the strings are written in."""
+
+    k: int
+    c: int
+    d: int
+    length: int
+    t: int
+
+    def __post_init__(self):
+        for name in ("k", "c", "d", "length", "t"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"bioD knob {name}={getattr(self, name)} must be at least 1")
+        if self.d > self.t**self.length:
+            raise ValueError(f"bioD needs D={self.d} distinct strings but T^L={self.t**self.length} exist")
+
+
+def token(i: int) -> str:
+    return f"t{i}"
+
+
+def make_strings(spec: BioD, seed: int) -> np.ndarray:
+    """(K, D, L) token indices: D distinct strings per attribute."""
+    rng = np.random.default_rng([seed, 4])
+    strings = np.empty((spec.k, spec.d, spec.length), dtype=np.int64)
+    for a in range(spec.k):
+        seen: set[tuple[int, ...]] = set()
+        while len(seen) < spec.d:
+            candidate = tuple(int(x) for x in rng.integers(spec.t, size=spec.length))
+            if candidate not in seen:
+                strings[a, len(seen)] = candidate
+                seen.add(candidate)
+    return strings
+
+
+def make_biod(
+    n_people: int, pool_sizes: dict[str, int], spec: BioD, seed: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """People (names from the bioS pools) with `chunks`: a (K, C) array of string indices each."""
+    people = make_people(n_people, pool_sizes, seed)[["person_id", "full_name", "gender"]]
+    rng = np.random.default_rng([seed, 5])
+    chunks = rng.integers(spec.d, size=(n_people, spec.k, spec.c))
+    return people.assign(chunks=list(chunks)), make_strings(spec, seed)
+
+
+def biod_text(name: str, chunks: np.ndarray, strings: np.ndarray, order: np.ndarray) -> str:
+    """One biography: a sentence per attribute, in the given order."""
+    sentences = []
+    for a in order:
+        value = " ".join(token(int(x)) for chunk in chunks[a] for x in strings[a, chunk])
+        sentences.append(f"{name}'s ID {a} is {value}.")
+    return " ".join(sentences)
+
+
+def biod_biographies(people: pd.DataFrame, strings: np.ndarray, copies: int, seed: int) -> pd.DataFrame:
+    """`copies` biographies per person, each with its own sentence order."""
+    rng = np.random.default_rng([seed, 6, copies])
+    k = strings.shape[0]
+    rows = [
+        {
+            "person_id": p.person_id,
+            "copy": copy,
+            "text": biod_text(p.full_name, p.chunks, strings, rng.permutation(k)),
+        }
+        for copy in range(copies)
+        for p in people.itertuples()
+    ]
+    return pd.DataFrame(rows).sort_values(["person_id", "copy"], kind="stable").reset_index(drop=True)
