@@ -10,12 +10,14 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/knowledge.smk"
 include: "workflow/rules/manipulation.smk"
 include: "workflow/rules/probing.smk"
+include: "workflow/rules/capacity.smk"
 include: "workflow/rules/claims.smk"
 
 
 rule all:
     default_target: True
     input:
+        rules.figure_capacity.output,
         rules.figure_knowledge.output,
         rules.figure_manipulation.output,
         rules.figure_p_probing.output,

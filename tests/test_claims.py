@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from physlm.claims import knowledge_claim, manipulation_claims, probing_claim, write_claims
+from physlm.claims import capacity_claims, knowledge_claim, manipulation_claims, probing_claim, write_claims
 
 THRESHOLDS = {"min_gap": 0.2, "min_fit": 0.5}
 
@@ -161,3 +161,42 @@ def test_probing_claim_needs_augmented_above_single_and_random_init():
     # Equal to its random-init model: the probe, not the model, finds the attribute.
     assert probing_claim(probes(0.9, 0.1, 0.85), thresholds)["verdict"] == "refuted"
     assert probing_claim(probes(0.9, 0.1, 0.05, own=0.2), thresholds)["verdict"] == "inconclusive"
+
+
+CAPACITY = {"min_fraction": 0.5, "max_ratio": 2.3, "min_int8_kept": 0.9, "max_int4_kept": 0.5}
+
+
+def capacity_metrics(ratios: dict, kept: dict, exposures: int = 100) -> pd.DataFrame:
+    rows = []
+    for size, ratio in ratios.items():
+        for scheme in ("none", "int8", "int4"):
+            bits = 1000 * ratio * kept.get(scheme, 1.0)
+            rows.append(
+                dict(
+                    n=100,
+                    exposures=exposures,
+                    size=size,
+                    seed=0,
+                    quantization=scheme,
+                    parameters=1000,
+                    bits=bits,
+                    bits_per_parameter=bits / 1000,
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def test_capacity_claims_peak_ratio_and_quantization():
+    peak, int8, int4 = capacity_claims(
+        capacity_metrics({"s": 0.3, "l": 0.8}, {"int8": 0.95, "int4": 0.3}), CAPACITY
+    )
+    assert peak["verdict"] == "supported" and peak["measured_value"] == pytest.approx(0.8)
+    assert "peak at size l" in peak["details"]
+    assert int8["verdict"] == "supported" and int8["measured_value"] == pytest.approx(0.95)
+    assert int4["verdict"] == "supported" and int4["measured_value"] == pytest.approx(0.3)
+    low, int8, int4 = capacity_claims(capacity_metrics({"s": 0.1}, {"int8": 0.5, "int4": 0.9}), CAPACITY)
+    assert (low["verdict"], int8["verdict"], int4["verdict"]) == ("refuted", "refuted", "refuted")
+    unknown, *_ = capacity_claims(capacity_metrics({"s": 1.0}, {}, exposures=7), CAPACITY)
+    assert unknown["verdict"] == "inconclusive"  # the paper gives no ratio at 7 exposures
+    _, int8, _ = capacity_claims(capacity_metrics({"s": 0.0}, {}), CAPACITY)
+    assert int8["verdict"] == "inconclusive"  # nothing learned, nothing to lose

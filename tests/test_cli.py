@@ -18,3 +18,49 @@ def test_train_without_any_data_is_refused(tmp_path, people):
     args += ["--seed", "0", "--checkpoint", "c.pt", "--out", "m", "--log", "l.parquet"]
     with pytest.raises(SystemExit, match="give --bios, --qa or both"):
         main(args)
+
+
+def test_epochs_sets_the_number_of_steps_from_the_corpus(tmp_path, people, tokenizer, capsys):
+    import json
+
+    import pandas as pd
+
+    from physlm.data.bios import make_biographies
+
+    tokenizer.save_pretrained(tmp_path / "tok")
+    make_biographies(people.head(20), "multi3", seed=0).to_parquet(tmp_path / "bios.parquet")
+    model = {"arch": "llama", "n_layer": 1, "n_head": 2, "d_model": 8, "context": 32}
+    training = {
+        "batch_size": 4,
+        "lr": 1e-3,
+        "final_lr_ratio": 0.1,
+        "warmup_steps": 1,
+        "weight_decay": 0.0,
+        "checkpoint_every": 1000,
+        "log_every": 1,
+    }
+    main(
+        [
+            "train",
+            "--tokenizer",
+            str(tmp_path / "tok"),
+            "--model",
+            json.dumps(model),
+            "--training",
+            json.dumps(training),
+            "--bios",
+            str(tmp_path / "bios.parquet"),
+            "--epochs",
+            "2",
+            "--seed",
+            "0",
+            "--checkpoint",
+            str(tmp_path / "c.pt"),
+            "--out",
+            str(tmp_path / "m"),
+            "--log",
+            str(tmp_path / "l.parquet"),
+        ]
+    )
+    windows = int(capsys.readouterr().out.split("biographies: ")[1].split(" windows")[0])
+    assert pd.read_parquet(tmp_path / "l.parquet")["step"].max() == -(-2 * windows // 4)

@@ -64,6 +64,9 @@ def test_manipulation_and_probing_settings_are_checked():
     assert "manipulation.runs.multi5_permute: must include forward and inverse1 or inverse2" in message
     assert "config key probing.variants: must include 'multi5_permute'" in message
     config = copy.deepcopy(load("smoke"))
+    config["capacity"]["models"].append(dict(config["capacity"]["models"][0]))
+    assert "config key capacity.models: names must be unique" in _error(config)
+    config = copy.deepcopy(load("smoke"))
     config["manipulation"]["runs"]["multi5_permut"] = ["forward"]
     assert "config key manipulation.runs: 'multi5_permut' does not match" in _error(config)
 

@@ -31,12 +31,21 @@ def test_smoke_dag_writes_every_output(tmp_path):
     run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     results = tmp_path / "results"
-    for name in ("knowledge_extraction", "knowledge_manipulation", "p_probing", "q_probing"):
+    for name in (
+        "knowledge_capacity",
+        "knowledge_extraction",
+        "knowledge_manipulation",
+        "p_probing",
+        "q_probing",
+    ):
         for suffix in (".pdf", ".png"):
             assert (results / "figures" / f"{name}{suffix}").stat().st_size > 10_000
     claims = pd.read_parquet(results / "claims.parquet")
     assert claims["verdict"].isin(["supported", "refuted", "inconclusive"]).all()
     assert claims["finding"].tolist() == [
+        "F1 knowledge capacity",
+        "F1 capacity under int8",
+        "F1 capacity under int4",
         "F2 knowledge must be in pretraining",
         "F5 knowledge access is one-way",
         "F5 control: reversed biographies",
@@ -52,6 +61,11 @@ def test_smoke_dag_writes_every_output(tmp_path):
         ("multi5_permute_reverse", "inverse2"),
     }
     assert tasks.accuracy.between(0, 1).all() and tasks.chance.between(0, 1).all()
+    bits = pd.read_parquet(results / "capacity" / "bits.parquet")
+    assert set(zip(bits["size"], bits.quantization, strict=True)) == {
+        (s, q) for s in ("xs", "s") for q in ("none", "int8", "int4")
+    }
+    assert (bits.parameters > 0).all() and (bits.bits >= 0).all()
     probes = pd.read_parquet(results / "probing" / "probes.parquet")
     assert set(zip(probes.variant, probes.model, probes.probe, strict=True)) == {
         (v, m, p) for v in ("single", "multi5_permute") for m in ("pretrained", "random init") for p in "PQ"
@@ -68,6 +82,7 @@ def test_smoke_dag_writes_every_output(tmp_path):
 
     # Regenerating one figure reruns nothing upstream.
     for rule, figure in (
+        ("figure_capacity", "knowledge_capacity"),
         ("figure_knowledge", "knowledge_extraction"),
         ("figure_manipulation", "knowledge_manipulation"),
         ("figure_p_probing", "p_probing"),

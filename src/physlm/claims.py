@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from physlm.data.bios import Variant
-from physlm.paper import MANIPULATION_ACCURACY, QA_ACCURACY
+from physlm.paper import CAPACITY_RATIO, INT4_KEPT, MANIPULATION_ACCURACY, QA_ACCURACY
 
 COLUMNS = [
     "finding",
@@ -209,6 +209,73 @@ def probing_claim(probes: pd.DataFrame, thresholds: dict) -> dict:
         "verdict": verdict,
         "details": details,
     }
+
+
+def capacity_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
+    """Finding 1: the best bits-per-parameter ratio is near the paper's at the exposures run; int8
+    keeps the bits, int4 loses over half.
+
+    The peak ratio (over model sizes and N) must lie in [min_fraction x paper, max_ratio]. The
+    quantization rows compare each model's quantized bits with its own unquantized bits, averaged
+    over the models that learned anything.
+    """
+    rows = []
+    plain = metrics[metrics.quantization == "none"]
+    for exposures, part in plain.groupby("exposures"):
+        peak = part.groupby("seed")["bits_per_parameter"].max()
+        paper = CAPACITY_RATIO.get(int(exposures), float("nan"))
+        low = thresholds["min_fraction"] * paper
+        if pd.isna(paper):
+            verdict = "inconclusive"
+        else:
+            verdict = "supported" if low <= peak.mean() <= thresholds["max_ratio"] else "refuted"
+        best = part.loc[part["bits_per_parameter"].idxmax()]
+        rows.append(
+            {
+                "finding": "F1 knowledge capacity",
+                "hypothesis": f"at {exposures} exposures the best model stores about {paper:g} "
+                "bits per parameter",
+                "metric": "peak bits of knowledge per parameter over model sizes and N",
+                "paper_value": paper,
+                "measured_value": float(peak.mean()),
+                "spread": _spread(peak),
+                "threshold": f"in [{low:.2f}, {thresholds['max_ratio']:.2f}]",
+                "verdict": verdict,
+                "details": f"peak at size {best['size']}, N={best.n}: {best.bits:,.0f} bits, "
+                f"{best.parameters:,} parameters; "
+                + ", ".join(
+                    f"{r.size} N={r.n}: {r.bits_per_parameter:.3f}"
+                    for r in part.sort_values(["n", "parameters"]).itertuples()
+                ),
+            }
+        )
+    keys = ["n", "exposures", "size", "seed"]
+    bits = metrics.pivot_table(index=keys, columns="quantization", values="bits")
+    bits = bits[bits["none"] > 0]
+    for scheme, direction, bound, paper in (
+        ("int8", ">=", thresholds["min_int8_kept"], 1.0),
+        ("int4", "<=", thresholds["max_int4_kept"], INT4_KEPT),
+    ):
+        kept = (bits[scheme] / bits["none"]).groupby("seed").mean()
+        if kept.empty:
+            verdict = "inconclusive"  # no model learned anything to lose
+        else:
+            holds = kept.mean() >= bound if direction == ">=" else kept.mean() <= bound
+            verdict = "supported" if holds else "refuted"
+        rows.append(
+            {
+                "finding": f"F1 capacity under {scheme}",
+                "hypothesis": "int8 keeps the learned bits" if scheme == "int8" else "int4 loses over half",
+                "metric": f"bits after {scheme} quantization / bits before (mean over models)",
+                "paper_value": paper,
+                "measured_value": float(kept.mean()) if not kept.empty else float("nan"),
+                "spread": _spread(kept),
+                "threshold": f"{direction} {bound:.2f}",
+                "verdict": verdict,
+                "details": f"{len(bits)} models with any learned bits",
+            }
+        )
+    return rows
 
 
 def write_claims(rows: list[dict], markdown: Path, parquet: Path) -> None:

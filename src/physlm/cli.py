@@ -35,7 +35,8 @@ def cmd_people(args: argparse.Namespace) -> None:
     bios = json.loads(args.bios)
     people = make_people(bios["n_people"], bios["pools"], args.seed)
     _write_parquet(people, args.people)
-    _write_parquet(make_qa(people), args.qa)
+    if args.qa:
+        _write_parquet(make_qa(people), args.qa)
 
 
 def cmd_biographies(args: argparse.Namespace) -> None:
@@ -52,6 +53,8 @@ def cmd_tokenizer(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    import math
+
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -63,7 +66,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise SystemExit("physlm train: give --bios, --qa or both")
     torch.set_num_threads(args.threads)
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
-    cfg = TrainConfig.from_config(json.loads(args.training))
+    section = json.loads(args.training)
+    batch_size = section["batch_size"]
     if args.init:
         model = AutoModelForCausalLM.from_pretrained(args.init)
         context = model.config.max_position_embeddings
@@ -82,15 +86,19 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.qa:
         qa = pd.read_parquet(args.qa)
         sources["QA"] = qa_documents(tokenizer, qa[qa["split"] == "train"])
-    counts = [cfg.batch_size]
+    counts = [batch_size]
     if len(sources) == 2:
-        n_qa = round(cfg.batch_size * args.qa_ratio)
-        counts = [cfg.batch_size - n_qa, n_qa]
+        n_qa = round(batch_size * args.qa_ratio)
+        counts = [batch_size - n_qa, n_qa]
     mixture = []
-    for i, ((name, (docs, masks)), count) in enumerate(zip(sources.items(), counts, strict=True)):
+    for i, ((docs, masks), count) in enumerate(zip(sources.values(), counts, strict=True)):
         # Each source is shuffled with its own seed, so adding QA does not reorder the biographies.
-        stream = Stream(docs, masks, context, seed=args.seed * 100 + i)
-        mixture.append((stream, count))
+        mixture.append((Stream(docs, masks, context, seed=args.seed * 100 + i), count))
+    if args.epochs:  # the length follows from the corpus: this many passes over the first source
+        stream, count = mixture[0]
+        section = {**section, "steps": math.ceil(args.epochs * stream.per_epoch / count)}
+    cfg = TrainConfig.from_config(section)
+    for name, (stream, count) in zip(sources, mixture, strict=True):
         epochs = cfg.steps * count / stream.per_epoch
         print(f"{name}: {stream.per_epoch} windows per epoch, {epochs:.1f} epochs planned", flush=True)
     print(f"{count_parameters(model):,} parameters on {pick_device()}", flush=True)
@@ -179,10 +187,63 @@ def cmd_figure_knowledge(args: argparse.Namespace) -> None:
     plot_extraction(pd.read_parquet(args.metrics), args.out)
 
 
+def cmd_capacity_bits(args: argparse.Namespace) -> None:
+    """Bits of knowledge and capacity ratio of a trained model, unquantized and quantized."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from physlm.capacity import bios_bits, bios_value_space_bits, used_parameters
+    from physlm.corpus import bio_documents
+    from physlm.data.pools import make_pools
+    from physlm.evaluate import item_losses
+    from physlm.models import count_parameters
+    from physlm.quantize import quantized
+
+    torch.set_num_threads(args.threads)
+    model = AutoModelForCausalLM.from_pretrained(args.model)
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    bios, people = pd.read_parquet(args.bios), pd.read_parquet(args.people)
+    pools = json.loads(args.pools)
+    used = len({t for doc in bio_documents(tokenizer, bios)[0] for t in doc})
+    params = used_parameters(
+        count_parameters(model), len(tokenizer), used, model.get_input_embeddings().weight.shape[1]
+    )
+    rows = []
+    for scheme in args.quantization:
+        losses = item_losses(quantized(model, scheme), tokenizer, bios, people)
+        bits = bios_bits(
+            len(people),
+            make_pools(pools, seed=0).n_names,
+            losses["name_loss"].mean(),
+            bios_value_space_bits(pools),
+            losses["value_loss"].mean(),
+        )
+        rows.append(
+            {
+                "quantization": scheme,
+                "parameters": params,
+                "bits": bits.total,
+                "name_bits": bits.name_bits,
+                "value_bits": bits.value_bits,
+                "bits_per_parameter": bits.total / params,
+                "name_loss": losses["name_loss"].mean(),
+                "value_loss": losses["value_loss"].mean(),
+            }
+        )
+        print(f"{scheme}: {bits.total:,.0f} bits, {bits.total / params:.3f} bits/parameter", flush=True)
+    _write_parquet(_with_labels(pd.DataFrame(rows), args.label), args.out)
+
+
 def cmd_figure_manipulation(args: argparse.Namespace) -> None:
     from physlm.plots.manipulation import plot_manipulation
 
     plot_manipulation(pd.read_parquet(args.metrics), args.out)
+
+
+def cmd_figure_capacity(args: argparse.Namespace) -> None:
+    from physlm.plots.capacity import plot_capacity
+
+    plot_capacity(pd.read_parquet(args.metrics), args.out)
 
 
 def cmd_figure_p_probing(args: argparse.Namespace) -> None:
@@ -198,10 +259,17 @@ def cmd_figure_q_probing(args: argparse.Namespace) -> None:
 
 
 def cmd_claims(args: argparse.Namespace) -> None:
-    from physlm.claims import knowledge_claim, manipulation_claims, probing_claim, write_claims
+    from physlm.claims import (
+        capacity_claims,
+        knowledge_claim,
+        manipulation_claims,
+        probing_claim,
+        write_claims,
+    )
 
     thresholds = json.loads(args.thresholds)
     rows = [
+        *capacity_claims(pd.read_parquet(args.capacity), thresholds["capacity"]),
         knowledge_claim(pd.read_parquet(args.knowledge), thresholds["knowledge"]),
         *manipulation_claims(pd.read_parquet(args.manipulation), thresholds["manipulation"]),
         probing_claim(pd.read_parquet(args.probing), thresholds["probing"]),
@@ -243,7 +311,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bios", required=True, help="JSON of the config's bios section")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--people", type=Path, required=True)
-    p.add_argument("--qa", type=Path, required=True)
+    p.add_argument("--qa", type=Path, help="also write its QA pairs here")
     p.set_defaults(run=cmd_people)
 
     p = steps.add_parser("biographies", help="write the biographies of one bioS variant")
@@ -267,6 +335,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bios", type=Path, help="biographies to train on")
     p.add_argument("--qa", type=Path, help="QA pairs; only the train split is used")
     p.add_argument("--qa-ratio", type=float, default=0.5, help="share of QA windows when mixing")
+    p.add_argument("--epochs", type=float, help="train for this many passes over --bios (overrides steps)")
     p.add_argument("--lora", help='JSON {"rank": r, "embedding_rank": e}; full training if absent')
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--threads", type=int, default=1)
@@ -313,6 +382,15 @@ def parser() -> argparse.ArgumentParser:
     _add_table_output(p)
     p.set_defaults(run=cmd_probe)
 
+    p = steps.add_parser("capacity-bits", help="bits of knowledge per parameter, with quantization")
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--bios", type=Path, required=True, help="the biographies the model was trained on")
+    p.add_argument("--people", type=Path, required=True)
+    p.add_argument("--pools", required=True, help="JSON of the config's bios.pools (the value space)")
+    p.add_argument("--quantization", nargs="+", default=["none", "int8", "int4"])
+    _add_table_output(p)
+    p.set_defaults(run=cmd_capacity_bits)
+
     p = steps.add_parser("collect", help="concatenate Parquet tables")
     p.add_argument("inputs", type=Path, nargs="+")
     p.add_argument("--out", type=Path, required=True)
@@ -327,6 +405,7 @@ def parser() -> argparse.ArgumentParser:
         ("figure-knowledge", cmd_figure_knowledge, "--metrics", "QA accuracy per setting"),
         ("figure-manipulation", cmd_figure_manipulation, "--metrics", "manipulation accuracy per task"),
         ("figure-p-probing", cmd_figure_p_probing, "--probes", "P-probing heat maps"),
+        ("figure-capacity", cmd_figure_capacity, "--metrics", "bits of knowledge vs parameters"),
     ):
         p = steps.add_parser(name, help=f"plot {what} (PDF and PNG)")
         p.add_argument(source, type=Path, required=True, help="the collected Parquet table")
@@ -340,6 +419,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_figure_q_probing)
 
     p = steps.add_parser("claims", help="the claims table with verdicts")
+    p.add_argument("--capacity", type=Path, required=True)
     p.add_argument("--knowledge", type=Path, required=True)
     p.add_argument("--manipulation", type=Path, required=True)
     p.add_argument("--probing", type=Path, required=True)

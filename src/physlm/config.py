@@ -92,6 +92,9 @@ def _semantic_problems(config: dict) -> list[str]:
             "config key manipulation.runs.multi5_permute: must include forward and inverse1 or inverse2 "
             "(the finding 5 claim compares them)"
         )
+    names = [m["name"] for m in config["capacity"]["models"]]
+    if len(set(names)) < len(names):
+        problems.append(f"config key capacity.models: names must be unique, got {names}")
     for needed in ("single", "multi5_permute"):
         if needed not in config["probing"]["variants"]:
             problems.append(f"config key probing.variants: must include {needed!r} (the claim compares it)")

@@ -23,3 +23,8 @@ MANIPULATION_ACCURACY = {
     "inverse1": 0.0,
     "inverse2": 0.0,
 }
+
+# Part 3.3, bits of knowledge per parameter of models at capacity, by exposures per person; int8
+# keeps it, int4 falls to about 0.7 (of 2) bits per parameter.
+CAPACITY_RATIO = {100: 1.0, 1000: 2.0}
+INT4_KEPT = 0.7 / 2.0

@@ -3,6 +3,7 @@
 
 rule claims:
     input:
+        capacity=rules.capacity_metrics.output,
         knowledge=rules.knowledge_metrics.output,
         manipulation=rules.manipulation_metrics.output,
         probing=rules.probing_metrics.output,
@@ -16,6 +17,6 @@ rule claims:
     params:
         thresholds=as_json("claims"),
     shell:
-        "physlm claims --knowledge {input.knowledge} --manipulation {input.manipulation} "
+        "physlm claims --capacity {input.capacity} --knowledge {input.knowledge} --manipulation {input.manipulation} "
         "--probing {input.probing} --thresholds {params.thresholds:q} "
         "--markdown {output.markdown} --parquet {output.parquet} > {log} 2>&1"
