@@ -189,6 +189,8 @@ def cmd_figure_knowledge(args: argparse.Namespace) -> None:
 
 def cmd_capacity_bits(args: argparse.Namespace) -> None:
     """Bits of knowledge and capacity ratio of a trained model, unquantized and quantized."""
+    import math
+
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -208,21 +210,19 @@ def cmd_capacity_bits(args: argparse.Namespace) -> None:
     params = used_parameters(
         count_parameters(model), len(tokenizer), used, model.get_input_embeddings().weight.shape[1]
     )
+    n_names, value_space = make_pools(pools, seed=0).n_names, bios_value_space_bits(pools)
     rows = []
     for scheme in args.quantization:
         losses = item_losses(quantized(model, scheme), tokenizer, bios, people)
         bits = bios_bits(
-            len(people),
-            make_pools(pools, seed=0).n_names,
-            losses["name_loss"].mean(),
-            bios_value_space_bits(pools),
-            losses["value_loss"].mean(),
+            len(people), n_names, losses["name_loss"].mean(), value_space, losses["value_loss"].mean()
         )
         rows.append(
             {
                 "quantization": scheme,
                 "parameters": params,
                 "bits": bits.total,
+                "data_bits": len(people) * (math.log2(n_names) + value_space),
                 "name_bits": bits.name_bits,
                 "value_bits": bits.value_bits,
                 "bits_per_parameter": bits.total / params,
