@@ -1,7 +1,7 @@
 import math
 
 import pytest
-import torch
+from fakes import NextToken
 
 from physlm.capacity import biod_bits, bios_bits, bios_value_space_bits, item_bits, used_parameters
 from physlm.data.bios import make_biographies
@@ -48,27 +48,13 @@ def test_unused_embedding_rows_are_not_counted():
         used_parameters(10_000, 100, 0, 16)
 
 
-class Confident(torch.nn.Module):
-    """Teacher-forced 'model' with logits `scale` on the true next token and 0 elsewhere."""
-
-    def __init__(self, vocab: int, scale: float):
-        super().__init__()
-        self.vocab, self.scale = vocab, scale
-        self.weight = torch.nn.Parameter(torch.zeros(1))
-
-    def forward(self, ids):
-        target = torch.roll(ids, -1, dims=1)
-        logits = self.scale * torch.nn.functional.one_hot(target, self.vocab).float()
-        return type("Output", (), {"logits": logits})
-
-
 def test_item_losses_are_summed_over_name_and_value_tokens(people, tokenizer):
     subset = people.head(5)
     bios = make_biographies(subset, "single", seed=0)
     vocab = len(tokenizer)
-    certain = item_losses(Confident(vocab, 100.0), tokenizer, bios, subset)
+    certain = item_losses(NextToken(vocab, scale=100.0), tokenizer, bios, subset)
     assert (certain[["name_loss", "value_loss"]] < 1e-6).all().all()
-    uniform = item_losses(Confident(vocab, 0.0), tokenizer, bios, subset)
+    uniform = item_losses(NextToken(vocab, scale=0.0), tokenizer, bios, subset)
     person = subset.iloc[0]
     n_name = len(tokenizer(person.full_name)["input_ids"])
     n_values = sum(len(tokenizer(str(person[a]))["input_ids"]) for a in ATTRIBUTES)

@@ -1,5 +1,6 @@
 import pandas as pd
 import torch
+from fakes import NextToken
 
 from physlm.data.bios import lexicon, make_biographies, make_qa
 from physlm.data.manipulation import make_task
@@ -92,27 +93,13 @@ def test_hinted_tasks_are_scored_on_the_label_after_the_hint(people, tokenizer):
     assert 0.5 <= table.loc["test", "chance"] < 1
 
 
-class NextToken(torch.nn.Module):
-    """Teacher-forced 'model' that predicts the true next token, except that it never says `blind`."""
-
-    def __init__(self, vocab: int, blind: int):
-        super().__init__()
-        self.vocab, self.blind = vocab, blind
-        self.weight = torch.nn.Parameter(torch.zeros(1))
-
-    def forward(self, ids):
-        target = torch.roll(ids, -1, dims=1)
-        target[target == self.blind] = 0
-        return type("Output", (), {"logits": torch.nn.functional.one_hot(target, self.vocab).float()})
-
-
 def test_bio_recall_finds_each_value_inside_the_biography(people):
     tokenizer = build_tokenizer(lexicon(people))
     subset = people.head(40)
     bios = make_biographies(subset, "multi2_permute", seed=0)
     person = subset.iloc[0]
     blind = tokenizer(person.major)["input_ids"][-1]  # the last word of this person's major
-    recall = bio_recall(NextToken(len(tokenizer), blind), tokenizer, bios, subset)
+    recall = bio_recall(NextToken(len(tokenizer), blind=blind), tokenizer, bios, subset)
     assert len(recall) == 6 * len(subset)
     mine = recall[recall.person_id == person.person_id].set_index("attribute")["recalled"]
     assert not mine["major"] and mine.drop("major").all()
