@@ -40,3 +40,19 @@ def test_deterministic_and_knobs_checked():
         BioD(k=1, c=1, d=5, length=1, t=4)
     with pytest.raises(ValueError, match="knob c=0"):
         BioD(k=1, c=0, d=1, length=1, t=4)
+
+
+def test_starts_point_at_each_value_and_the_lexicon_covers_every_word():
+    from physlm.data.biod import biod_lexicon, value_text
+    from physlm.data.tokenizer import build_tokenizer
+
+    people, strings = make_biod(10, SMALL_POOLS, SPEC, seed=3)
+    bios = biod_biographies(people, strings, copies=2, seed=3)
+    for row in bios.itertuples():
+        person = people.loc[row.person_id]
+        for a, start in enumerate(row.starts):
+            value = value_text(person.chunks, strings, a)
+            assert row.text[start : start + len(value) + 1] == value + "."
+    tokenizer = build_tokenizer(biod_lexicon(people, SPEC))
+    ids = tokenizer(list(bios["text"]))["input_ids"]
+    assert tokenizer.unk_token_id not in {t for doc in ids for t in doc}

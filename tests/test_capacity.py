@@ -1,12 +1,22 @@
 import math
 
 import pytest
+from conftest import SMALL_POOLS
 from fakes import NextToken
 
-from physlm.capacity import biod_bits, bios_bits, bios_value_space_bits, item_bits, used_parameters
+from physlm.capacity import (
+    biod_bits,
+    biod_measure,
+    bios_bits,
+    bios_value_space_bits,
+    item_bits,
+    used_parameters,
+)
+from physlm.data.biod import BioD, biod_biographies, biod_lexicon, make_biod
 from physlm.data.bios import make_biographies
 from physlm.data.templates import ATTRIBUTES
-from physlm.evaluate import item_losses
+from physlm.data.tokenizer import build_tokenizer
+from physlm.evaluate import biod_chunk_losses, item_losses
 
 N, NAMES, LOG2_S0 = 1000, 400 * 400 * 1000, 47.6
 
@@ -30,11 +40,13 @@ def test_in_between_matches_a_hand_computation():
 
 def test_biod_terms_by_hand():
     # N=8 people, K=2 attributes, C=3 chunks from D=4 strings of L=2 tokens over T=16.
-    perfect = biod_bits(8, 64, 2, 3, 4, 2, 16, 0.0, 0.0, 0.0)
+    perfect = biod_bits(8, 64, BioD(k=2, c=3, d=4, length=2, t=16), 0.0, 0.0, 0.0)
     assert perfect.name_bits == pytest.approx(8 * 6)
     assert perfect.value_bits == pytest.approx(8 * 2 * 3 * 2)
     assert perfect.diversity_bits == pytest.approx(2 * 4 * (2 * 4 - 2))
-    half = biod_bits(8, 64, 2, 3, 4, 2, 16, math.log(8), 3 * math.log(2), 4 * math.log(2))
+    half = biod_bits(
+        8, 64, BioD(k=2, c=3, d=4, length=2, t=16), math.log(8), 3 * math.log(2), 4 * math.log(2)
+    )
     assert (half.name_bits, half.value_bits, half.diversity_bits) == (
         pytest.approx(8 * 3),
         pytest.approx(16 * 3),
@@ -65,3 +77,32 @@ def test_item_losses_are_summed_over_name_and_value_tokens(people, tokenizer):
 def test_value_space_at_the_paper_pools_is_its_47_6_bits_less_gender():
     pools = {"cities": 200, "universities": 300, "majors": 100, "companies": 263}
     assert bios_value_space_bits(pools) + 1 == pytest.approx(47.6, abs=0.05)
+
+
+def test_biod_losses_cover_name_and_each_chunk_and_p3_reads_each_string_once():
+
+    spec = BioD(k=2, c=3, d=4, length=2, t=8)
+    people, strings = make_biod(6, SMALL_POOLS, spec, seed=0)
+    bios = biod_biographies(people, strings, copies=2, seed=0)
+    tokenizer = build_tokenizer(biod_lexicon(people, spec))
+    vocab = len(tokenizer)
+    names, chunks = biod_chunk_losses(NextToken(vocab, scale=0.0), tokenizer, bios, people, strings)
+    assert len(names) == 6 and len(chunks) == 6 * 2 * 3
+    n_name = len(tokenizer(people.full_name[0])["input_ids"])
+    assert names.name_loss[0] == pytest.approx(n_name * math.log(vocab), rel=1e-5)
+    assert chunks["loss"].to_numpy() == pytest.approx(spec.length * math.log(vocab), rel=1e-5)
+    first = chunks[(chunks.person_id == 0) & (chunks.attribute == 1)]
+    assert list(first.string) == [int(s) for s in people.chunks[0][1]]
+    certain = biod_measure(
+        *biod_chunk_losses(NextToken(vocab, scale=100.0), tokenizer, bios, people, strings), 1000, spec
+    )
+    assert certain.total == pytest.approx(biod_bits(6, 1000, spec, 0.0, 0.0, 0.0).total)
+    # p3 averages one loss per (attribute, string): give string 0 of attribute 0 a loss of 8 nats at
+    # its first occurrence only, and the mean must count that occurrence once among the used strings.
+    chunks = chunks.assign(loss=0.0)
+    used = chunks.drop_duplicates(["attribute", "string"])
+    chunks.loc[used.index[0], "loss"] = 8.0
+    bits = biod_measure(names.assign(name_loss=0.0), chunks, 1000, spec)
+    per_string = spec.length * math.log2(spec.t) - math.log2(spec.d)
+    expected = spec.k * spec.d * (per_string - 8.0 / len(used) / math.log(2))
+    assert bits.diversity_bits == pytest.approx(expected)

@@ -166,13 +166,14 @@ def test_probing_claim_needs_augmented_above_single_and_random_init():
 CAPACITY = {"min_fraction": 0.5, "max_ratio": 2.3, "min_int8_kept": 0.9, "max_int4_kept": 0.5}
 
 
-def capacity_metrics(ratios: dict, kept: dict, exposures: int = 100) -> pd.DataFrame:
+def capacity_metrics(ratios: dict, kept: dict, exposures: int = 100, data: str = "bioS") -> pd.DataFrame:
     rows = []
     for size, ratio in ratios.items():
         for scheme in ("none", "int8", "int4"):
             bits = 1000 * ratio * kept.get(scheme, 1.0)
             rows.append(
                 dict(
+                    data=data,
                     n=100,
                     exposures=exposures,
                     size=size,
@@ -200,3 +201,16 @@ def test_capacity_claims_peak_ratio_and_quantization():
     assert unknown["verdict"] == "inconclusive"  # the paper gives no ratio at 7 exposures
     _, int8, _ = capacity_claims(capacity_metrics({"s": 0.0}, {}), CAPACITY)
     assert int8["verdict"] == "inconclusive"  # nothing learned, nothing to lose
+
+
+def test_capacity_has_a_verdict_per_dataset_and_pools_quantization_over_them():
+    both = pd.concat(
+        [
+            capacity_metrics({"s": 0.8}, {"int8": 1.0, "int4": 0.2}, data="bioS"),
+            capacity_metrics({"s": 0.1}, {"int8": 0.8, "int4": 0.6}, data="bioD"),
+        ]
+    )
+    bios, biod, int8, int4 = capacity_claims(both, CAPACITY)
+    assert "on bioS at 100" in bios["hypothesis"] and bios["verdict"] == "supported"
+    assert "on bioD at 100" in biod["hypothesis"] and biod["verdict"] == "refuted"
+    assert int8["measured_value"] == pytest.approx(0.9) and int4["measured_value"] == pytest.approx(0.4)

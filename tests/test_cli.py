@@ -1,4 +1,8 @@
+import json
+
+import pandas as pd
 import pytest
+from conftest import SMALL_POOLS
 
 from physlm.cli import main
 
@@ -21,10 +25,6 @@ def test_train_without_any_data_is_refused(tmp_path, people):
 
 
 def test_epochs_sets_the_number_of_steps_from_the_corpus(tmp_path, people, tokenizer, capsys):
-    import json
-
-    import pandas as pd
-
     from physlm.data.bios import make_biographies
 
     tokenizer.save_pretrained(tmp_path / "tok")
@@ -64,3 +64,19 @@ def test_epochs_sets_the_number_of_steps_from_the_corpus(tmp_path, people, token
     )
     windows = int(capsys.readouterr().out.split("biographies: ")[1].split(" windows")[0])
     assert pd.read_parquet(tmp_path / "l.parquet")["step"].max() == -(-2 * windows // 4)
+
+
+def test_biod_world_steps_refuse_what_bioD_does_not_have(tmp_path):
+    knobs = json.dumps({"k": 2, "c": 1, "d": 3, "length": 1, "t": 4})
+    bios = json.dumps({"n_people": 5, "pools": SMALL_POOLS})
+    people = ["--people", str(tmp_path / "people.parquet")]
+    draw = ["people", "--bios", bios, "--biod", knobs, "--seed", "0", *people]
+    with pytest.raises(SystemExit, match="bioD people have no QA pairs"):
+        main([*draw, "--qa", "qa.parquet"])
+    main(draw)
+    out = tmp_path / "bios.parquet"
+    write = ["biographies", *people, "--biod", knobs, "--seed", "0", "--out", str(out), "--variant"]
+    with pytest.raises(SystemExit, match="bioD takes --variant single or multiM, not 'multi2_permute'"):
+        main([*write, "multi2_permute"])
+    main([*write, "multi2"])
+    assert len(pd.read_parquet(out)) == 10

@@ -43,7 +43,7 @@ def test_smoke_dag_writes_every_output(tmp_path):
     claims = pd.read_parquet(results / "claims.parquet")
     assert claims["verdict"].isin(["supported", "refuted", "inconclusive"]).all()
     assert claims["finding"].tolist() == [
-        "F1 knowledge capacity",
+        *["F1 knowledge capacity"] * 3,  # bioS, bioS_simple, bioD
         "F1 capacity under int8",
         "F1 capacity under int4",
         "F2 knowledge must be in pretraining",
@@ -62,10 +62,14 @@ def test_smoke_dag_writes_every_output(tmp_path):
     }
     assert tasks.accuracy.between(0, 1).all() and tasks.chance.between(0, 1).all()
     bits = pd.read_parquet(results / "capacity" / "bits.parquet")
-    assert set(zip(bits["size"], bits.quantization, strict=True)) == {
-        (s, q) for s in ("xs", "s") for q in ("none", "int8", "int4")
+    assert set(zip(bits.data, bits["size"], bits.quantization, strict=True)) == {
+        (d, s, q)
+        for d in ("bioS", "bioS_simple", "bioD")
+        for s in ("xs", "s")
+        for q in ("none", "int8", "int4")
     }
     assert (bits.parameters > 0).all() and (bits.bits >= 0).all()
+    assert (bits[bits.data == "bioD"].diversity_bits >= 0).all() and (bits.data_bits > 0).all()
     probes = pd.read_parquet(results / "probing" / "probes.parquet")
     assert set(zip(probes.variant, probes.model, probes.probe, strict=True)) == {
         (v, m, p) for v in ("single", "multi5_permute") for m in ("pretrained", "random init") for p in "PQ"

@@ -12,6 +12,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import pandas as pd
+
+from physlm.data.biod import BioD
 from physlm.data.bios import DAYS, YEARS
 
 LN2 = math.log(2)
@@ -28,6 +31,7 @@ class BioSBits:
 
     name_bits: float
     value_bits: float
+    diversity_bits: float = 0.0  # bioS values come from fixed pools: nothing to learn about them
 
     @property
     def total(self) -> float:
@@ -71,26 +75,36 @@ class BioDBits:
 
 
 def biod_bits(
-    n: int,
-    n_names: int,
-    k: int,
-    c: int,
-    d: int,
-    length: int,
-    t: int,
-    name_loss: float,
-    value_loss: float,
-    chunk_loss: float,
+    n: int, n_names: int, spec: BioD, name_loss: float, value_loss: float, chunk_loss: float
 ) -> BioDBits:
     """R = N log2(N0/e^p1) + N K log2(D^C/e^p2) + K D log2(T^L/(D e^p3)).
 
     p2 is the mean loss of one (person, attribute) value (C chunks); p3 the mean loss of a chunk
     string's first occurrence, whose L tokens the model must have learned as one of D strings.
     """
+    k, d = spec.k, spec.d
     return BioDBits(
         name_bits=item_bits(n, math.log2(n_names), name_loss),
-        value_bits=item_bits(n * k, c * math.log2(d), value_loss),
-        diversity_bits=item_bits(k * d, length * math.log2(t) - math.log2(d), chunk_loss),
+        value_bits=item_bits(n * k, spec.c * math.log2(d), value_loss),
+        diversity_bits=item_bits(k * d, spec.length * math.log2(spec.t) - math.log2(d), chunk_loss),
+    )
+
+
+def biod_measure(names: pd.DataFrame, chunks: pd.DataFrame, n_names: int, spec: BioD) -> BioDBits:
+    """Bits from `evaluate.biod_chunk_losses` tables: p1 the mean name loss, p2 the mean loss of a
+    (person, attribute) value, p3 the mean loss of a string, read at one occurrence of each (its
+    first by person id and chunk position), so that every used string counts once."""
+    values = chunks.groupby(["person_id", "attribute"])["loss"].sum()
+    first = chunks.sort_values(["person_id", "attribute", "position"]).drop_duplicates(
+        ["attribute", "string"]
+    )
+    return biod_bits(
+        len(names),
+        n_names,
+        spec,
+        name_loss=names["name_loss"].mean(),
+        value_loss=values.mean(),
+        chunk_loss=first["loss"].mean(),
     )
 
 

@@ -29,27 +29,55 @@ def _with_labels(table: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     return table
 
 
+def _biod_spec(args: argparse.Namespace):
+    """The bioD knobs of `--biod`, or None for bioS."""
+    from physlm.data.biod import BioD
+
+    return BioD(**json.loads(args.biod)) if args.biod else None
+
+
 def cmd_people(args: argparse.Namespace) -> None:
+    from physlm.data.biod import make_biod
     from physlm.data.bios import make_people, make_qa
 
-    bios = json.loads(args.bios)
-    people = make_people(bios["n_people"], bios["pools"], args.seed)
+    bios, spec = json.loads(args.bios), _biod_spec(args)
+    if spec and args.qa:
+        raise SystemExit("physlm people: bioD people have no QA pairs; drop --qa or --biod")
+    if spec:
+        people = make_biod(bios["n_people"], bios["pools"], spec, args.seed)[0]
+    else:
+        people = make_people(bios["n_people"], bios["pools"], args.seed)
     _write_parquet(people, args.people)
     if args.qa:
         _write_parquet(make_qa(people), args.qa)
 
 
 def cmd_biographies(args: argparse.Namespace) -> None:
-    from physlm.data.bios import make_biographies
+    from physlm.data.biod import biod_biographies, make_strings
+    from physlm.data.bios import Variant, make_biographies
 
-    _write_parquet(make_biographies(pd.read_parquet(args.people), args.variant, args.seed), args.out)
+    people, spec = pd.read_parquet(args.people), _biod_spec(args)
+    if spec:
+        variant = Variant.parse(args.variant)
+        if variant.permute or variant.fullname or variant.reverse:
+            raise SystemExit(
+                f"physlm biographies: bioD takes --variant single or multiM, not {args.variant!r} "
+                "(its sentence order is always shuffled)"
+            )
+        bios = biod_biographies(people, make_strings(spec, args.seed), variant.copies, args.seed)
+    else:
+        bios = make_biographies(people, args.variant, args.seed)
+    _write_parquet(bios, args.out)
 
 
 def cmd_tokenizer(args: argparse.Namespace) -> None:
+    from physlm.data.biod import biod_lexicon
     from physlm.data.bios import lexicon
     from physlm.data.tokenizer import build_tokenizer
 
-    build_tokenizer(lexicon(pd.read_parquet(args.people))).save_pretrained(args.out)
+    people, spec = pd.read_parquet(args.people), _biod_spec(args)
+    words = biod_lexicon(people, spec) if spec else lexicon(people)
+    build_tokenizer(words).save_pretrained(args.out)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -189,15 +217,16 @@ def cmd_figure_knowledge(args: argparse.Namespace) -> None:
 
 def cmd_capacity_bits(args: argparse.Namespace) -> None:
     """Bits of knowledge and capacity ratio of a trained model, unquantized and quantized."""
-    import math
+    from dataclasses import asdict
 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from physlm.capacity import bios_bits, bios_value_space_bits, used_parameters
+    from physlm.capacity import biod_bits, biod_measure, bios_bits, bios_value_space_bits, used_parameters
     from physlm.corpus import bio_documents
+    from physlm.data.biod import make_strings
     from physlm.data.pools import make_pools
-    from physlm.evaluate import item_losses
+    from physlm.evaluate import biod_chunk_losses, item_losses
     from physlm.models import count_parameters
     from physlm.quantize import quantized
 
@@ -210,24 +239,36 @@ def cmd_capacity_bits(args: argparse.Namespace) -> None:
     params = used_parameters(
         count_parameters(model), len(tokenizer), used, model.get_input_embeddings().weight.shape[1]
     )
-    n_names, value_space = make_pools(pools, seed=0).n_names, bios_value_space_bits(pools)
+    n_names = make_pools(pools, seed=0).n_names
+    spec = _biod_spec(args)
+    if spec:
+        strings = make_strings(spec, args.seed)
+
+        def measure(m):
+            return biod_measure(*biod_chunk_losses(m, tokenizer, bios, people, strings), n_names, spec)
+
+        everything = biod_bits(len(people), n_names, spec, 0.0, 0.0, 0.0)
+    else:
+        value_space = bios_value_space_bits(pools)
+
+        def measure(m):
+            losses = item_losses(m, tokenizer, bios, people)
+            return bios_bits(
+                len(people), n_names, losses["name_loss"].mean(), value_space, losses["value_loss"].mean()
+            )
+
+        everything = bios_bits(len(people), n_names, 0.0, value_space, 0.0)
     rows = []
     for scheme in args.quantization:
-        losses = item_losses(quantized(model, scheme), tokenizer, bios, people)
-        bits = bios_bits(
-            len(people), n_names, losses["name_loss"].mean(), value_space, losses["value_loss"].mean()
-        )
+        bits = measure(quantized(model, scheme))
         rows.append(
             {
                 "quantization": scheme,
                 "parameters": params,
                 "bits": bits.total,
-                "data_bits": len(people) * (math.log2(n_names) + value_space),
-                "name_bits": bits.name_bits,
-                "value_bits": bits.value_bits,
+                "data_bits": everything.total,
+                **asdict(bits),
                 "bits_per_parameter": bits.total / params,
-                "name_loss": losses["name_loss"].mean(),
-                "value_loss": losses["value_loss"].mean(),
             }
         )
         print(f"{scheme}: {bits.total:,.0f} bits, {bits.total / params:.3f} bits/parameter", flush=True)
@@ -307,22 +348,26 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--version", action="version", version=__version__)
     steps = top.add_subparsers(dest="step", required=True)
 
-    p = steps.add_parser("people", help="draw the bioS people and their QA pairs")
+    biod_help = "JSON of bioD knobs (k, c, d, length, t): a bioD world instead of bioS"
+    p = steps.add_parser("people", help="draw the bioS (or bioD) people and their QA pairs")
     p.add_argument("--bios", required=True, help="JSON of the config's bios section")
+    p.add_argument("--biod", help=biod_help)
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--people", type=Path, required=True)
     p.add_argument("--qa", type=Path, help="also write its QA pairs here")
     p.set_defaults(run=cmd_people)
 
-    p = steps.add_parser("biographies", help="write the biographies of one bioS variant")
+    p = steps.add_parser("biographies", help="write the biographies of one bioS variant (or bioD)")
     p.add_argument("--people", type=Path, required=True)
+    p.add_argument("--biod", help=biod_help)
     p.add_argument("--variant", required=True, help="single | multiM, then _permute, _fullname")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(run=cmd_biographies)
 
-    p = steps.add_parser("tokenizer", help="build the word-level tokenizer of a bioS world")
+    p = steps.add_parser("tokenizer", help="build the word-level tokenizer of a bioS (or bioD) world")
     p.add_argument("--people", type=Path, required=True)
+    p.add_argument("--biod", help=biod_help)
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(run=cmd_tokenizer)
 
@@ -387,6 +432,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bios", type=Path, required=True, help="the biographies the model was trained on")
     p.add_argument("--people", type=Path, required=True)
     p.add_argument("--pools", required=True, help="JSON of the config's bios.pools (the value space)")
+    p.add_argument("--biod", help=biod_help)
+    p.add_argument("--seed", type=int, default=0, help="the bioD seed, which fixes its strings")
     p.add_argument("--quantization", nargs="+", default=["none", "int8", "int4"])
     _add_table_output(p)
     p.set_defaults(run=cmd_capacity_bits)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
+from physlm.data.biod import chunk_text
 from physlm.data.manipulation import majority_accuracy
 from physlm.data.templates import ATTRIBUTES, HINT_SEPARATOR
 
@@ -80,44 +82,91 @@ def span_tokens(offsets: list[tuple[int, int]], start: int, end: int) -> list[in
     return [i for i, (s, e) in enumerate(offsets) if s >= start - 1 and e <= end]
 
 
+def text_losses(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, text: str
+) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+    """Teacher-forced loss in nats of each token of `text`, with the tokens' character offsets.
+
+    The text is preceded by EOS, as every document is in training, so that even a name at the very
+    start has a prediction.
+    """
+    encoded = tokenizer(text, return_offsets_mapping=True)
+    ids = [tokenizer.eos_token_id, *encoded["input_ids"]]
+    device = next(model.parameters()).device
+    logp = torch.log_softmax(model(torch.tensor([ids], device=device)).logits[0].float(), -1)
+    # Token i of the text is ids[i + 1], predicted at position i.
+    return -logp[torch.arange(len(ids) - 1), torch.tensor(ids[1:])].cpu(), encoded["offset_mapping"]
+
+
+def span_loss(nll: torch.Tensor, offsets: list[tuple[int, int]], start: int, length: int) -> float:
+    """Loss summed over the tokens of text[start:start + length] (Part 3.3 scores whole items)."""
+    return float(nll[span_tokens(offsets, start, start + length)].sum())
+
+
 @torch.no_grad()
 def item_losses(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, bios: pd.DataFrame, people: pd.DataFrame
 ) -> pd.DataFrame:
     """Per person, the model's loss in nats summed over the tokens of the name and of all attribute
-    values, teacher-forced on the person's first biography (Part 3.3's p1 and p2).
-
-    The biography is preceded by EOS, as every document is in training, so that even a name at the
-    very start has a prediction.
-    """
+    values, teacher-forced on the person's first biography (Part 3.3's p1 and p2)."""
     model.eval()
-    device = next(model.parameters()).device
-    eos = tokenizer.eos_token_id
     first = bios[bios["copy"] == 0].merge(people, on="person_id")
     rows = []
     for person in first.itertuples():
-        encoded = tokenizer(person.text, return_offsets_mapping=True)
-        ids = [eos, *encoded["input_ids"]]
-        logp = torch.log_softmax(model(torch.tensor([ids], device=device)).logits[0].float(), -1)
-        # Token i of the text is ids[i + 1], predicted at position i.
-        nll = -logp[torch.arange(len(ids) - 1), torch.tensor(ids[1:])].cpu()
-        offsets = encoded["offset_mapping"]
-        name_start = person.text.index(person.full_name)
-        name = span_tokens(offsets, name_start, name_start + len(person.full_name))
-        values = [
-            i
-            for attribute, start in zip(ATTRIBUTES, person.starts, strict=True)
-            for i in span_tokens(offsets, start, start + len(str(getattr(person, attribute))))
-        ]
+        nll, offsets = text_losses(model, tokenizer, person.text)
+        values = zip(ATTRIBUTES, person.starts, strict=True)
         rows.append(
             {
                 "person_id": person.person_id,
                 "split": person.split,
-                "name_loss": float(nll[name].sum()),
-                "value_loss": float(nll[values].sum()),
+                "name_loss": span_loss(
+                    nll, offsets, person.text.index(person.full_name), len(person.full_name)
+                ),
+                "value_loss": sum(
+                    span_loss(nll, offsets, start, len(str(getattr(person, a)))) for a, start in values
+                ),
             }
         )
     return pd.DataFrame(rows)
+
+
+@torch.no_grad()
+def biod_chunk_losses(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerFast,
+    bios: pd.DataFrame,
+    people: pd.DataFrame,
+    strings: np.ndarray,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """On each person's first bioD biography: the loss of the name, and of every chunk of every value
+    (one row per person, attribute and chunk position, with the string the chunk is)."""
+    model.eval()
+    first = bios[bios["copy"] == 0].merge(people, on="person_id")
+    names, chunks = [], []
+    for person in first.itertuples():
+        nll, offsets = text_losses(model, tokenizer, person.text)
+        start = person.text.index(person.full_name)
+        names.append(
+            {
+                "person_id": person.person_id,
+                "name_loss": span_loss(nll, offsets, start, len(person.full_name)),
+            }
+        )
+        for attribute, value_start in enumerate(person.starts):
+            at = value_start
+            for position, string in enumerate(person.chunks[attribute]):
+                text = chunk_text(strings, attribute, int(string))
+                chunks.append(
+                    {
+                        "person_id": person.person_id,
+                        "attribute": attribute,
+                        "position": position,
+                        "string": int(string),
+                        "loss": span_loss(nll, offsets, at, len(text)),
+                    }
+                )
+                at += len(text) + 1
+    return pd.DataFrame(names), pd.DataFrame(chunks)
 
 
 @torch.no_grad()

@@ -1,10 +1,12 @@
-# Finding 1 (Part 3.3): knowledge capacity. A grid of (people N, exposures E, model size) as
-# wildcards, so a cluster spreads it. Layout: results/capacity/data/N{n}/seed{seed}/ holds a world
-# (people, tokenizer, E fresh-template biographies per person); results/capacity/N{n}/E{e}/{size}/seed{seed}/
-# holds the model trained for one pass over them and its bits (unquantized, int8, int4).
+# Finding 1 (Part 3.3): knowledge capacity. A grid of (dataset, people N, exposures E, model size)
+# as wildcards, so a cluster spreads it. Datasets: bioS (E fresh-template biographies per person, one
+# pass), bioS_simple (one fixed biography per person, E passes) and bioD (E biographies per person,
+# each in its own sentence order, one pass). Layout: results/capacity/data/N{n}/seed{seed}/{world}/
+# holds a world (people, tokenizer; world = bioS or bioD) and results/capacity/data/.../{dataset}/E{e}.parquet
+# its biographies; results/capacity/{dataset}/N{n}/E{e}/{size}/seed{seed}/ holds the trained model
+# and its bits (unquantized, int8, int4).
 
-CAP_DATA = "results/capacity/data/N{n}/seed{seed}"
-CAP_RUN = "results/capacity/N{n}/E{e}/{size}/seed{seed}"
+CAP_RUN = "results/capacity/{data}/N{n}/E{e}/{size}/seed{seed}"
 
 
 CAP_MODELS = {m["name"]: m for m in config["capacity"]["models"]}
@@ -14,57 +16,66 @@ wildcard_constraints:
     n=r"\d+",
     e=r"\d+",
     size="|".join(CAP_MODELS),
+    data="|".join(CAP_WORLD),
+    world="bioS|bioD",
 
 
 rule capacity_people:
     output:
-        f"{CAP_DATA}/people.parquet",
+        f"{CAP_DATA}/{{world}}/people.parquet",
     log:
-        f"{CAP_DATA}/logs/people.log",
+        f"{CAP_DATA}/logs/{{world}}_people.log",
     conda:
         "../envs/physlm.yaml"
     params:
         bios=lambda wildcards: as_json({**config["bios"], "n_people": int(wildcards.n)}),
+        biod=lambda wildcards: biod_option(wildcards.world),
         version=VERSION,
     shell:
-        "physlm people --bios {params.bios:q} --seed {wildcards.seed} --people {output} > {log} 2>&1"
+        "physlm people --bios {params.bios:q} {params.biod} --seed {wildcards.seed} "
+        "--people {output} > {log} 2>&1"
 
 
 rule capacity_biographies:
     input:
-        rules.capacity_people.output,
+        lambda wildcards: f"{cap_world(wildcards)}/people.parquet",
     output:
-        f"{CAP_DATA}/bios/E{{e}}.parquet",
+        f"{CAP_DATA}/{{data}}/E{{e}}.parquet",
     log:
-        f"{CAP_DATA}/logs/bios_E{{e}}.log",
+        f"{CAP_DATA}/logs/{{data}}_E{{e}}.log",
     conda:
         "../envs/physlm.yaml"
     params:
+        variant=lambda wildcards: (
+            "single" if wildcards.data == "bioS_simple" else f"multi{wildcards.e}"
+        ),
+        biod=lambda wildcards: biod_option(wildcards.data),
         version=VERSION,
     shell:
-        "physlm biographies --people {input} --variant multi{wildcards.e} "
+        "physlm biographies --people {input} --variant {params.variant} {params.biod} "
         "--seed {wildcards.seed} --out {output} > {log} 2>&1"
 
 
 rule capacity_tokenizer:
     input:
-        rules.capacity_people.output,
+        f"{CAP_DATA}/{{world}}/people.parquet",
     output:
-        directory(f"{CAP_DATA}/tokenizer"),
+        directory(f"{CAP_DATA}/{{world}}/tokenizer"),
     log:
-        f"{CAP_DATA}/logs/tokenizer.log",
+        f"{CAP_DATA}/logs/{{world}}_tokenizer.log",
     conda:
         "../envs/physlm.yaml"
     params:
+        biod=lambda wildcards: biod_option(wildcards.world),
         version=VERSION,
     shell:
-        "physlm tokenizer --people {input} --out {output} > {log} 2>&1"
+        "physlm tokenizer --people {input} {params.biod} --out {output} > {log} 2>&1"
 
 
 rule capacity_train:
     input:
-        bios=rules.capacity_biographies.output,
-        tokenizer=rules.capacity_tokenizer.output,
+        bios=f"{CAP_DATA}/{{data}}/E{{e}}.parquet",
+        tokenizer=lambda wildcards: f"{cap_world(wildcards)}/tokenizer",
     output:
         model=directory(f"{CAP_RUN}/model"),
         log=f"{CAP_RUN}/train_log.parquet",
@@ -81,11 +92,13 @@ rule capacity_train:
             }
         ),
         training=as_json(config["capacity"]["training"]),
+        # bioS_simple sees its one biography E times; the others see each of their E copies once.
+        epochs=lambda wildcards: wildcards.e if wildcards.data == "bioS_simple" else 1,
         checkpoint=f"{CAP_RUN}/checkpoint.pt",
         version=VERSION,
     shell:
         "physlm train --tokenizer {input.tokenizer} --model {params.model:q} "
-        "--training {params.training:q} --bios {input.bios} --epochs 1 --seed {wildcards.seed} "
+        "--training {params.training:q} --bios {input.bios} --epochs {params.epochs} --seed {wildcards.seed} "
         "--threads {threads} --checkpoint {params.checkpoint} "
         "--out {output.model} --log {output.log} > {log} 2>&1"
 
@@ -93,8 +106,8 @@ rule capacity_train:
 rule capacity_bits:
     input:
         model=rules.capacity_train.output.model,
-        bios=rules.capacity_biographies.output,
-        people=rules.capacity_people.output,
+        bios=rules.capacity_train.input.bios,
+        people=lambda wildcards: f"{cap_world(wildcards)}/people.parquet",
     output:
         f"{CAP_RUN}/bits.parquet",
     log:
@@ -104,10 +117,12 @@ rule capacity_bits:
     threads: 1
     params:
         pools=as_json(config["bios"]["pools"]),
+        biod=lambda wildcards: biod_option(CAP_WORLD[wildcards.data]),
         version=VERSION,
     shell:
         "physlm capacity-bits --model {input.model} --bios {input.bios} --people {input.people} "
-        "--pools {params.pools:q} --threads {threads} --label n={wildcards.n} "
+        "--pools {params.pools:q} {params.biod} --seed {wildcards.seed} --threads {threads} "
+        "--label data={wildcards.data} --label n={wildcards.n} "
         "--label exposures={wildcards.e} --label size={wildcards.size} "
         "--label seed={wildcards.seed} --out {output} > {log} 2>&1"
 
@@ -115,7 +130,8 @@ rule capacity_bits:
 rule capacity_metrics:
     input:
         [
-            f"results/capacity/N{n}/E{e}/{size}/seed{seed}/bits.parquet"
+            f"results/capacity/{data}/N{n}/E{e}/{size}/seed{seed}/bits.parquet"
+            for data in config["capacity"]["datasets"]
             for n in config["capacity"]["people"]
             for e in config["capacity"]["exposures"]
             for size in CAP_MODELS

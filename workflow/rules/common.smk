@@ -44,3 +44,20 @@ def lora_option():
         "embedding_rank": finetune["lora_embedding_rank"],
     }
     return f"--lora {shlex.quote(json.dumps(lora))}"
+
+
+# Finding 1: a capacity dataset is drawn from a world (people, tokenizer); bioS_simple shares bioS's.
+CAP_DATA = "results/capacity/data/N{n}/seed{seed}"
+CAP_WORLD = {"bioS": "bioS", "bioS_simple": "bioS", "bioD": "bioD"}
+
+
+def cap_world(wildcards):
+    """The folder of the world a capacity run's dataset comes from."""
+    return f"{CAP_DATA}/{CAP_WORLD[wildcards.data]}".format(**wildcards)
+
+
+def biod_option(world):
+    """The --biod option that turns a bioS step into its bioD counterpart, else nothing."""
+    if world != "bioD":
+        return ""
+    return f"--biod {shlex.quote(json.dumps(config['capacity']['biod']))}"

@@ -14,33 +14,51 @@ from physlm.plots.save import save_figure
 SCHEMES = ["none", "int8", "int4"]
 
 
+DATASETS = {
+    "bioS": "bioS: fresh templates each exposure",
+    "bioS_simple": "bioS simple: one biography, seen E times",
+    "bioD": "bioD: shuffled sentences each exposure",
+}
+
+
 def plot_capacity(metrics: pd.DataFrame, outputs: list[Path]) -> None:
-    """Left: bits learned vs parameters (log-log), one marker per (people, exposures), unquantized,
-    with the 2 and 1 bits/parameter lines (a model at capacity sits on its line) and, dash-dotted, all
-    the bits in each dataset (a model there has learned everything). Models with 0 bits cannot be
-    drawn on a log scale. Right: bits per parameter for each model under each quantization."""
+    """One log-log panel per dataset: bits learned vs parameters, one marker per (people, exposures),
+    unquantized, with the 2 and 1 bits/parameter lines (a model at capacity sits on its line) and,
+    dash-dotted, all the bits in each dataset (a model there has learned everything). Models with 0
+    bits cannot be drawn on a log scale. Last panel: bits per parameter under each quantization."""
     sns.set_theme(style="whitegrid", context="paper")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    datasets = list(dict.fromkeys(metrics["data"]))
+    fig, axes = plt.subplots(1, len(datasets) + 1, figsize=(5 * (len(datasets) + 1), 4.8))
     plain = metrics[metrics.quantization == "none"].assign(
-        data=lambda d: [f"N={n}, {e} exposures" for n, e in zip(d.n, d.exposures, strict=True)]
+        setting=lambda d: [f"N={n}, {e} exposures" for n, e in zip(d.n, d.exposures, strict=True)]
     )
-    sns.scatterplot(plain, x="parameters", y="bits", hue="data", style="size", s=60, ax=left)
-    colors = dict(zip(sorted(plain.data.unique()), sns.color_palette(), strict=False))
-    for data, part in plain.groupby("data"):
-        left.axhline(part.data_bits.iloc[0], color=colors[data], linestyle="-.", linewidth=1)
+    colors = dict(zip(sorted(plain.setting.unique()), sns.color_palette(), strict=False))
     span = np.geomspace(plain.parameters.min() / 2, plain.parameters.max() * 2, 10)
-    for ratio, style in ((2, "--"), (1, ":")):
-        left.plot(
-            span, ratio * span, color="black", linestyle=style, linewidth=1, label=f"{ratio} bits/parameter"
+    for data, ax in zip(datasets, axes, strict=False):
+        part = plain[plain.data == data]
+        sns.scatterplot(
+            part, x="parameters", y="bits", hue="setting", palette=colors, style="size", s=60, ax=ax
         )
-    left.set(
-        xscale="log",
-        yscale="log",
-        xlabel="parameters (used embedding rows only)",
-        ylabel="bits of knowledge learned",
-        title="Knowledge stored vs model size\n(dash-dot: all bits in the data; 0-bit models not drawn)",
-    )
-    left.legend(fontsize=7)
+        for setting, rows in part.groupby("setting"):
+            ax.axhline(rows.data_bits.iloc[0], color=colors[setting], linestyle="-.", linewidth=1)
+        for ratio, style in ((2, "--"), (1, ":")):
+            ax.plot(
+                span,
+                ratio * span,
+                color="black",
+                linestyle=style,
+                linewidth=1,
+                label=f"{ratio} bits/parameter",
+            )
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="parameters (used embedding rows only)",
+            ylabel="bits of knowledge learned",
+            title=f"{DATASETS[data]}\n(dash-dot: all bits in the data; 0-bit models not drawn)",
+        )
+        ax.legend(fontsize=7)
+    right = axes[-1]
     order = sorted(metrics["size"].unique(), key=lambda s: metrics[metrics["size"] == s].parameters.min())
     sns.barplot(
         metrics,
@@ -53,7 +71,7 @@ def plot_capacity(metrics: pd.DataFrame, outputs: list[Path]) -> None:
         ax=right,
     )
     right.set(
-        xlabel="model size (smallest first); bars average over N and exposures",
+        xlabel="model size (smallest first); bars average over datasets, N and exposures",
         ylabel="bits per parameter",
         title="Capacity ratio under weight quantization",
     )
