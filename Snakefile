@@ -6,12 +6,31 @@
 configfile: "workflow/config/default.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/knowledge.smk"
 include: "workflow/rules/manipulation.smk"
 include: "workflow/rules/probing.smk"
 include: "workflow/rules/capacity.smk"
 include: "workflow/rules/claims.smk"
+
+
+# Cheap steps that read small tables and draw figures: on a cluster they run where Snakemake runs
+# instead of waiting in the queue.
+localrules:
+    all,
+    knowledge_metrics,
+    manipulation_metrics,
+    probing_metrics,
+    capacity_metrics,
+    claims,
+    figure_knowledge,
+    figure_manipulation,
+    figure_p_probing,
+    figure_q_probing,
+    figure_capacity,
 
 
 rule all:

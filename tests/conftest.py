@@ -38,3 +38,15 @@ def tiny_model(tokenizer):
 
     cfg = {"arch": "llama", "n_layer": 1, "n_head": 2, "d_model": 16, "context": 256}
     return build_model(cfg, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed=0)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """The whole smoke-scale DAG, run once in a copy of the workflow and shared by the tests that
+    read its outputs (they must not change them)."""
+    from smk import copy_workflow, snakemake
+
+    workdir = copy_workflow(tmp_path_factory.mktemp("smoke"))
+    run = snakemake(workdir)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return workdir

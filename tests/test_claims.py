@@ -59,8 +59,10 @@ def test_spread_over_seeds_and_markdown(tmp_path):
     claim = knowledge_claim(table, THRESHOLDS)
     assert claim["measured_value"] == pytest.approx(0.6)
     assert claim["spread"] == pytest.approx(pd.Series([0.7, 0.5]).std())
-    write_claims([claim], tmp_path / "claims.md", tmp_path / "claims.parquet")
+    write_claims([claim], tmp_path / "claims.md", tmp_path / "claims.parquet", tmp_path / "claims.html")
     assert "**supported**" in (tmp_path / "claims.md").read_text()
+    page = (tmp_path / "claims.html").read_text()
+    assert "<table" in page and "supported" in page and claim["finding"] in page
     assert pd.read_parquet(tmp_path / "claims.parquet")["verdict"].tolist() == ["supported"]
 
 

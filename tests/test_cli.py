@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -80,3 +81,19 @@ def test_biod_world_steps_refuse_what_bioD_does_not_have(tmp_path):
         main([*write, "multi2_permute"])
     main([*write, "multi2"])
     assert len(pd.read_parquet(out)) == 10
+
+
+def test_a_write_killed_midway_leaves_no_table_that_looks_complete(tmp_path, monkeypatch):
+    from argparse import Namespace
+
+    from physlm.cli import _write_parquet
+
+    def dies_midway(self, path, **kwargs):
+        Path(path).write_bytes(b"PAR1 half a table")
+        raise KeyboardInterrupt  # what SIGINT does; SIGKILL stops even earlier
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", dies_midway)
+    out = tmp_path / "metrics.parquet"
+    with pytest.raises(KeyboardInterrupt):
+        _write_parquet(pd.DataFrame({"a": [1]}), out, Namespace(step="collect"))
+    assert not out.exists()

@@ -1,4 +1,5 @@
 import itertools
+import re
 import signal
 import subprocess
 import sys
@@ -98,7 +99,10 @@ def _train_command(workdir: Path, out: str, steps: int) -> list[str]:
     ]
 
 
-def test_a_killed_run_resumes_and_ends_with_the_same_weights(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGUSR1])
+def test_a_killed_run_resumes_and_ends_with_the_same_weights(tmp_path, sig):
+    """SIGKILL resumes from the last periodic checkpoint; SIGTERM and SIGUSR1 (SLURM's warnings)
+    save one after the current step and exit with 128 + signal."""
     people = make_people(
         60,
         {"first": 10, "middle": 10, "last": 10, "cities": 5, "universities": 5, "majors": 5, "companies": 5},
@@ -116,15 +120,21 @@ def test_a_killed_run_resumes_and_ends_with_the_same_weights(tmp_path):
         time.sleep(0.05)
     time.sleep(0.3)
     assert killed.poll() is None, "training finished before it could be killed"
-    killed.send_signal(signal.SIGKILL)
-    killed.wait()
+    killed.send_signal(sig)
+    out, _ = killed.communicate()
+    assert killed.returncode in (-sig, 128 + sig)
+    saved = None
+    if sig != signal.SIGKILL:
+        assert killed.returncode == 128 + sig
+        saved = int(re.search(rf"{sig.name}: checkpoint saved at step (\d+)", out).group(1))
+        assert torch.load(checkpoint, weights_only=False)["step"] == saved
     assert not (tmp_path / "resumed").exists()  # no output that looks complete
 
     rerun = subprocess.run(
         _train_command(tmp_path, "resumed", steps), check=True, capture_output=True, text=True
     )
     resumed_at = int(rerun.stdout.split("resumed from step ")[1].split()[0])
-    assert 0 < resumed_at < steps
+    assert 0 < resumed_at < steps and resumed_at == (saved or resumed_at)
     assert not checkpoint.exists()  # removed once the model is saved
     a = load_file(tmp_path / "unbroken" / "model.safetensors")
     b = load_file(tmp_path / "resumed" / "model.safetensors")

@@ -1,43 +1,19 @@
 """The whole DAG at smoke scale, end to end, in a copy of the workflow."""
 
-import os
+import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
+from smk import FIGURES, snakemake
 
 
 @pytest.mark.e2e
-def test_smoke_dag_writes_every_output(tmp_path):
-    shutil.copy(ROOT / "Snakefile", tmp_path)
-    shutil.copytree(ROOT / "workflow", tmp_path / "workflow")
-    command = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--cores",
-        "2",
-        "--configfile",
-        "workflow/config/smoke.yaml",
-    ]
-    # Rules call the `physlm` console script: find it next to this interpreter, activated or not.
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env)
-    assert run.returncode == 0, run.stderr[-3000:]
-    results = tmp_path / "results"
-    for name in (
-        "knowledge_capacity",
-        "knowledge_extraction",
-        "knowledge_manipulation",
-        "p_probing",
-        "q_probing",
-    ):
+def test_smoke_dag_writes_every_output(smoke_run, tmp_path):
+    results = smoke_run / "results"
+    for name in FIGURES:
         for suffix in (".pdf", ".png"):
             assert (results / "figures" / f"{name}{suffix}").stat().st_size > 10_000
     claims = pd.read_parquet(results / "claims.parquet")
@@ -84,6 +60,22 @@ def test_smoke_dag_writes_every_output(tmp_path):
     assert (model / "model.safetensors").exists() and (model / "tokenizer.json").exists()
     assert not list(results.rglob("checkpoint.pt"))
 
+    # Provenance beside every table and inside every model and tokenizer.
+    for table in results.rglob("*.parquet"):
+        assert Path(f"{table}.provenance.json").exists(), table
+    for folder in [*results.rglob("model"), *results.rglob("tokenizer")]:
+        info = json.loads((folder / "provenance.json").read_text())
+        assert info["physlm"] and info["torch"] and info["device"]
+
+    # The HTML report holds every figure and the claims table.
+    report = tmp_path / "report.html"
+    made = snakemake(smoke_run, "--report", str(report))
+    assert made.returncode == 0, made.stderr[-3000:]
+    page = report.read_text()
+    for name in FIGURES:
+        assert f"{name}.png" in page
+    assert "claims.html" in page
+
     # Regenerating one figure reruns nothing upstream.
     for rule, figure in (
         ("figure_capacity", "knowledge_capacity"),
@@ -92,30 +84,20 @@ def test_smoke_dag_writes_every_output(tmp_path):
         ("figure_p_probing", "p_probing"),
         ("figure_q_probing", "q_probing"),
     ):
-        again = subprocess.run(
-            [*command, "--forcerun", rule, "-n", f"results/figures/{figure}.pdf"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            env=env,
-        )
+        again = snakemake(smoke_run, "--forcerun", rule, "-n", f"results/figures/{figure}.pdf")
         assert again.returncode == 0
         out = again.stdout + again.stderr
         assert rule in out and "pretrain" not in out and "probe " not in out and "finetune" not in out
 
-    # The default scale fine-tunes fully, the smoke scale with LoRA: run the full path too.
-    full = yaml.safe_load((tmp_path / "workflow" / "config" / "smoke.yaml").read_text())
+    # The default scale fine-tunes fully, the smoke scale with LoRA: run the full path too, in a copy.
+    copy = tmp_path / "full"
+    shutil.copytree(smoke_run, copy, symlinks=True)
+    full = yaml.safe_load((copy / "workflow" / "config" / "smoke.yaml").read_text())
     full["finetune"]["method"] = "full"
-    (tmp_path / "full.yaml").write_text(yaml.safe_dump(full))
-    target = "results/knowledge/single/seed0/finetune/qa_accuracy.parquet"
-    rerun = subprocess.run(
-        [*command[:3], target, *command[3:], "full.yaml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=env,
+    (copy / "full.yaml").write_text(yaml.safe_dump(full))
+    rerun = snakemake(
+        copy, "--configfile=full.yaml", "results/knowledge/single/seed0/finetune/qa_accuracy.parquet"
     )
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert (
-        "rule finetune" in rerun.stdout + rerun.stderr and "rule pretrain" not in rerun.stdout + rerun.stderr
-    )
+    out = rerun.stdout + rerun.stderr
+    assert "rule finetune" in out and "rule pretrain" not in out

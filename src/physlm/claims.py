@@ -240,7 +240,9 @@ def capacity_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
                 "paper_value": paper,
                 "measured_value": float(peak.mean()),
                 "spread": _spread(peak),
-                "threshold": f"in [{low:.2f}, {thresholds['max_ratio']:.2f}]",
+                "threshold": f"in [{low:.2f}, {thresholds['max_ratio']:.2f}]"
+                if known
+                else "none (no paper value)",
                 "verdict": verdict,
                 "details": f"peak at size {best['size']}, N={best.n}: {best.bits:,.0f} bits, "
                 f"{best.parameters:,} parameters; "
@@ -279,7 +281,29 @@ def capacity_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
     return rows
 
 
-def write_claims(rows: list[dict], markdown: Path, parquet: Path) -> None:
+VERDICT_COLORS = {"supported": "#d8f0d8", "refuted": "#f6d5d5", "inconclusive": "#eeeeee"}
+
+
+def claims_html(table: pd.DataFrame) -> str:
+    """The claims table as a standalone page (for `snakemake --report`), verdicts colored."""
+    shown = table.drop(columns=["details"]).copy()
+    for column in ("paper_value", "measured_value", "spread"):
+        shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
+    body = shown.style.hide(axis="index").map(
+        lambda v: f"background-color: {VERDICT_COLORS[v]}" if v in VERDICT_COLORS else "", subset=["verdict"]
+    )
+    details = "".join(f"<li><b>{r.finding}</b>: {r.details}</li>" for r in table.itertuples())
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Claims</title><style>"
+        "body{font-family:sans-serif;margin:1em} table{border-collapse:collapse} "
+        "td,th{border:1px solid #bbb;padding:4px 8px;text-align:left}</style></head><body>"
+        "<h1>Claims</h1><p>Each finding as a refutable claim; thresholds are fixed in the config "
+        "before any run. Spread is the standard deviation over seeds (blank with one seed).</p>"
+        f"{body.to_html()}<h2>Details</h2><ul>{details}</ul></body></html>\n"
+    )
+
+
+def write_claims(rows: list[dict], markdown: Path, parquet: Path, html: Path | None = None) -> None:
     table = pd.DataFrame(rows, columns=COLUMNS)
     parquet.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(parquet, index=False)
@@ -301,3 +325,5 @@ def write_claims(rows: list[dict], markdown: Path, parquet: Path) -> None:
         )
     lines += ["", "## Details", ""] + [f"- {r.finding}: {r.details}" for r in table.itertuples()]
     markdown.write_text("\n".join(lines) + "\n")
+    if html:
+        html.write_text(claims_html(table))

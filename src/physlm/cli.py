@@ -13,11 +13,15 @@ import pandas as pd
 from physlm import __version__
 
 
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write via a temporary name so an interrupted job never leaves a plausible-looking file."""
+def _write_parquet(frame: pd.DataFrame, path: Path, args: argparse.Namespace) -> None:
+    """Write via a temporary name so an interrupted job never leaves a plausible-looking file, with
+    the file's provenance beside it."""
+    from physlm.provenance import write_provenance
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     frame.to_parquet(tmp, index=False)
+    write_provenance(path, vars(args))
     tmp.replace(path)
 
 
@@ -47,9 +51,9 @@ def cmd_people(args: argparse.Namespace) -> None:
         people = make_biod(bios["n_people"], bios["pools"], spec, args.seed)[0]
     else:
         people = make_people(bios["n_people"], bios["pools"], args.seed)
-    _write_parquet(people, args.people)
+    _write_parquet(people, args.people, args)
     if args.qa:
-        _write_parquet(make_qa(people), args.qa)
+        _write_parquet(make_qa(people), args.qa, args)
 
 
 def cmd_biographies(args: argparse.Namespace) -> None:
@@ -67,17 +71,19 @@ def cmd_biographies(args: argparse.Namespace) -> None:
         bios = biod_biographies(people, make_strings(spec, args.seed), variant.copies, args.seed)
     else:
         bios = make_biographies(people, args.variant, args.seed)
-    _write_parquet(bios, args.out)
+    _write_parquet(bios, args.out, args)
 
 
 def cmd_tokenizer(args: argparse.Namespace) -> None:
     from physlm.data.biod import biod_lexicon
     from physlm.data.bios import lexicon
     from physlm.data.tokenizer import build_tokenizer
+    from physlm.provenance import write_provenance
 
     people, spec = pd.read_parquet(args.people), _biod_spec(args)
     words = biod_lexicon(people, spec) if spec else lexicon(people)
     build_tokenizer(words).save_pretrained(args.out)
+    write_provenance(args.out, vars(args))
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -88,7 +94,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     from physlm.corpus import bio_documents, qa_documents
     from physlm.models import add_lora, build_model, count_parameters, pick_device
-    from physlm.train import Stream, TrainConfig, train
+    from physlm.provenance import beside, write_provenance
+    from physlm.train import Preempted, Stream, TrainConfig, train
 
     if not (args.bios or args.qa):
         raise SystemExit("physlm train: give --bios, --qa or both")
@@ -107,6 +114,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         context = model_cfg["context"]
     lora = json.loads(args.lora) if args.lora else None
     if lora:
+        torch.manual_seed(args.seed)  # LoRA's A matrices start random: same seed, same adapter
         model = add_lora(model, lora["rank"], lora["embedding_rank"])
     sources = {}
     if args.bios:
@@ -130,17 +138,26 @@ def cmd_train(args: argparse.Namespace) -> None:
         epochs = cfg.steps * count / stream.per_epoch
         print(f"{name}: {stream.per_epoch} windows per epoch, {epochs:.1f} epochs planned", flush=True)
     print(f"{count_parameters(model):,} parameters on {pick_device()}", flush=True)
-    log = train(model, mixture, cfg, args.checkpoint, log=lambda line: print(line, flush=True))
+    args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    write_provenance(args.checkpoint, vars(args))
+    try:
+        log = train(model, mixture, cfg, args.checkpoint, log=lambda line: print(line, flush=True))
+    except Preempted as stop:
+        # 128 + signal, as a shell reports a process killed by it: the job failed and a retry resumes.
+        print(f"physlm train: {stop}; rerun to resume from {args.checkpoint}", file=sys.stderr)
+        raise SystemExit(128 + stop.signum) from None
     if lora:
         model = model.merge_and_unload()
     tmp = args.out.with_name(args.out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.to("cpu").save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
+    write_provenance(tmp, vars(args))
     shutil.rmtree(args.out, ignore_errors=True)
     tmp.rename(args.out)
-    _write_parquet(log.assign(version=__version__), args.log)
+    _write_parquet(log.assign(version=__version__), args.log, args)
     args.checkpoint.unlink(missing_ok=True)
+    beside(args.checkpoint).unlink(missing_ok=True)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -155,14 +172,14 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     scored = answer_questions(model, tokenizer, pd.read_parquet(args.qa), args.batch_size)
     recall = bio_recall(model, tokenizer, pd.read_parquet(args.bios), pd.read_parquet(args.people))
-    _write_parquet(_with_labels(accuracy_table(scored, recall), args.label), args.out)
+    _write_parquet(_with_labels(accuracy_table(scored, recall), args.label), args.out, args)
 
 
 def cmd_task(args: argparse.Namespace) -> None:
     from physlm.data.manipulation import make_task
 
     table = make_task(pd.read_parquet(args.people), args.task, args.seed, args.pairs_per_person)
-    _write_parquet(table, args.out)
+    _write_parquet(table, args.out, args)
 
 
 def cmd_evaluate_task(args: argparse.Namespace) -> None:
@@ -176,7 +193,7 @@ def cmd_evaluate_task(args: argparse.Namespace) -> None:
     model = AutoModelForCausalLM.from_pretrained(args.model).to(pick_device())
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     scored = answer_questions(model, tokenizer, pd.read_parquet(args.task), args.batch_size)
-    _write_parquet(_with_labels(task_accuracy(scored), args.label), args.out)
+    _write_parquet(_with_labels(task_accuracy(scored), args.label), args.out, args)
 
 
 def cmd_probe(args: argparse.Namespace) -> None:
@@ -206,7 +223,7 @@ def cmd_probe(args: argparse.Namespace) -> None:
             table = table.assign(probe=probe, model=name)
             print(f"{probe}-probe, {name}: mean held-out accuracy {table['accuracy'].mean():.3f}", flush=True)
             tables.append(table)
-    _write_parquet(_with_labels(pd.concat(tables, ignore_index=True), args.label), args.out)
+    _write_parquet(_with_labels(pd.concat(tables, ignore_index=True), args.label), args.out, args)
 
 
 def cmd_figure_knowledge(args: argparse.Namespace) -> None:
@@ -272,7 +289,7 @@ def cmd_capacity_bits(args: argparse.Namespace) -> None:
             }
         )
         print(f"{scheme}: {bits.total:,.0f} bits, {bits.total / params:.3f} bits/parameter", flush=True)
-    _write_parquet(_with_labels(pd.DataFrame(rows), args.label), args.out)
+    _write_parquet(_with_labels(pd.DataFrame(rows), args.label), args.out, args)
 
 
 def cmd_figure_manipulation(args: argparse.Namespace) -> None:
@@ -307,6 +324,7 @@ def cmd_claims(args: argparse.Namespace) -> None:
         probing_claim,
         write_claims,
     )
+    from physlm.provenance import write_provenance
 
     thresholds = json.loads(args.thresholds)
     rows = [
@@ -315,7 +333,8 @@ def cmd_claims(args: argparse.Namespace) -> None:
         *manipulation_claims(pd.read_parquet(args.manipulation), thresholds["manipulation"]),
         probing_claim(pd.read_parquet(args.probing), thresholds["probing"]),
     ]
-    write_claims(rows, args.markdown, args.parquet)
+    write_claims(rows, args.markdown, args.parquet, args.html)
+    write_provenance(args.parquet, vars(args))
 
 
 def cmd_bench_bios(args: argparse.Namespace) -> None:
@@ -333,7 +352,7 @@ def cmd_bench_bios(args: argparse.Namespace) -> None:
 
 
 def cmd_collect(args: argparse.Namespace) -> None:
-    _write_parquet(pd.concat([pd.read_parquet(p) for p in args.inputs], ignore_index=True), args.out)
+    _write_parquet(pd.concat([pd.read_parquet(p) for p in args.inputs], ignore_index=True), args.out, args)
 
 
 def _add_table_output(p: argparse.ArgumentParser) -> None:
@@ -473,6 +492,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--thresholds", required=True, help="JSON of the config's claims section")
     p.add_argument("--markdown", type=Path, required=True)
     p.add_argument("--parquet", type=Path, required=True)
+    p.add_argument("--html", type=Path, help="also write the table as a web page (for the report)")
     p.set_defaults(run=cmd_claims)
     return top
 

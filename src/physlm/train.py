@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,17 @@ from physlm.models import count_parameters, pick_device
 from physlm.sections import FromSection
 
 IGNORE = -100  # label value the HF loss skips
+# What SLURM sends before it kills a job: SIGTERM on preemption or scancel, and SIGUSR1 where the
+# user asks for a warning before the time limit (sbatch --signal=USR1@120, set in the SLURM profile).
+PREEMPT_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+
+
+class Preempted(Exception):
+    """Training stopped on a signal after saving a checkpoint; a rerun resumes from it."""
+
+    def __init__(self, step: int, signum: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name} after step {step}; checkpoint saved")
+        self.step, self.signum = step, signum
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,23 @@ def _save_checkpoint(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
+class _SignalFlag:
+    """Records the first preemption signal instead of dying, so the loop can finish its step and
+    save; the previous handlers come back on exit."""
+
+    def __enter__(self):
+        self.signum = None
+        self._previous = {s: signal.signal(s, self._note) for s in PREEMPT_SIGNALS}
+        return self
+
+    def _note(self, signum, frame):
+        self.signum = self.signum or signum
+
+    def __exit__(self, *exc):
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+
 def train(
     model: torch.nn.Module,
     mixture: list[tuple[Stream, int]],
@@ -108,7 +137,13 @@ def train(
     """Train in place for cfg.steps; each step takes `count` windows from each (stream, count).
 
     Resumes from `checkpoint` if it exists and returns one row per logged step (loss, lr, tokens/s).
+    On SIGTERM or SIGUSR1 it saves a checkpoint after the current step and raises Preempted.
     """
+    with _SignalFlag() as flag:
+        return _train(model, mixture, cfg, checkpoint, log, flag)
+
+
+def _train(model, mixture, cfg, checkpoint, log, flag: _SignalFlag) -> pd.DataFrame:
     device = pick_device()
     model.to(device)
     model.train()
@@ -154,7 +189,8 @@ def train(
             )
             log(f"step {done}/{cfg.steps} loss {loss.item():.4f} lr {rows[-1]['lr']:.2e} {rate:,.0f} tok/s")
             tokens, clock = 0, time.perf_counter()
-        if done % cfg.checkpoint_every == 0 and done < cfg.steps:
+        stop = flag.signum is not None and done < cfg.steps
+        if stop or (done % cfg.checkpoint_every == 0 and done < cfg.steps):
             _save_checkpoint(
                 checkpoint,
                 {
@@ -165,4 +201,7 @@ def train(
                     "rows": rows,
                 },
             )
+        if stop:
+            log(f"{signal.Signals(flag.signum).name}: checkpoint saved at step {done}, exiting")
+            raise Preempted(done, flag.signum)
     return pd.DataFrame(rows)

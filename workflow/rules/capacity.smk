@@ -27,6 +27,9 @@ rule capacity_people:
         f"{CAP_DATA}/logs/{{world}}_people.log",
     conda:
         "../envs/physlm.yaml"
+    threads: config["resources"]["data"]["threads"]
+    resources:
+        **cluster_resources("data"),
     params:
         bios=lambda wildcards: as_json({**config["bios"], "n_people": int(wildcards.n)}),
         biod=lambda wildcards: biod_option(wildcards.world),
@@ -45,6 +48,9 @@ rule capacity_biographies:
         f"{CAP_DATA}/logs/{{data}}_E{{e}}.log",
     conda:
         "../envs/physlm.yaml"
+    threads: config["resources"]["data"]["threads"]
+    resources:
+        **cluster_resources("data"),
     params:
         variant=lambda wildcards: (
             "single" if wildcards.data == "bioS_simple" else f"multi{wildcards.e}"
@@ -65,6 +71,9 @@ rule capacity_tokenizer:
         f"{CAP_DATA}/logs/{{world}}_tokenizer.log",
     conda:
         "../envs/physlm.yaml"
+    threads: config["resources"]["data"]["threads"]
+    resources:
+        **cluster_resources("data"),
     params:
         biod=lambda wildcards: biod_option(wildcards.world),
         version=VERSION,
@@ -81,9 +90,12 @@ rule capacity_train:
         log=f"{CAP_RUN}/train_log.parquet",
     log:
         f"{CAP_RUN}/train.log",
+    retries: config["resources"]["train"]["retries"]
     conda:
         "../envs/physlm.yaml"
-    threads: 1
+    threads: config["resources"]["train"]["threads"]
+    resources:
+        **cluster_resources("train"),
     params:
         model=lambda wildcards: as_json(
             {
@@ -114,7 +126,9 @@ rule capacity_bits:
         f"{CAP_RUN}/bits.log",
     conda:
         "../envs/physlm.yaml"
-    threads: 1
+    threads: config["resources"]["evaluate"]["threads"]
+    resources:
+        **cluster_resources("evaluate"),
     params:
         pools=as_json(config["bios"]["pools"]),
         biod=lambda wildcards: biod_option(CAP_WORLD[wildcards.data]),
@@ -151,12 +165,13 @@ rule figure_capacity:
     input:
         rules.capacity_metrics.output,
     output:
-        pdf=report(
-            "results/figures/knowledge_capacity.pdf",
+        pdf="results/figures/knowledge_capacity.pdf",
+        # The PNG goes in the HTML report: browsers show it inline.
+        png=report(
+            "results/figures/knowledge_capacity.png",
             caption="../report/knowledge_capacity.rst",
             category="Finding 1",
         ),
-        png="results/figures/knowledge_capacity.png",
     log:
         "results/figures/logs/knowledge_capacity.log",
     conda:

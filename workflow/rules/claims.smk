@@ -10,6 +10,11 @@ rule claims:
     output:
         markdown="results/claims.md",
         parquet="results/claims.parquet",
+        html=report(
+            "results/claims.html",
+            caption="../report/claims.rst",
+            category="Claims",
+        ),
     log:
         "results/logs/claims.log",
     conda:
@@ -19,4 +24,4 @@ rule claims:
     shell:
         "physlm claims --capacity {input.capacity} --knowledge {input.knowledge} --manipulation {input.manipulation} "
         "--probing {input.probing} --thresholds {params.thresholds:q} "
-        "--markdown {output.markdown} --parquet {output.parquet} > {log} 2>&1"
+        "--markdown {output.markdown} --parquet {output.parquet} --html {output.html} > {log} 2>&1"

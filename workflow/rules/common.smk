@@ -23,8 +23,16 @@ wildcard_constraints:
 
 
 def as_json(section):
-    """A config section as JSON for the physlm CLI (quoted with :q in shell commands)."""
-    return json.dumps(config[section] if isinstance(section, str) else section)
+    """A config section as JSON for the physlm CLI (quoted with :q in shell commands). Keys are
+    sorted: their order in a config file means nothing, and must not make Snakemake rerun a job."""
+    return json.dumps(config[section] if isinstance(section, str) else section, sort_keys=True)
+
+
+def cluster_resources(kind):
+    """What a kind of job (train, evaluate, data) asks a cluster for, from the config's resources
+    section (the SLURM profile submits with it; a local run uses only threads)."""
+    section = config["resources"][kind]
+    return {key: section[key] for key in ("mem_mb", "runtime", "gpu")}
 
 
 def knowledge_settings():
@@ -43,7 +51,7 @@ def lora_option():
         "rank": finetune["lora_rank"],
         "embedding_rank": finetune["lora_embedding_rank"],
     }
-    return f"--lora {shlex.quote(json.dumps(lora))}"
+    return f"--lora {shlex.quote(as_json(lora))}"
 
 
 # Finding 1: a capacity dataset is drawn from a world (people, tokenizer); bioS_simple shares bioS's.
@@ -60,4 +68,4 @@ def biod_option(world):
     """The --biod option that turns a bioS step into its bioD counterpart, else nothing."""
     if world != "bioD":
         return ""
-    return f"--biod {shlex.quote(json.dumps(config['capacity']['biod']))}"
+    return f"--biod {shlex.quote(as_json(config['capacity']['biod']))}"

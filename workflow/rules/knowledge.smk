@@ -14,6 +14,9 @@ rule people:
         f"{DATA}/logs/people.log",
     conda:
         "../envs/physlm.yaml"
+    threads: config["resources"]["data"]["threads"]
+    resources:
+        **cluster_resources("data"),
     params:
         bios=as_json("bios"),
         version=VERSION,
@@ -33,6 +36,9 @@ rule biographies:
     priority: 10
     conda:
         "../envs/physlm.yaml"
+    threads: config["resources"]["data"]["threads"]
+    resources:
+        **cluster_resources("data"),
     params:
         version=VERSION,
     shell:
@@ -49,6 +55,9 @@ rule tokenizer:
         f"{DATA}/logs/tokenizer.log",
     conda:
         "../envs/physlm.yaml"
+    threads: config["resources"]["data"]["threads"]
+    resources:
+        **cluster_resources("data"),
     params:
         version=VERSION,
     shell:
@@ -65,9 +74,12 @@ rule pretrain:
     log:
         f"{RUN}/pretrain/train.log",
     priority: 10
+    retries: config["resources"]["train"]["retries"]
     conda:
         "../envs/physlm.yaml"
-    threads: 1
+    threads: config["resources"]["train"]["threads"]
+    resources:
+        **cluster_resources("train"),
     params:
         model=as_json("model"),
         training=as_json("pretrain"),
@@ -90,9 +102,12 @@ rule train_mixed:
         log=f"{RUN}/mixed/train_log.parquet",
     log:
         f"{RUN}/mixed/train.log",
+    retries: config["resources"]["train"]["retries"]
     conda:
         "../envs/physlm.yaml"
-    threads: 1
+    threads: config["resources"]["train"]["threads"]
+    resources:
+        **cluster_resources("train"),
     params:
         model=as_json("model"),
         training=as_json("pretrain"),
@@ -115,9 +130,12 @@ rule finetune:
         log=f"{RUN}/finetune/train_log.parquet",
     log:
         f"{RUN}/finetune/train.log",
+    retries: config["resources"]["train"]["retries"]
     conda:
         "../envs/physlm.yaml"
-    threads: 1
+    threads: config["resources"]["train"]["threads"]
+    resources:
+        **cluster_resources("train"),
     params:
         training=as_json(config["finetune"]["training"]),
         lora=lora_option(),
@@ -142,7 +160,9 @@ rule evaluate_qa:
         f"{RUN}/{{regime}}/evaluate.log",
     conda:
         "../envs/physlm.yaml"
-    threads: 1
+    threads: config["resources"]["evaluate"]["threads"]
+    resources:
+        **cluster_resources("evaluate"),
     params:
         batch_size=config["evaluate"]["batch_size"],
         version=VERSION,
@@ -175,12 +195,13 @@ rule figure_knowledge:
     input:
         rules.knowledge_metrics.output,
     output:
-        pdf=report(
-            "results/figures/knowledge_extraction.pdf",
+        pdf="results/figures/knowledge_extraction.pdf",
+        # The PNG goes in the HTML report: browsers show it inline.
+        png=report(
+            "results/figures/knowledge_extraction.png",
             caption="../report/knowledge_extraction.rst",
             category="Finding 2",
         ),
-        png="results/figures/knowledge_extraction.png",
     log:
         "results/figures/logs/knowledge_extraction.log",
     conda:

@@ -14,6 +14,9 @@ rule task_data:
         "results/manipulation/data/seed{seed}/logs/{task}.log",
     conda:
         "../envs/physlm.yaml"
+    threads: config["resources"]["data"]["threads"]
+    resources:
+        **cluster_resources("data"),
     params:
         pairs=config["manipulation"]["pairs_per_person"],
         version=VERSION,
@@ -31,9 +34,12 @@ rule finetune_task:
         log=f"{TASK_RUN}/train_log.parquet",
     log:
         f"{TASK_RUN}/train.log",
+    retries: config["resources"]["train"]["retries"]
     conda:
         "../envs/physlm.yaml"
-    threads: 1
+    threads: config["resources"]["train"]["threads"]
+    resources:
+        **cluster_resources("train"),
     params:
         training=as_json(config["manipulation"]["training"]),
         lora=lora_option(),
@@ -56,7 +62,9 @@ rule evaluate_task:
         f"{TASK_RUN}/evaluate.log",
     conda:
         "../envs/physlm.yaml"
-    threads: 1
+    threads: config["resources"]["evaluate"]["threads"]
+    resources:
+        **cluster_resources("evaluate"),
     params:
         batch_size=config["evaluate"]["batch_size"],
         version=VERSION,
@@ -88,12 +96,13 @@ rule figure_manipulation:
     input:
         rules.manipulation_metrics.output,
     output:
-        pdf=report(
-            "results/figures/knowledge_manipulation.pdf",
+        pdf="results/figures/knowledge_manipulation.pdf",
+        # The PNG goes in the HTML report: browsers show it inline.
+        png=report(
+            "results/figures/knowledge_manipulation.png",
             caption="../report/knowledge_manipulation.rst",
             category="Finding 5",
         ),
-        png="results/figures/knowledge_manipulation.png",
     log:
         "results/figures/logs/knowledge_manipulation.log",
     conda:

@@ -13,7 +13,9 @@ rule probe:
         "results/probing/{variant}/seed{seed}/probe.log",
     conda:
         "../envs/physlm.yaml"
-    threads: 1
+    threads: config["resources"]["evaluate"]["threads"]
+    resources:
+        **cluster_resources("evaluate"),
     params:
         arch=as_json("model"),
         probing=as_json("probing"),
@@ -45,12 +47,13 @@ rule figure_p_probing:
     input:
         rules.probing_metrics.output,
     output:
-        pdf=report(
-            "results/figures/p_probing.pdf",
+        pdf="results/figures/p_probing.pdf",
+        # The PNG goes in the HTML report: browsers show it inline.
+        png=report(
+            "results/figures/p_probing.png",
             caption="../report/p_probing.rst",
             category="Finding 2",
         ),
-        png="results/figures/p_probing.png",
     log:
         "results/figures/logs/p_probing.log",
     conda:
@@ -64,12 +67,13 @@ rule figure_q_probing:
         probes=rules.probing_metrics.output,
         knowledge=rules.knowledge_metrics.output,
     output:
-        pdf=report(
-            "results/figures/q_probing.pdf",
+        pdf="results/figures/q_probing.pdf",
+        # The PNG goes in the HTML report: browsers show it inline.
+        png=report(
+            "results/figures/q_probing.png",
             caption="../report/q_probing.rst",
             category="Finding 2",
         ),
-        png="results/figures/q_probing.png",
     log:
         "results/figures/logs/q_probing.log",
     conda:
