@@ -24,8 +24,11 @@ wildcard_constraints:
 
 def as_json(section):
     """A config section as JSON for the physlm CLI (quoted with :q in shell commands). Keys are
-    sorted: their order in a config file means nothing, and must not make Snakemake rerun a job."""
-    return json.dumps(config[section] if isinstance(section, str) else section, sort_keys=True)
+    sorted: their order in a config file means nothing, and must not make Snakemake rerun a job.
+    """
+    return json.dumps(
+        config[section] if isinstance(section, str) else section, sort_keys=True
+    )
 
 
 def cluster_resources(kind):
