@@ -28,3 +28,32 @@ def snakemake(workdir: Path, *args: str, **popen) -> subprocess.CompletedProcess
     """`snakemake ARGS` in `workdir` (smoke scale, 2 cores unless ARGS say otherwise)."""
     command = [sys.executable, "-m", "snakemake", "--cores", "2", *SMOKE, *args]
     return subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=environment(), **popen)
+
+
+# This test cluster has no accounting database (sacct) and no accounts.
+SLURM = [
+    "--workflow-profile",
+    "workflow/profiles/slurm",
+    "--jobs",
+    "4",
+    "--slurm-status-command",
+    "squeue",
+    "--slurm-no-account",
+    "--slurm-init-seconds-before-status-checks",
+    "1",
+    "--slurm-keep-successful-logs",
+]
+
+
+def start_cluster() -> str | None:
+    """None once a SLURM cluster answers here, else why none can (tests/slurm/start-cluster)."""
+    if shutil.which("sinfo"):
+        state = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
+        if "idle" in state.stdout or "mix" in state.stdout:
+            return None
+    if os.geteuid() != 0:
+        return "no SLURM cluster answers here, and starting one (apt-get, daemons) needs root"
+    start = subprocess.run([ROOT / "tests" / "slurm" / "start-cluster"], capture_output=True, text=True)
+    if start.returncode != 0:
+        return f"the SLURM daemons could not start: {(start.stdout + start.stderr)[-500:]}"
+    return None

@@ -99,22 +99,31 @@ def _train_command(workdir: Path, out: str, steps: int) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGUSR1])
-def test_a_killed_run_resumes_and_ends_with_the_same_weights(tmp_path, sig):
-    """SIGKILL resumes from the last periodic checkpoint; SIGTERM and SIGUSR1 (SLURM's warnings)
-    save one after the current step and exit with 128 + signal."""
+STEPS = 400
+
+
+@pytest.fixture(scope="module")
+def unbroken(tmp_path_factory) -> Path:
+    """A tokenizer, biographies and a training run that nothing interrupts, shared by the kill tests."""
+    workdir = tmp_path_factory.mktemp("train")
     people = make_people(
         60,
         {"first": 10, "middle": 10, "last": 10, "cities": 5, "universities": 5, "majors": 5, "companies": 5},
         seed=0,
     )
-    build_tokenizer(lexicon(people)).save_pretrained(tmp_path / "tok")
-    make_biographies(people, "multi2", seed=0).to_parquet(tmp_path / "bios.parquet")
-    steps = 400
-    subprocess.run(_train_command(tmp_path, "unbroken", steps), check=True, capture_output=True)
+    build_tokenizer(lexicon(people)).save_pretrained(workdir / "tok")
+    make_biographies(people, "multi2", seed=0).to_parquet(workdir / "bios.parquet")
+    subprocess.run(_train_command(workdir, "unbroken", STEPS), check=True, capture_output=True)
+    return workdir
 
-    killed = subprocess.Popen(_train_command(tmp_path, "resumed", steps), stdout=subprocess.PIPE, text=True)
-    checkpoint = tmp_path / "resumed.ckpt"
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGUSR1])
+def test_a_killed_run_resumes_and_ends_with_the_same_weights(unbroken, sig):
+    """SIGKILL resumes from the last periodic checkpoint; SIGTERM and SIGUSR1 (SLURM's warnings)
+    save one after the current step and exit with 128 + signal."""
+    work, name = unbroken, f"resumed_{sig.name}"
+    killed = subprocess.Popen(_train_command(work, name, STEPS), stdout=subprocess.PIPE, text=True)
+    checkpoint = work / f"{name}.ckpt"
     deadline = time.time() + 120
     while not checkpoint.exists() and time.time() < deadline:
         time.sleep(0.05)
@@ -128,17 +137,15 @@ def test_a_killed_run_resumes_and_ends_with_the_same_weights(tmp_path, sig):
         assert killed.returncode == 128 + sig
         saved = int(re.search(rf"{sig.name}: checkpoint saved at step (\d+)", out).group(1))
         assert torch.load(checkpoint, weights_only=False)["step"] == saved
-    assert not (tmp_path / "resumed").exists()  # no output that looks complete
+    assert not (work / name).exists()  # no output that looks complete
 
-    rerun = subprocess.run(
-        _train_command(tmp_path, "resumed", steps), check=True, capture_output=True, text=True
-    )
+    rerun = subprocess.run(_train_command(work, name, STEPS), check=True, capture_output=True, text=True)
     resumed_at = int(rerun.stdout.split("resumed from step ")[1].split()[0])
-    assert 0 < resumed_at < steps and resumed_at == (saved or resumed_at)
+    assert 0 < resumed_at < STEPS and resumed_at == (saved or resumed_at)
     assert not checkpoint.exists()  # removed once the model is saved
-    a = load_file(tmp_path / "unbroken" / "model.safetensors")
-    b = load_file(tmp_path / "resumed" / "model.safetensors")
+    a = load_file(work / "unbroken" / "model.safetensors")
+    b = load_file(work / name / "model.safetensors")
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
-    log = pd.read_parquet(tmp_path / "resumed.parquet")
-    assert log["step"].tolist() == list(range(10, steps + 1, 10))
+    log = pd.read_parquet(work / f"{name}.parquet")
+    assert log["step"].tolist() == list(range(10, STEPS + 1, 10))
