@@ -167,3 +167,15 @@ def test_paper_pools_give_a_hundred_thousand_unique_people():
     assert people["full_name"].is_unique
     bios = make_biographies(people, "single", seed=0)
     assert bios["person_id"].tolist() == list(range(100_000))
+
+
+def test_place_and_institution_names_share_no_word_with_person_names():
+    # At the largest pools the config allows, so that no seed or size can bring a collision back.
+    from physlm.data.pools import pool_limits
+
+    pools = make_pools({**pool_limits(), "cities": 2000, "universities": 1000, "companies": 2000}, seed=0)
+    person_words = {w.lower() for w in [*pools.first_female, *pools.first_male, *pools.last]}
+    person_words |= {w.lower() for w in [*pools.middle_female, *pools.middle_male]}
+    for kind in ("cities", "universities", "majors", "companies"):
+        words = {w.strip(",").lower() for value in getattr(pools, kind) for w in value.split()}
+        assert not words & person_words, f"{kind} share words with person names: {sorted(words & person_words)}"

@@ -11,20 +11,35 @@ from dataclasses import dataclass
 
 import numpy as np
 from faker.providers.address.en_US import Provider as AddressProvider
+from faker.providers.lorem.en_US import Provider as LoremProvider
 from faker.providers.person.en_US import Provider as PersonProvider
 
 FEMALE_FIRST = sorted(PersonProvider.first_names_female)
 MALE_FIRST = sorted(PersonProvider.first_names_male)
 LAST = sorted(PersonProvider.last_names)
-STATES = dict(zip(AddressProvider.states_abbr, AddressProvider.states, strict=False))
+NAME_WORDS = {w.lower() for w in [*FEMALE_FIRST, *MALE_FIRST, *LAST]}
+# Universities and companies are named with common English words that are not person names: a name
+# word inside "Burgess University" would tie the employer to every person called Burgess.
+INSTITUTION_WORDS = sorted(
+    w.capitalize() for w in set(LoremProvider.word_list) if len(w) >= 4 and w.lower() not in NAME_WORDS
+)
+STATES = {
+    abbr: state
+    for abbr, state in zip(AddressProvider.states_abbr, AddressProvider.states, strict=False)
+    if not NAME_WORDS & {w.lower() for w in state.split()}
+}
 CITY_SUFFIXES = ["ville", "ton", "burg", "field", "port", "wood", "dale", "ford", "haven", "view"]
+# A city is a last name plus a suffix, one word ("Burgessville"), unless that word is a name itself.
+CITY_STEMS = [
+    s for s in (last + suffix for last in LAST for suffix in CITY_SUFFIXES) if s.lower() not in NAME_WORDS
+]
 COMPANY_SUFFIXES = ["Inc", "Group", "Labs", "Systems", "Partners", "Holdings", "Industries"]
 UNIVERSITY_FORMATS = [
     "University of {city}",
-    "{last} University",
-    "{last} College",
+    "{word} University",
+    "{word} College",
     "{state} State University",
-    "{last} Institute of Technology",
+    "{word} Institute of Technology",
 ]
 MAJORS = """Accounting; Aerospace Engineering; African Studies; Agricultural Science; Anthropology;
 Applied Mathematics; Archaeology; Architecture; Art History; Astronomy; Astrophysics; Biochemistry;
@@ -32,7 +47,7 @@ Bioengineering; Biology; Biomedical Engineering; Biophysics; Botany; Business Ad
 Chemical Engineering; Chemistry; Civil Engineering; Classics; Cognitive Science; Communications;
 Comparative Literature; Computer Engineering; Computer Science; Construction Management;
 Creative Writing; Criminology; Dance; Data Science; Dentistry; Drama; Earth Sciences; Ecology;
-Economics; Education; Electrical Engineering; English Literature; Entomology; Environmental Science;
+Economics; Education; Electrical Engineering; Anglophone Literature; Entomology; Environmental Science;
 Epidemiology; Ethnic Studies; Film Studies; Finance; Fine Arts; Food Science; Forestry; Genetics;
 Geography; Geology; Graphic Design; Health Sciences; History; Hospitality Management;
 Industrial Design; Industrial Engineering; Information Systems; International Relations; Journalism;
@@ -76,10 +91,10 @@ def pool_limits() -> dict[str, int]:
         "first": 2 * min(len(FEMALE_FIRST), len(MALE_FIRST)),
         "middle": 2 * min(len(FEMALE_FIRST), len(MALE_FIRST)),
         "last": len(LAST),
-        "cities": len(LAST) * len(CITY_SUFFIXES),
+        "cities": len(CITY_STEMS),
         "universities": 1000,
         "majors": len(MAJOR_POOL),
-        "companies": len(LAST) * len(COMPANY_SUFFIXES),
+        "companies": len(INSTITUTION_WORDS) * len(COMPANY_SUFFIXES),
     }
 
 
@@ -101,7 +116,7 @@ def make_pools(sizes: dict[str, int], seed: int) -> Pools:
     states = list(STATES)
 
     def city(r: np.random.Generator) -> str:
-        stem = LAST[r.integers(len(LAST))] + CITY_SUFFIXES[r.integers(len(CITY_SUFFIXES))]
+        stem = CITY_STEMS[r.integers(len(CITY_STEMS))]
         return f"{stem}, {states[r.integers(len(states))]}"
 
     cities = _unique(rng, city, sizes["cities"])
@@ -110,12 +125,13 @@ def make_pools(sizes: dict[str, int], seed: int) -> Pools:
         fmt = UNIVERSITY_FORMATS[r.integers(len(UNIVERSITY_FORMATS))]
         return fmt.format(
             city=cities[r.integers(len(cities))].split(",")[0],
-            last=LAST[r.integers(len(LAST))],
+            word=INSTITUTION_WORDS[r.integers(len(INSTITUTION_WORDS))],
             state=STATES[states[r.integers(len(states))]],
         )
 
     def company(r: np.random.Generator) -> str:
-        return f"{LAST[r.integers(len(LAST))]} {COMPANY_SUFFIXES[r.integers(len(COMPANY_SUFFIXES))]}"
+        word = INSTITUTION_WORDS[r.integers(len(INSTITUTION_WORDS))]
+        return f"{word} {COMPANY_SUFFIXES[r.integers(len(COMPANY_SUFFIXES))]}"
 
     half_first, half_middle = sizes["first"] // 2, sizes["middle"] // 2
     return Pools(
