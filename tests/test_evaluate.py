@@ -50,7 +50,9 @@ def test_answer_questions_scores_each_question_and_tables_accuracy(people):
     for row in qa.itertuples():
         answer = tokenizer(row.answer)["input_ids"]
         wrong = row.attribute == "major" and row.split == "test"
-        answers[tuple(tokenizer(row.prompt)["input_ids"])] = answer[:-1] if wrong else answer
+        # The model must see each prompt after the document separator, as in training.
+        seen = (tokenizer.eos_token_id, *tokenizer(row.prompt)["input_ids"])
+        answers[seen] = answer[:-1] if wrong else answer
     scored = answer_questions(Oracle(answers), tokenizer, qa, batch_size=7)
     recall = pd.DataFrame({"split": qa.split, "attribute": qa.attribute, "recalled": qa.attribute != "major"})
     assert scored["correct"].tolist() == [
@@ -82,7 +84,7 @@ def test_hinted_tasks_are_scored_on_the_label_after_the_hint(people, tokenizer):
         # Every third answer gets the hint wrong but the label right; every fifth the label wrong.
         hint = ("February" if hint == "January" else "January") if i % 3 == 0 else hint
         label = ("No" if label == "Yes" else "Yes") if i % 5 == 0 else label
-        answers[tuple(tokenizer(row.prompt)["input_ids"])] = tokenizer(f"{hint} so {label}")["input_ids"]
+        answers[(tokenizer.eos_token_id, *tokenizer(row.prompt)["input_ids"])] = tokenizer(f"{hint} so {label}")["input_ids"]
         whole.append(i % 3 != 0 and i % 5 != 0)
     scored = answer_questions(Oracle(answers), tokenizer, task, batch_size=16)
     assert scored["label_correct"].tolist() == [i % 5 != 0 for i in range(len(task))]

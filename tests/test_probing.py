@@ -73,6 +73,7 @@ def test_value_positions_are_the_tokens_right_before_each_value(people, tokenize
     bios = make_biographies(people.head(10), "single_permute", seed=0)
     ids, before = value_positions(tokenizer, bios)
     for row, tokens, positions in zip(bios.itertuples(), ids, before, strict=True):
+        assert tokens[0] == tokenizer.eos_token_id  # the document separator, as in training
         person = people.loc[row.person_id]
         for attribute, k in zip(ATTRIBUTES, positions, strict=True):
             value = str(person[attribute])

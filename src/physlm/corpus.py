@@ -1,7 +1,10 @@
 """Turn biographies and QA pairs into token documents with a loss mask.
 
 Every document ends with EOS, so packed windows separate documents and the model learns where an
-answer stops. QA documents train only on the answer: the question is given, not predicted.
+answer stops; in a packed window every document therefore starts right after an EOS. Prompts given
+to a trained model (questions, tasks, probe inputs) start with EOS too (`prompt_ids`), so the model
+reads them in the context it was trained in. QA documents train only on the answer: the question is
+given, not predicted.
 """
 
 from __future__ import annotations
@@ -25,3 +28,8 @@ def qa_documents(tokenizer: PreTrainedTokenizerFast, qa: pd.DataFrame) -> Docume
     ids = [p + a + [eos] for p, a in zip(prompts, answers, strict=True)]
     masks = [[False] * len(p) + [True] * (len(a) + 1) for p, a in zip(prompts, answers, strict=True)]
     return ids, masks
+
+
+def prompt_ids(tokenizer: PreTrainedTokenizerFast, texts: list[str]) -> list[list[int]]:
+    """Token ids of each text preceded by the document separator (EOS), as in training."""
+    return [[tokenizer.eos_token_id, *ids] for ids in tokenizer(list(texts))["input_ids"]]

@@ -7,6 +7,7 @@ import pandas as pd
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
+from physlm.corpus import prompt_ids
 from physlm.data.biod import chunk_text
 from physlm.data.manipulation import majority_accuracy
 from physlm.data.templates import ATTRIBUTES, HINT_SEPARATOR
@@ -35,13 +36,14 @@ def answer_questions(
     `label_correct` scores only what follows a chain-of-thought hint (the whole answer when the
     target has no hint), as the paper scores manipulation tasks.
 
-    Prompts are batched by token length, so no padding is ever needed (names all have three words,
-    so there are only a handful of lengths) and positions match training exactly.
+    Prompts start with EOS, as every training document does after the one before it. They are
+    batched by token length, so no padding is ever needed (names all have three words, so there are
+    only a handful of lengths) and positions match training exactly.
     """
     model.eval()
     device = next(model.parameters()).device
     eos = tokenizer.eos_token_id
-    prompts = tokenizer(list(qa["prompt"]))["input_ids"]
+    prompts = prompt_ids(tokenizer, qa["prompt"])
     answers = tokenizer(list(qa["answer"]))["input_ids"]
     max_new = max(len(a) for a in answers) + 1
     generated: list[list[int]] = [[] for _ in prompts]

@@ -146,15 +146,16 @@ def majority_baseline(labels: np.ndarray, train: np.ndarray) -> np.ndarray:
 def value_positions(
     tokenizer: PreTrainedTokenizerFast, bios: pd.DataFrame
 ) -> tuple[list[list[int]], np.ndarray]:
-    """Token ids of each biography and, per attribute, the index of the token just before its value."""
+    """Token ids of each biography, preceded by EOS as in training, and, per attribute, the index
+    of the token just before its value."""
     ids, before = [], []
     for text, starts in zip(bios["text"], bios["starts"], strict=True):
         encoded = tokenizer(text, return_offsets_mapping=True)
         offsets = [s for s, _ in encoded["offset_mapping"]]
         # A Metaspace token may begin at the space before the value: allow one character.
         first = [next(i for i, s in enumerate(offsets) if i and s >= start - 1) for start in starts]
-        ids.append(encoded["input_ids"])
-        before.append([i - 1 for i in first])
+        ids.append([tokenizer.eos_token_id, *encoded["input_ids"]])
+        before.append(first)  # token i of the text is at i + 1 after the EOS: i is the one before
     return ids, np.array(before)
 
 
