@@ -178,4 +178,5 @@ def test_place_and_institution_names_share_no_word_with_person_names():
     person_words |= {w.lower() for w in [*pools.middle_female, *pools.middle_male]}
     for kind in ("cities", "universities", "majors", "companies"):
         words = {w.strip(",").lower() for value in getattr(pools, kind) for w in value.split()}
-        assert not words & person_words, f"{kind} share words with person names: {sorted(words & person_words)}"
+        shared = sorted(words & person_words)
+        assert not shared, f"{kind} share words with person names: {shared}"

@@ -53,6 +53,16 @@ def test_more_people_than_names_is_rejected():
     assert "config key bios.n_people: 1000000000 is larger than the" in _error(config)
 
 
+def test_lora_rank_above_the_width_and_qa_share_outside_zero_one_are_rejected():
+    config = copy.deepcopy(load("smoke"))
+    config["finetune"]["lora_embedding_rank"] = config["model"]["d_model"] + 1
+    assert "config key finetune.lora_embedding_rank: 33 is larger than the model width" in _error(config)
+    for share in (0, 1, 1.5):
+        config = copy.deepcopy(load("smoke"))
+        config["mixed"]["qa_ratio"] = share
+        assert "config key mixed.qa_ratio" in _error(config)
+
+
 def test_manipulation_and_probing_settings_are_checked():
     config = copy.deepcopy(load("smoke"))
     config["manipulation"]["runs"]["multi5_permute"] = ["forward", "mod7"]

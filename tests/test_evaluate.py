@@ -84,7 +84,8 @@ def test_hinted_tasks_are_scored_on_the_label_after_the_hint(people, tokenizer):
         # Every third answer gets the hint wrong but the label right; every fifth the label wrong.
         hint = ("February" if hint == "January" else "January") if i % 3 == 0 else hint
         label = ("No" if label == "Yes" else "Yes") if i % 5 == 0 else label
-        answers[(tokenizer.eos_token_id, *tokenizer(row.prompt)["input_ids"])] = tokenizer(f"{hint} so {label}")["input_ids"]
+        seen = (tokenizer.eos_token_id, *tokenizer(row.prompt)["input_ids"])
+        answers[seen] = tokenizer(f"{hint} so {label}")["input_ids"]
         whole.append(i % 3 != 0 and i % 5 != 0)
     scored = answer_questions(Oracle(answers), tokenizer, task, batch_size=16)
     assert scored["label_correct"].tolist() == [i % 5 != 0 for i in range(len(task))]

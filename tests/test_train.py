@@ -16,7 +16,7 @@ from physlm.corpus import bio_documents
 from physlm.data.bios import lexicon, make_biographies, make_people
 from physlm.data.tokenizer import build_tokenizer
 from physlm.models import build_model
-from physlm.train import IGNORE, Stream, TrainConfig, learning_rate, train
+from physlm.train import IGNORE, Stream, TrainConfig, build_mixture, learning_rate, train
 
 TINY_MODEL = {"arch": "llama", "n_layer": 1, "n_head": 2, "d_model": 32, "context": 32}
 
@@ -55,6 +55,18 @@ def test_stream_reshuffles_documents_each_epoch_and_is_reproducible():
     assert (labels[:, 2:4] == IGNORE).all() and (labels[:, :2] != IGNORE).all()
     again, _ = Stream(docs, masks, context=8, seed=0).windows(20, 20)
     assert np.array_equal(second, again)
+
+
+def test_mixed_batches_hold_pure_windows_with_the_qa_share_of_tokens():
+    bio = ([[1, 2, 3, 4, 5, 0]] * 40, [[True] * 6] * 40)
+    qa = ([[7, 8, 9, 0]] * 40, [[False, False, True, True]] * 40)
+    mixture = build_mixture([bio, qa], batch_size=10, qa_ratio=0.8, context=8, seed=0)
+    windows = [stream.windows(0, count)[0] for stream, count in mixture]
+    assert [len(w) for w in windows] == [2, 8]  # 80% of the batch's tokens are QA
+    assert set(np.unique(windows[0])) <= {0, 1, 2, 3, 4, 5}  # biography windows hold no QA token
+    assert set(np.unique(windows[1])) <= {0, 7, 8, 9}
+    with pytest.raises(ValueError, match="leaves no window"):
+        build_mixture([bio, qa], batch_size=4, qa_ratio=0.9, context=8, seed=0)
 
 
 def test_loss_falls_on_a_tiny_corpus(people, tmp_path):

@@ -95,7 +95,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from physlm.corpus import bio_documents, qa_documents
     from physlm.models import add_lora, build_model, count_parameters, pick_device
     from physlm.provenance import beside, write_provenance
-    from physlm.train import Preempted, Stream, TrainConfig, train
+    from physlm.train import Preempted, TrainConfig, build_mixture, train
 
     if not (args.bios or args.qa):
         raise SystemExit("physlm train: give --bios, --qa or both")
@@ -122,14 +122,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.qa:
         qa = pd.read_parquet(args.qa)
         sources["QA"] = qa_documents(tokenizer, qa[qa["split"] == "train"])
-    counts = [batch_size]
-    if len(sources) == 2:
-        n_qa = round(batch_size * args.qa_ratio)
-        counts = [batch_size - n_qa, n_qa]
-    mixture = []
-    for i, ((docs, masks), count) in enumerate(zip(sources.values(), counts, strict=True)):
-        # Each source is shuffled with its own seed, so adding QA does not reorder the biographies.
-        mixture.append((Stream(docs, masks, context, seed=args.seed * 100 + i), count))
+    mixture = build_mixture(list(sources.values()), batch_size, args.qa_ratio, context, args.seed)
     if args.epochs:  # the length follows from the corpus: this many passes over the first source
         stream, count = mixture[0]
         section = {**section, "steps": math.ceil(args.epochs * stream.per_epoch / count)}
@@ -398,7 +391,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--training", required=True, help="JSON of a training section of the config")
     p.add_argument("--bios", type=Path, help="biographies to train on")
     p.add_argument("--qa", type=Path, help="QA pairs; only the train split is used")
-    p.add_argument("--qa-ratio", type=float, default=0.5, help="share of QA windows when mixing")
+    p.add_argument("--qa-ratio", type=float, default=0.8, help="QA share of tokens when mixing")
     p.add_argument("--epochs", type=float, help="train for this many passes over --bios (overrides steps)")
     p.add_argument("--lora", help='JSON {"rank": r, "embedding_rank": e}; full training if absent')
     p.add_argument("--seed", type=int, required=True)

@@ -72,6 +72,13 @@ def _semantic_problems(config: dict) -> list[str]:
             f"config key model.d_model: {model['d_model']} must be divisible by "
             f"model.n_head={model['n_head']}"
         )
+    finetune = config["finetune"]
+    for key in ("lora_rank", "lora_embedding_rank"):
+        if finetune[key] > model["d_model"]:
+            problems.append(
+                f"config key finetune.{key}: {finetune[key]} is larger than the model width "
+                f"model.d_model={model['d_model']}; a LoRA rank can be at most the width"
+            )
     knowledge = config["knowledge"]
     for key, needed in (
         ("finetune_variants", "single"),

@@ -83,6 +83,34 @@ class Stream:
         return np.stack(ids), np.stack(labels)
 
 
+def build_mixture(
+    sources: list[tuple[list[list[int]], list[list[bool]]]],
+    batch_size: int,
+    qa_ratio: float,
+    context: int,
+    seed: int,
+) -> list[tuple[Stream, int]]:
+    """Each source (documents, loss masks) as its own stream, with its number of windows per step.
+
+    Each window holds documents of one source only (the paper's mixed training: a 512-token window
+    is all biography or all QA); with two sources (biographies, then QA) the QA share of every batch's
+    tokens is `qa_ratio`, rounded to whole windows. Each source is shuffled with its own seed, so
+    adding QA does not reorder the biographies.
+    """
+    counts = [batch_size]
+    if len(sources) == 2:
+        n_qa = round(batch_size * qa_ratio)
+        if not 0 < n_qa < batch_size:
+            raise ValueError(
+                f"a QA share of {qa_ratio} leaves no window for one source in a batch of {batch_size}"
+            )
+        counts = [batch_size - n_qa, n_qa]
+    return [
+        (Stream(docs, masks, context, seed=seed * 100 + i), count)
+        for i, ((docs, masks), count) in enumerate(zip(sources, counts, strict=True))
+    ]
+
+
 def learning_rate(step: int, cfg: TrainConfig) -> float:
     """Linear warmup, then cosine decay from lr to lr * final_lr_ratio."""
     if step < cfg.warmup_steps:
