@@ -41,6 +41,9 @@ def test_learning_rate_warms_up_then_decays_to_the_floor():
     assert rates[0] == pytest.approx(0.1) and rates[9] == pytest.approx(1.0)
     assert all(a >= b for a, b in itertools.pairwise(rates[9:]))
     assert learning_rate(100, cfg) == pytest.approx(0.1)
+    no_warmup = _config(steps=100, warmup_steps=0, lr=1.0, final_lr_ratio=0.1)  # the paper's LoRA
+    assert learning_rate(0, no_warmup) == pytest.approx(1.0)
+    assert learning_rate(99, no_warmup) == pytest.approx(0.1, abs=1e-3)
 
 
 def test_stream_reshuffles_documents_each_epoch_and_is_reproducible():
