@@ -164,3 +164,25 @@ def test_a_killed_run_resumes_and_ends_with_the_same_weights(unbroken, sig):
     assert all(torch.equal(a[k], b[k]) for k in a)
     log = pd.read_parquet(work / f"{name}.parquet")
     assert log["step"].tolist() == list(range(10, STEPS + 1, 10))
+
+
+def test_a_checkpoint_of_another_run_is_not_resumed(unbroken):
+    """Interrupted, then rerun with another learning rate: the old checkpoint must not be resumed
+    under the new settings (an unchanged rerun resumes: see the test above)."""
+    work, name = unbroken, "changed"
+    command = _train_command(work, name, STEPS)
+    killed = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    checkpoint = work / f"{name}.ckpt"
+    deadline = time.time() + 120
+    while not checkpoint.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    killed.send_signal(signal.SIGTERM)
+    killed.communicate()
+    assert checkpoint.exists()
+    changed = [arg.replace('"lr": 0.003', '"lr": 0.004') for arg in command]
+    assert changed != command
+    rerun = subprocess.run(changed, check=True, capture_output=True, text=True)
+    assert "resumed from step" not in rerun.stdout
+    assert "it was written by another run" in rerun.stdout
+    log = pd.read_parquet(work / f"{name}.parquet")
+    assert log["step"].tolist() == list(range(10, STEPS + 1, 10))  # every step ran under the new settings

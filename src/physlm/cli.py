@@ -94,7 +94,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     from physlm.corpus import bio_documents, qa_documents
     from physlm.models import add_lora, build_model, count_parameters, pick_device
-    from physlm.provenance import beside, write_provenance
+    from physlm.provenance import beside, run_fingerprint, write_provenance
     from physlm.train import Preempted, TrainConfig, build_mixture, train
 
     if not (args.bios or args.qa):
@@ -133,8 +133,20 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"{count_parameters(model):,} parameters on {pick_device()}", flush=True)
     args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
     write_provenance(args.checkpoint, vars(args))
+    fingerprint = run_fingerprint(
+        vars(args),
+        [p for p in (args.tokenizer, args.init, args.bios, args.qa) if p],
+        ignore=("threads", "checkpoint", "out", "log"),
+    )
     try:
-        log = train(model, mixture, cfg, args.checkpoint, log=lambda line: print(line, flush=True))
+        log = train(
+            model,
+            mixture,
+            cfg,
+            args.checkpoint,
+            log=lambda line: print(line, flush=True),
+            fingerprint=fingerprint,
+        )
     except Preempted as stop:
         # 128 + signal, as a shell reports a process killed by it: the job failed and a retry resumes.
         print(f"physlm train: {stop}; rerun to resume from {args.checkpoint}", file=sys.stderr)

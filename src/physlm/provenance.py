@@ -4,6 +4,7 @@ result found on disk months later still says which code, settings and machine ma
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import platform
 import sys
@@ -68,3 +69,26 @@ def beside(path: Path) -> Path:
 
 def write_provenance(path: Path, arguments: dict) -> None:
     beside(path).write_text(json.dumps(provenance(arguments), indent=2, default=str) + "\n")
+
+
+def _file_digest(path: Path) -> str:
+    """sha256 of a file, or of every file in a folder (with their relative paths)."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        digest.update(str(file.relative_to(path) if path.is_dir() else file.name).encode())
+        digest.update(hashlib.sha256(file.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def run_fingerprint(arguments: dict, inputs: list[Path], ignore: tuple[str, ...] = ()) -> str:
+    """A digest of everything that defines a run: its settings (minus `ignore`: where it writes, how
+    many threads), the contents of its input files, and the package version. Two runs with the same
+    fingerprint do the same computation, so one may resume the other's checkpoint."""
+    settings = {k: v for k, v in _settings(arguments).items() if k not in ignore}
+    record = {
+        "physlm": __version__,
+        "settings": settings,
+        "inputs": {str(p): _file_digest(Path(p)) for p in inputs},
+    }
+    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()

@@ -161,24 +161,33 @@ def train(
     cfg: TrainConfig,
     checkpoint: Path,
     log: Callable[[str], None] = print,
+    fingerprint: str = "",
 ) -> pd.DataFrame:
     """Train in place for cfg.steps; each step takes `count` windows from each (stream, count).
 
-    Resumes from `checkpoint` if it exists and returns one row per logged step (loss, lr, tokens/s).
-    On SIGTERM or SIGUSR1 it saves a checkpoint after the current step and raises Preempted.
+    Resumes from `checkpoint` if it exists and was written by the same run (same `fingerprint`: see
+    provenance.run_fingerprint), else starts from step 0 and says why. Returns one row per logged
+    step (loss, lr, tokens/s). On SIGTERM or SIGUSR1 it saves a checkpoint after the current step
+    and raises Preempted.
     """
     with _SignalFlag() as flag:
-        return _train(model, mixture, cfg, checkpoint, log, flag)
+        return _train(model, mixture, cfg, checkpoint, log, flag, fingerprint)
 
 
-def _train(model, mixture, cfg, checkpoint, log, flag: _SignalFlag) -> pd.DataFrame:
+def _train(model, mixture, cfg, checkpoint, log, flag: _SignalFlag, fingerprint: str) -> pd.DataFrame:
     device = pick_device()
     model.to(device)
     model.train()
     optimizer = make_optimizer(model, cfg, device)
     start, rows = 0, []
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
+    state = torch.load(checkpoint, map_location=device, weights_only=False) if checkpoint.exists() else None
+    if state is not None and state.get("fingerprint") != fingerprint:
+        log(
+            f"not resuming {checkpoint}: it was written by another run (settings, inputs, seed or "
+            "package version differ); starting from step 0"
+        )
+        state = None
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
@@ -227,6 +236,7 @@ def _train(model, mixture, cfg, checkpoint, log, flag: _SignalFlag) -> pd.DataFr
                     "rng": torch.get_rng_state(),
                     "step": done,
                     "rows": rows,
+                    "fingerprint": fingerprint,
                 },
             )
         if stop:
