@@ -62,4 +62,4 @@ def slurm_run(tmp_path_factory):
     if reason:
         pytest.skip(reason)
     workdir = copy_workflow(tmp_path_factory.mktemp("slurm"))
-    return workdir, snakemake(workdir, *SLURM)
+    return workdir, snakemake(workdir, *SLURM, cores=None)

@@ -24,24 +24,20 @@ def environment() -> dict:
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
 
 
-def snakemake(workdir: Path, *args: str, **popen) -> subprocess.CompletedProcess:
-    """`snakemake ARGS` in `workdir` (smoke scale, 2 cores unless ARGS say otherwise)."""
-    command = [sys.executable, "-m", "snakemake", "--cores", "2", *SMOKE, *args]
+def snakemake(workdir: Path, *args: str, cores: str | None = "2", **popen) -> subprocess.CompletedProcess:
+    """`snakemake ARGS` in `workdir` at smoke scale, on `cores` cores (None: no --cores option)."""
+    command = [sys.executable, "-m", "snakemake", *(["--cores", cores] if cores else []), *SMOKE, *args]
     return subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=environment(), **popen)
 
 
-# This test cluster has no accounting database (sacct) and no accounts.
+# The README's command, with the two options it gives for a cluster without an accounting database
+# (sacct) and without accounts, as this test cluster is; nothing else (no --cores).
 SLURM = [
     "--workflow-profile",
     "workflow/profiles/slurm",
-    "--jobs",
-    "4",
     "--slurm-status-command",
     "squeue",
     "--slurm-no-account",
-    "--slurm-init-seconds-before-status-checks",
-    "1",
-    "--slurm-keep-successful-logs",
 ]
 
 

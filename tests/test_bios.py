@@ -118,7 +118,11 @@ def test_reverse_names_the_person_only_after_every_attribute(people):
         strict=True,
     ):
         assert text.count(person.full_name) == 1
-        assert text.endswith(f"This is the biography of {person.full_name}.")
+        # As the paper writes it: the first sentence is about "the person" (inside this project's
+        # framings, e.g. "Notably, the person's ..."), the name is in a closing sentence.
+        sentences = _sentences(text)
+        assert "the person" in sentences[0].lower() and "the person" not in " ".join(sentences[1:-1]).lower()
+        assert text.endswith(f"The person's name is {person.full_name}.")
         assert text.index(person.full_name) > max(starts)
         # Same templates and order as the forward twin: only the name moved.
         assert _sentences(text)[1:5] == _sentences(twin)[1:5]

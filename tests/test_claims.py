@@ -1,12 +1,28 @@
 import pandas as pd
 import pytest
 
-from physlm.claims import capacity_claims, knowledge_claim, manipulation_claims, probing_claim, write_claims
+from physlm.claims import capacity_claims, knowledge_claims, manipulation_claims, probing_claim, write_claims
+from physlm.paper import (
+    CAPACITY_CONDITIONS,
+    MANIPULATION_CONDITIONS,
+    PROBING_CONDITIONS,
+    QA_CONDITIONS,
+)
 
 THRESHOLDS = {"min_gap": 0.2, "min_fit": 0.5}
+# A run at the scale of every paper's conditions (so that it can refute), and one far below it.
+ALL_CONDITIONS = (QA_CONDITIONS, MANIPULATION_CONDITIONS, PROBING_CONDITIONS, CAPACITY_CONDITIONS[100])
+AT_SCALE = {k: max(c.get(k, 0) for c in ALL_CONDITIONS) for c in ALL_CONDITIONS for k in c}
+SMALL = {**AT_SCALE, "people": 1000, "qa_train_people": 500}
 
 
-def metrics(test: dict, train: float = 0.95, seeds=(0,)) -> pd.DataFrame:
+def knowledge_claim(table: pd.DataFrame, thresholds: dict) -> dict:
+    """The augmentation claim (F2a); the mixed-training claim is tested on its own below."""
+    augmentation, _ = knowledge_claims(table, thresholds)
+    return augmentation
+
+
+def metrics(test: dict, train: float = 0.95, seeds=(0,), scale: dict = AT_SCALE) -> pd.DataFrame:
     rows = []
     for (regime, variant), acc in test.items():
         for seed in seeds:
@@ -21,6 +37,7 @@ def metrics(test: dict, train: float = 0.95, seeds=(0,)) -> pd.DataFrame:
                             attribute=attribute,
                             accuracy=value,
                             bio_recall=0.9,
+                            **scale,
                         )
                     )
     return pd.DataFrame(rows)
@@ -34,31 +51,47 @@ def settings(mixed, single, augmented):
     }
 
 
-def test_supported_when_both_gaps_clear_the_threshold():
-    claim = knowledge_claim(metrics(settings(0.8, 0.1, 0.9)), THRESHOLDS)
-    assert claim["verdict"] == "supported"
-    assert claim["measured_value"] == pytest.approx(0.7)
-    assert claim["paper_value"] == pytest.approx(0.866 - 0.097)
-    assert "held-out bio recall 0.900" in claim["details"]
+def test_augmentation_and_mixed_training_are_two_claims_with_their_own_verdicts():
+    augmentation, mixed = knowledge_claims(metrics(settings(0.3, 0.1, 0.9)), THRESHOLDS)
+    assert augmentation["finding"].startswith("F2a augmentation")
+    assert augmentation["verdict"] == "supported" and augmentation["measured_value"] == pytest.approx(0.8)
+    assert augmentation["paper_value"] == pytest.approx(0.966 - 0.097)
+    assert "held-out bio recall 0.900" in augmentation["details"]
+    assert mixed["finding"].startswith("F2b mixed training")
+    assert mixed["verdict"] == "refuted" and mixed["measured_value"] == pytest.approx(0.2 - 0.0)
+    assert mixed["paper_value"] == pytest.approx(0.866 - 0.097)
 
 
-def test_refuted_when_one_gap_is_too_small_and_the_models_fit():
-    claim = knowledge_claim(metrics(settings(0.8, 0.7, 0.9)), THRESHOLDS)
+def test_refuted_when_the_gap_is_too_small_and_the_models_fit():
+    claim = knowledge_claim(metrics(settings(0.8, 0.7, 0.8)), THRESHOLDS)
     assert claim["verdict"] == "refuted" and claim["measured_value"] == pytest.approx(0.1)
+
+
+def test_below_the_papers_conditions_a_run_can_support_but_not_refute():
+    small = metrics(settings(0.8, 0.7, 0.8), scale=SMALL)
+    claim = knowledge_claim(small, THRESHOLDS)
+    assert claim["verdict"] == (
+        "inconclusive: below the paper's conditions (people 1,000 < 100,000, qa_train_people 500 < 50,000)"
+    )
+    assert "people 1,000" in claim["scale"] and "people 100,000" in claim["conditions"]
+    assert (
+        knowledge_claim(metrics(settings(0.8, 0.1, 0.9), scale=SMALL), THRESHOLDS)["verdict"] == "supported"
+    )
 
 
 def test_inconclusive_when_a_model_did_not_learn_its_training_questions():
     claim = knowledge_claim(metrics(settings(0.1, 0.1, 0.1), train=0.2), THRESHOLDS)
-    assert claim["verdict"] == "inconclusive"
+    assert claim["verdict"] == "inconclusive: a setting did not learn its own QA-train questions"
     assert "below min_fit" in claim["details"]
 
 
 def test_spread_over_seeds_and_markdown(tmp_path):
     table = metrics(settings(0.8, 0.1, 0.9), seeds=(0, 1))
-    table.loc[(table.seed == 1) & (table.regime == "mixed") & (table.split == "test"), "accuracy"] = 0.6
+    augmented = (table.seed == 1) & (table.variant == "multi5_permute") & (table.split == "test")
+    table.loc[augmented, "accuracy"] = 0.6
     claim = knowledge_claim(table, THRESHOLDS)
-    assert claim["measured_value"] == pytest.approx(0.6)
-    assert claim["spread"] == pytest.approx(pd.Series([0.7, 0.5]).std())
+    assert claim["measured_value"] == pytest.approx(0.65)
+    assert claim["spread"] == pytest.approx(pd.Series([0.8, 0.5]).std())
     write_claims([claim], tmp_path / "claims.md", tmp_path / "claims.parquet", tmp_path / "claims.html")
     assert "**supported**" in (tmp_path / "claims.md").read_text()
     page = (tmp_path / "claims.html").read_text()
@@ -68,13 +101,13 @@ def test_spread_over_seeds_and_markdown(tmp_path):
 
 def test_missing_setting_is_an_error():
     with pytest.raises(ValueError, match="no test QA metrics for mixed training on bioS single"):
-        knowledge_claim(metrics({("finetune", "single"): 0.1}), THRESHOLDS)
+        knowledge_claims(metrics(settings(0.1, 0.1, 0.1)).query("regime != 'mixed'"), THRESHOLDS)
 
 
 MANIPULATION = {"min_forward": 0.5, "max_inverse_margin": 0.05, "min_control": 0.5}
 
 
-def task_metrics(accuracy: dict, chance: float = 0.01, train: float = 1.0) -> pd.DataFrame:
+def task_metrics(accuracy: dict, chance: float = 0.01, train: float = 1.0, scale=AT_SCALE) -> pd.DataFrame:
     rows = [
         dict(
             variant=v,
@@ -84,6 +117,7 @@ def task_metrics(accuracy: dict, chance: float = 0.01, train: float = 1.0) -> pd
             accuracy=a if split == "test" else train,
             chance=chance,
             n=10,
+            **scale,
         )
         for (v, t), a in accuracy.items()
         for split in ("train", "test")
@@ -99,7 +133,10 @@ def test_one_way_access_supported_refuted_and_inconclusive():
 
     assert verdict(0.9, 0.03) == ("supported", pytest.approx(0.02))
     assert verdict(0.9, 0.5) == ("refuted", pytest.approx(0.49))
-    assert verdict(0.2, 0.0)[0] == "inconclusive"  # cannot even retrieve forward
+    assert verdict(0.2, 0.0)[0].startswith("inconclusive: forward QA fails")
+    runs = {("multi5_permute", "forward"): 0.9, ("multi5_permute", "inverse2"): 0.5}
+    (small,) = manipulation_claims(task_metrics(runs, scale=SMALL), MANIPULATION)
+    assert small["verdict"].startswith("inconclusive: below the paper's conditions (people 1,000 < 100,000")
 
 
 def test_the_best_inverse_task_counts_and_the_reversed_control_gets_its_own_row():
@@ -117,7 +154,9 @@ def test_the_best_inverse_task_counts_and_the_reversed_control_gets_its_own_row(
     assert control["threshold"] == ">= 0.500"
 
 
-def probes(first_aug: float, first_single: float, first_random: float, own: float = 0.9) -> pd.DataFrame:
+def probes(
+    first_aug: float, first_single: float, first_random: float, own: float = 0.9, scale=AT_SCALE
+) -> pd.DataFrame:
     rows = []
     for variant, model, first in (
         ("multi5_permute", "pretrained", first_aug),
@@ -138,6 +177,7 @@ def probes(first_aug: float, first_single: float, first_random: float, own: floa
                     later_accuracy=first if position == 1 else float("nan"),
                     next_accuracy=own,
                     majority=0.1,
+                    **scale,
                 )
             )
         rows.append(
@@ -162,13 +202,21 @@ def test_probing_claim_needs_augmented_above_single_and_random_init():
     assert "random-init 0.050" in claim["details"] and "Q-probe" in claim["details"]
     # Equal to its random-init model: the probe, not the model, finds the attribute.
     assert probing_claim(probes(0.9, 0.1, 0.85), thresholds)["verdict"] == "refuted"
-    assert probing_claim(probes(0.9, 0.1, 0.05, own=0.2), thresholds)["verdict"] == "inconclusive"
+    assert probing_claim(probes(0.9, 0.1, 0.05, own=0.2), thresholds)["verdict"].startswith(
+        "inconclusive: the probe cannot"
+    )
+    few = {**AT_SCALE, "train_per_class": 3}
+    assert probing_claim(probes(0.9, 0.1, 0.85, scale=few), thresholds)["verdict"] == (
+        "inconclusive: below the paper's conditions (train_per_class 3 < 250)"
+    )
 
 
 CAPACITY = {"min_fraction": 0.5, "max_ratio": 2.3, "min_int8_kept": 0.9, "max_int4_kept": 0.5}
 
 
-def capacity_metrics(ratios: dict, kept: dict, exposures: int = 100, data: str = "bioS") -> pd.DataFrame:
+def capacity_metrics(
+    ratios: dict, kept: dict, exposures: int = 100, data: str = "bioS", scale=AT_SCALE, n_layer: int = 2
+) -> pd.DataFrame:
     rows = []
     for size, ratio in ratios.items():
         for scheme in ("none", "int8", "int4"):
@@ -184,6 +232,9 @@ def capacity_metrics(ratios: dict, kept: dict, exposures: int = 100, data: str =
                     parameters=1000,
                     bits=bits,
                     bits_per_parameter=bits / 1000,
+                    people=scale["people"],
+                    pretrain_steps=scale["pretrain_steps"],
+                    n_layer=n_layer,
                 )
             )
     return pd.DataFrame(rows)
@@ -200,9 +251,28 @@ def test_capacity_claims_peak_ratio_and_quantization():
     low, int8, int4 = capacity_claims(capacity_metrics({"s": 0.1}, {"int8": 0.5, "int4": 0.9}), CAPACITY)
     assert (low["verdict"], int8["verdict"], int4["verdict"]) == ("refuted", "refuted", "refuted")
     unknown, *_ = capacity_claims(capacity_metrics({"s": 1.0}, {}, exposures=7), CAPACITY)
-    assert unknown["verdict"] == "inconclusive"  # the paper gives no ratio at 7 exposures
+    assert unknown["verdict"] == "inconclusive: the paper gives no ratio at these exposures"
     _, int8, _ = capacity_claims(capacity_metrics({"s": 0.0}, {}), CAPACITY)
-    assert int8["verdict"] == "inconclusive"  # nothing learned, nothing to lose
+    assert int8["verdict"] == "inconclusive: no model learned anything to lose"
+    small, _, int4 = capacity_claims(
+        capacity_metrics({"s": 0.1}, {"int4": 0.9}, scale={"people": 400, "pretrain_steps": 5000}), CAPACITY
+    )
+    below = "inconclusive: below the paper's conditions (people 400 < 50,000, pretrain_steps 5,000 < 50,000)"
+    assert small["verdict"] == below and int4["verdict"] == below
+
+
+def test_one_layer_models_are_left_out_of_the_capacity_law():
+    table = pd.concat(
+        [capacity_metrics({"one": 1.0}, {}, n_layer=1), capacity_metrics({"two": 0.1}, {}, n_layer=2)]
+    )
+    peak, *_ = capacity_claims(table, CAPACITY)
+    assert peak["measured_value"] == pytest.approx(0.1) and peak["verdict"] == "refuted"
+    shallow, int8, _ = capacity_claims(capacity_metrics({"one": 1.0}, {"int8": 1.0}, n_layer=1), CAPACITY)
+    assert (
+        shallow["verdict"] == "inconclusive: no model with 2 or more layers"
+        and "1-layer" in shallow["details"]
+    )
+    assert int8["verdict"] == "supported"  # quantization still compares every model with itself
 
 
 def test_capacity_has_a_verdict_per_dataset_and_pools_quantization_over_them():
@@ -216,3 +286,11 @@ def test_capacity_has_a_verdict_per_dataset_and_pools_quantization_over_them():
     assert "on bioS at 100" in bios["hypothesis"] and bios["verdict"] == "supported"
     assert "on bioD at 100" in biod["hypothesis"] and biod["verdict"] == "refuted"
     assert int8["measured_value"] == pytest.approx(0.9) and int4["measured_value"] == pytest.approx(0.4)
+
+
+def test_details_show_bio_recall_before_and_after_fine_tuning():
+    table = metrics({**settings(0.8, 0.1, 0.9), ("pretrain", "multi5_permute"): 0.0})
+    table.loc[table.regime == "pretrain", "bio_recall"] = 0.95
+    claim = knowledge_claim(table, THRESHOLDS)
+    assert "finetune/multi5_permute: held-out QA 0.900" in claim["details"]
+    assert "held-out bio recall 0.950 after pretraining -> 0.900" in claim["details"]

@@ -71,7 +71,7 @@ def test_manipulation_and_probing_settings_are_checked():
     config["probing"]["variants"] = ["single"]
     message = _error(config)
     assert "manipulation.runs.single_reverse: a reversed-biography control needs an inverse task" in message
-    assert "manipulation.runs.multi5_permute: must include forward and inverse1 or inverse2" in message
+    assert "manipulation.runs.multi5_permute: must include forward and an inverse task" in message
     assert "config key probing.variants: must include 'multi5_permute'" in message
     config = copy.deepcopy(load("smoke"))
     config["capacity"]["models"].append(dict(config["capacity"]["models"][0]))

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from physlm.data.bios import MONTHS
-from physlm.data.manipulation import INVERSE_KEYS, TASKS, majority_accuracy, make_task
+from physlm.data.manipulation import INVERSE, TASKS, majority_accuracy, make_task
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +48,15 @@ def test_comparison_pairs_share_a_split_differ_in_month_and_are_labelled_by_orde
     assert hinted["answer"].iloc[0] == f"{months} so {table.label.iloc[0]}"
 
 
-@pytest.mark.parametrize("task", ["inverse1", "inverse2"])
+@pytest.mark.parametrize("task", ["inverse_first", "inverse1", "inverse2", "inverse_all"])
 def test_inverse_questions_have_exactly_one_right_answer(tasks, people, task):
     table = tasks[task]
-    keys = INVERSE_KEYS[task]
+    keys, answer = INVERSE[task]
     assert table["prompt"].is_unique and len(table) > 0.5 * len(people)
     for row in table.itertuples():
         asked = people.loc[people.person_id == row.person_id, keys].iloc[0]
         matches = people[(people[keys] == asked).all(axis=1)]
-        assert matches["full_name"].tolist() == [row.label]
+        assert matches[answer].tolist() == [row.label]
         assert all(str(v) in row.prompt for v in asked)
     # People sharing the asked values are left out rather than given an ambiguous question.
     shared = people[people.duplicated(keys, keep=False)]
@@ -81,3 +81,14 @@ def test_tasks_are_deterministic_and_unknown_ones_named(people):
 def test_majority_accuracy_is_the_best_constant_answer_per_group():
     table = pd.DataFrame({"group": ["a", "a", "a", "b", "b"], "label": ["x", "x", "y", "u", "v"]})
     assert majority_accuracy(table) == pytest.approx((2 / 3 + 1 / 2) / 2)
+
+
+def test_inverse_tasks_span_the_papers_range_from_first_name_to_all_attributes(tasks, people):
+    easiest, hardest = tasks["inverse_first"], tasks["inverse_all"]
+    first = people.set_index("person_id")["first"]
+    assert (easiest["label"] == first[easiest.person_id].to_numpy()).all()  # a first name, not the full one
+    row = hardest.iloc[0]
+    person = people.set_index("person_id").loc[row.person_id]
+    for attribute in ("birth_date", "birth_city", "university", "major", "employer"):
+        assert str(person[attribute]) in row.prompt
+    assert row.label == person.full_name

@@ -10,6 +10,7 @@ from physlm.probing import (
     ProbeConfig,
     attribute_labels,
     fit_and_score,
+    loss_curve_end,
     majority_baseline,
     p_probe,
     q_probe,
@@ -96,3 +97,48 @@ def test_probes_score_held_out_people_only(people, tokenizer, tiny_model, probe)
         table = q_probe(tiny_model, tokenizer, people, cfg, seed=0)
         assert table.attribute.tolist() == list(ATTRIBUTES)
     assert (table.n == held_out).all() and table.accuracy.between(0, 1).all()
+
+
+def test_each_attribute_gets_its_own_probe_with_a_norm_per_position_and_a_loss_curve(
+    people, tokenizer, tiny_model
+):
+    cfg = ProbeConfig(
+        p_rank=2, q_rank=2, steps=20, batch_size=8, lr=1e-3, embedding_lr=1e-4, weight_decay=0.0
+    )
+    bios = make_biographies(people, "single", seed=0)
+    lines = []
+    p_probe(tiny_model, tokenizer, bios, people, cfg, seed=0, log=lines.append)
+    assert [line for line in lines if line.startswith("P-probe")] == [f"P-probe {a}:" for a in ATTRIBUTES]
+    curves = [line for line in lines if line.startswith("probe loss per tenth of 20 steps")]
+    assert len(curves) == len(ATTRIBUTES)
+    probe = Probe(torch.randn(10, 4), lambda embeds: embeds, rank=2, classes=[3, 3], seed=0)
+    assert [type(n).__name__ for n in probe.norms] == ["LayerNorm", "LayerNorm"]
+    assert all(n.weight.requires_grad and n.bias.requires_grad for n in probe.norms)
+
+
+def test_q_probe_reads_the_name_between_markers_at_the_end_marker(people, tokenizer, tiny_model, monkeypatch):
+    import physlm.probing as probing
+
+    seen = []
+
+    def spy(probe, ids, positions, labels, train, cfg, seed, log):
+        seen.append((probe, ids, positions))
+        return np.zeros(((~train).sum(), labels.shape[1]), dtype=bool)
+
+    monkeypatch.setattr(probing, "fit_and_score", spy)
+    cfg = ProbeConfig(p_rank=2, q_rank=2, steps=1, batch_size=8, lr=1e-3, embedding_lr=1e-4, weight_decay=0.0)
+    q_probe(tiny_model, tokenizer, people, cfg, seed=0)
+    assert len(seen) == len(ATTRIBUTES)  # one probe per attribute
+    probe, ids, positions = seen[0]
+    start, end = len(tokenizer), len(tokenizer) + 1
+    for row, name in zip(ids.tolist(), people["full_name"], strict=True):
+        read = row.index(end)
+        assert row[:2] == [tokenizer.eos_token_id, start]
+        assert tokenizer.decode(row[2:read]) == name
+    assert all(ids[i, positions[i, 0]] == end for i in range(len(ids)))
+    assert type(probe.norms[0]).__name__ == "BatchNorm1d" and probe.embedding.shape[0] == start + 2
+
+
+def test_loss_curve_end_says_whether_training_had_flattened():
+    assert loss_curve_end([1.0] * 100).endswith("(last tenth +0.0%)")
+    assert "(last tenth -50.0%)" in loss_curve_end([2.0] * 90 + [1.0] * 10)

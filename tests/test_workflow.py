@@ -17,24 +17,33 @@ def test_smoke_dag_writes_every_output(smoke_run, tmp_path):
         for suffix in (".pdf", ".png"):
             assert (results / "figures" / f"{name}{suffix}").stat().st_size > 10_000
     claims = pd.read_parquet(results / "claims.parquet")
-    assert claims["verdict"].isin(["supported", "refuted", "inconclusive"]).all()
+    assert claims["verdict"].str.match(r"(supported|refuted|inconclusive)").all()
     assert claims["finding"].tolist() == [
         *["F1 knowledge capacity"] * 3,  # bioS, bioS_simple, bioD
         "F1 capacity under int8",
         "F1 capacity under int4",
-        "F2 knowledge must be in pretraining",
+        "F2a augmentation: knowledge must be in pretraining",
+        "F2b mixed training: knowledge must be in pretraining",
         "F5 knowledge access is one-way",
         "F5 control: reversed biographies",
         "F2 mechanism: P-probing",
     ]
-    assert "F5" in (results / "claims.md").read_text()
+    # Every claim sets this run's scale beside the paper's conditions; the smoke run is far below them,
+    # so no claim can be refuted here.
+    assert (claims["conditions"].str.len() > 0).all() and (claims["scale"].str.len() > 0).all()
+    assert "refuted" not in set(claims["verdict"])
+    f2a = claims.set_index("finding").loc["F2a augmentation: knowledge must be in pretraining"]
+    assert "people 40" in f2a["scale"] and "people 100,000" in f2a["conditions"]
+    markdown = (results / "claims.md").read_text()
+    assert "F5" in markdown and "paper's conditions" in markdown
     tasks = pd.read_parquet(results / "manipulation" / "accuracy.parquet")
     assert set(zip(tasks.variant, tasks.task, strict=True)) == {
         ("multi5_permute", "forward"),
         ("multi5_permute", "parity_cot"),
         ("multi5_permute", "comparison"),
-        ("multi5_permute", "inverse2"),
-        ("multi5_permute_reverse", "inverse2"),
+        ("multi5_permute", "inverse_first"),
+        ("multi5_permute", "inverse_all"),
+        ("multi5_permute_reverse", "inverse_all"),
     }
     assert tasks.accuracy.between(0, 1).all() and tasks.chance.between(0, 1).all()
     bits = pd.read_parquet(results / "capacity" / "bits.parquet")
@@ -44,15 +53,18 @@ def test_smoke_dag_writes_every_output(smoke_run, tmp_path):
         for s in ("xs", "s")
         for q in ("none", "int8", "int4")
     }
-    assert (bits.parameters > 0).all() and (bits.bits >= 0).all()
-    assert (bits[bits.data == "bioD"].diversity_bits >= 0).all() and (bits.data_bits > 0).all()
+    # Bits are not floored at 0 (as in the paper): an untrained smoke model may score below uniform.
+    assert (bits.parameters > 0).all() and (bits.data_bits > 0).all() and (bits.bits <= bits.data_bits).all()
     probes = pd.read_parquet(results / "probing" / "probes.parquet")
     assert set(zip(probes.variant, probes.model, probes.probe, strict=True)) == {
         (v, m, p) for v in ("single", "multi5_permute") for m in ("pretrained", "random init") for p in "PQ"
     }
     metrics = pd.read_parquet(results / "knowledge" / "qa_accuracy.parquet")
     settings = set(zip(metrics.regime, metrics.variant, strict=True))
-    assert settings == {("mixed", "single"), ("finetune", "single"), ("finetune", "multi5_permute")}
+    assert settings == {
+        ("mixed", "single"),
+        *((regime, v) for regime in ("pretrain", "finetune") for v in ("single", "multi5_permute")),
+    }
     assert set(metrics.split) == {"train", "test"} and metrics.accuracy.between(0, 1).all()
     train_log = pd.read_parquet(results / "knowledge" / "single" / "seed0" / "pretrain" / "train_log.parquet")
     assert (train_log["tokens_per_s"] > 0).all()

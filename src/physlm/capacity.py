@@ -3,7 +3,8 @@
 A set of N items, each drawn uniformly from S possibilities, holds N*log2(S) bits. A model whose loss
 on an item (summed over the item's tokens, in nats) is p has narrowed S down to about e^p candidates,
 so it has learned log2(S / e^p) bits of that item. The paper's estimate sums this over the name and
-value items of a dataset; a term is floored at zero, since a model worse than uniform learned nothing.
+value items of a dataset. No term is floored at zero, as in the paper: a model worse than uniform on
+an item (it puts its mass on the wrong values of a pool) gets a negative term, reported as measured.
 Capacity ratio = bits / parameters, counting only the embedding rows the data uses.
 """
 
@@ -21,8 +22,9 @@ LN2 = math.log(2)
 
 
 def item_bits(n_items: float, log2_choices: float, mean_loss_nats: float) -> float:
-    """n_items * log2(S / e^loss), with log2(S) given (S can be astronomically large), floored at 0."""
-    return max(0.0, n_items * (log2_choices - mean_loss_nats / LN2))
+    """n_items * log2(S / e^loss), with log2(S) given (S can be astronomically large); negative when
+    the model is worse than uniform."""
+    return n_items * (log2_choices - mean_loss_nats / LN2)
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,9 @@ def biod_bits(
 ) -> BioDBits:
     """R = N log2(N0/e^p1) + N K log2(D^C/e^p2) + K D log2(T^L/(D e^p3)).
 
-    p2 is the mean loss of one (person, attribute) value (C chunks); p3 the mean loss of a chunk
-    string's first occurrence, whose L tokens the model must have learned as one of D strings.
+    p2 is the mean loss of one (person, attribute) value (C chunks); p3 the mean loss of a value's
+    first chunk v1 over all (person, attribute) pairs: its L tokens the model must have learned as
+    one of D strings (Part 3.3, eq. A.1).
     """
     k, d = spec.k, spec.d
     return BioDBits(
@@ -92,19 +95,17 @@ def biod_bits(
 
 def biod_measure(names: pd.DataFrame, chunks: pd.DataFrame, n_names: int, spec: BioD) -> BioDBits:
     """Bits from `evaluate.biod_chunk_losses` tables: p1 the mean name loss, p2 the mean loss of a
-    (person, attribute) value, p3 the mean loss of a string, read at one occurrence of each (its
-    first by person id and chunk position), so that every used string counts once."""
+    (person, attribute) value, p3 the mean loss of the first chunk v1, averaged uniformly over all
+    (person, attribute) pairs, as the paper defines it."""
     values = chunks.groupby(["person_id", "attribute"])["loss"].sum()
-    first = chunks.sort_values(["person_id", "attribute", "position"]).drop_duplicates(
-        ["attribute", "string"]
-    )
+    first_chunks = chunks[chunks["position"] == 0]
     return biod_bits(
         len(names),
         n_names,
         spec,
         name_loss=names["name_loss"].mean(),
         value_loss=values.mean(),
-        chunk_loss=first["loss"].mean(),
+        chunk_loss=first_chunks["loss"].mean(),
     )
 
 

@@ -10,7 +10,17 @@ from pathlib import Path
 import pandas as pd
 
 from physlm.data.bios import Variant
-from physlm.paper import CAPACITY_RATIO, INT4_KEPT, MANIPULATION_ACCURACY, QA_ACCURACY
+from physlm.paper import (
+    CAPACITY_CONDITIONS,
+    CAPACITY_RATIO,
+    INT4_KEPT,
+    MANIPULATION_ACCURACY,
+    MANIPULATION_CONDITIONS,
+    MIXED_CONDITIONS,
+    PROBING_CONDITIONS,
+    QA_ACCURACY,
+    QA_CONDITIONS,
+)
 
 COLUMNS = [
     "finding",
@@ -21,8 +31,36 @@ COLUMNS = [
     "spread",
     "threshold",
     "verdict",
+    "scale",
+    "conditions",
     "details",
 ]
+BELOW = "inconclusive: below the paper's conditions"
+
+
+def _scale(rows: pd.DataFrame, conditions: dict, pick: str = "min") -> dict:
+    """The run's scale on each key of the paper's conditions: the smallest over the runs a claim
+    compares (`pick="max"`: the largest, where any one run at scale could show the law)."""
+    return {key: float(getattr(rows[key], pick)()) for key in conditions}
+
+
+def _describe(values: dict) -> str:
+    return "; ".join(f"{key} {value:,.0f}" for key, value in values.items())
+
+
+def _judge(holds: bool, scale: dict, conditions: dict) -> str:
+    """Supported when the effect shows; otherwise refuted only at the paper's scale. Below it, a
+    missing effect says nothing: inconclusive, naming each condition the run falls short of."""
+    if holds:
+        return "supported"
+    short = [
+        f"{key} {scale[key]:,.0f} < {needed:,}" for key, needed in conditions.items() if scale[key] < needed
+    ]
+    return f"{BELOW} ({', '.join(short)})" if short else "refuted"
+
+
+def _scale_columns(scale: dict, conditions: dict) -> dict:
+    return {"scale": _describe(scale), "conditions": _describe(conditions)}
 
 
 def _mean_accuracy(
@@ -35,52 +73,80 @@ def _mean_accuracy(
     return rows.groupby("seed")[column].mean()
 
 
-def knowledge_claim(metrics: pd.DataFrame, thresholds: dict) -> dict:
-    """Finding 2: extraction of held-out people's knowledge needs it in pretraining (or augmentation).
+def knowledge_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
+    """Finding 2 as two claims: extraction of held-out people's knowledge after pretrain + finetune
+    needs augmented pretraining (multi5_permute vs single), and mixed training extracts it (mixed vs
+    single pretrain + finetune).
 
-    Measured value: the smaller of the two gaps (mixed minus single pretrain-then-finetune, and
-    multi5_permute minus single), per seed, averaged. A setting whose QA-train accuracy is below
-    `min_fit` did not learn its own training questions, so a low held-out score would say nothing:
-    the verdict is then inconclusive.
+    Measured value: held-out QA of the setting minus that of single pretrain + finetune, per seed,
+    averaged. If either setting scores below `min_fit` on its own QA-train people, it did not learn
+    its training questions, so its held-out score says nothing: inconclusive.
     """
-    settings = {
-        "mixed single": ("mixed", "single"),
-        "finetune single": ("finetune", "single"),
-        "finetune multi5_permute": ("finetune", "multi5_permute"),
+    single = ("finetune", "single")
+    claims = {
+        "F2a augmentation": (
+            ("finetune", "multi5_permute"),
+            QA_CONDITIONS,
+            "held-out QA is high after multi5_permute pretraining + finetune, low after single "
+            "pretraining + finetune",
+        ),
+        "F2b mixed training": (
+            ("mixed", "single"),
+            MIXED_CONDITIONS,
+            "held-out QA is high after mixed training (biographies + QA of the train half), low after "
+            "single pretraining + finetune",
+        ),
     }
-    test = {k: _mean_accuracy(metrics, *v, "test") for k, v in settings.items()}
-    train = {k: _mean_accuracy(metrics, *v, "train") for k, v in settings.items()}
-    base = test["finetune single"]
-    gap = pd.concat([test["mixed single"] - base, test["finetune multi5_permute"] - base], axis=1).min(axis=1)
-    paper = {k: QA_ACCURACY[v] for k, v in settings.items()}
-    paper_gap = min(paper["mixed single"], paper["finetune multi5_permute"]) - paper["finetune single"]
-    unfit = [k for k, v in train.items() if v.mean() < thresholds["min_fit"]]
-    if unfit:
-        verdict = "inconclusive"
-    elif gap.mean() >= thresholds["min_gap"]:
-        verdict = "supported"
-    else:
-        verdict = "refuted"
-    stored = {k: _mean_accuracy(metrics, *v, "test", "bio_recall").mean() for k, v in settings.items()}
-    details = "; ".join(
-        f"{k}: held-out QA {test[k].mean():.3f} (paper {paper[k]:.3f}), QA-train {train[k].mean():.3f}, "
-        f"held-out bio recall {stored[k]:.3f}"
-        for k in settings
-    )
-    if unfit:
-        details += f"; below min_fit={thresholds['min_fit']} on QA-train: {', '.join(unfit)}"
-    return {
-        "finding": "F2 knowledge must be in pretraining",
-        "hypothesis": "held-out QA is high after mixed training and after multi5_permute "
-        "pretraining + finetune, low after single pretraining + finetune",
-        "metric": "min(mixed, multi5_permute) - single held-out QA accuracy",
-        "paper_value": paper_gap,
-        "measured_value": float(gap.mean()),
-        "spread": float(gap.std()) if len(gap) > 1 else float("nan"),
-        "threshold": f">= {thresholds['min_gap']:.3f}",
-        "verdict": verdict,
-        "details": details,
-    }
+    rows = []
+    for name, (setting, conditions, hypothesis) in claims.items():
+        compared = {"/".join(s): s for s in (setting, single)}
+        test = {k: _mean_accuracy(metrics, *v, "test") for k, v in compared.items()}
+        train = {k: _mean_accuracy(metrics, *v, "train") for k, v in compared.items()}
+        stored = {k: _mean_accuracy(metrics, *v, "test", "bio_recall").mean() for k, v in compared.items()}
+        gap = test["/".join(setting)] - test["/".join(single)]
+        scale = _scale(_runs(metrics, list(compared.values())), conditions)
+        unfit = [k for k, v in train.items() if v.mean() < thresholds["min_fit"]]
+        if unfit:
+            verdict = "inconclusive: a setting did not learn its own QA-train questions"
+        else:
+            verdict = _judge(gap.mean() >= thresholds["min_gap"], scale, conditions)
+        details = "; ".join(
+            f"{k}: held-out QA {test[k].mean():.3f} (paper {QA_ACCURACY[v]:.3f}), "
+            f"QA-train {train[k].mean():.3f}, held-out bio recall {_recall_before(metrics, v)}{stored[k]:.3f}"
+            for k, v in compared.items()
+        )
+        if unfit:
+            details += f"; below min_fit={thresholds['min_fit']} on QA-train: {', '.join(unfit)}"
+        rows.append(
+            {
+                "finding": f"{name}: knowledge must be in pretraining",
+                "hypothesis": hypothesis,
+                "metric": f"{'/'.join(setting)} minus finetune/single held-out QA accuracy",
+                "paper_value": QA_ACCURACY[setting] - QA_ACCURACY[single],
+                "measured_value": float(gap.mean()),
+                "spread": _spread(gap),
+                "threshold": f">= {thresholds['min_gap']:.3f}",
+                "verdict": verdict,
+                **_scale_columns(scale, conditions),
+                "details": details,
+            }
+        )
+    return rows
+
+
+def _recall_before(metrics: pd.DataFrame, setting: tuple[str, str]) -> str:
+    """ "X after pretraining -> " for a fine-tuned setting whose pretrained model was evaluated."""
+    regime, variant = setting
+    rows = metrics[(metrics.regime == "pretrain") & (metrics.variant == variant) & (metrics.split == "test")]
+    if regime != "finetune" or rows.empty:
+        return ""
+    return f"{rows['bio_recall'].mean():.3f} after pretraining -> "
+
+
+def _runs(metrics: pd.DataFrame, settings: list[tuple[str, str]]) -> pd.DataFrame:
+    """The metrics rows of the given (regime, variant) settings."""
+    keys = pd.Series(list(zip(metrics.regime, metrics.variant, strict=True)), index=metrics.index)
+    return metrics[keys.isin(settings)]
 
 
 def _task_accuracy(metrics: pd.DataFrame, variant: str, task: str, split: str = "test") -> pd.DataFrame:
@@ -126,10 +192,13 @@ def manipulation_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
     for variant in main:
         forward = _task_accuracy(metrics, variant, "forward").accuracy
         margin, tasks = _inverse_above_chance(metrics, variant)
+        scale = _scale(metrics[metrics.variant == variant], MANIPULATION_CONDITIONS)
         if forward.mean() < thresholds["min_forward"]:
-            verdict = "inconclusive"
+            verdict = "inconclusive: forward QA fails, nothing to contrast inverse search with"
         else:
-            verdict = "supported" if margin.mean() <= thresholds["max_inverse_margin"] else "refuted"
+            verdict = _judge(
+                margin.mean() <= thresholds["max_inverse_margin"], scale, MANIPULATION_CONDITIONS
+            )
         rows.append(
             {
                 "finding": "F5 knowledge access is one-way",
@@ -141,11 +210,13 @@ def manipulation_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
                 "spread": _spread(margin),
                 "threshold": f"<= {thresholds['max_inverse_margin']:.3f}",
                 "verdict": verdict,
+                **_scale_columns(scale, MANIPULATION_CONDITIONS),
                 "details": details(variant),
             }
         )
     for variant in (v for v in variants if Variant.parse(v).reverse):
         margin, tasks = _inverse_above_chance(metrics, variant)
+        scale = _scale(metrics[metrics.variant == variant], MANIPULATION_CONDITIONS)
         rows.append(
             {
                 "finding": "F5 control: reversed biographies",
@@ -156,7 +227,8 @@ def manipulation_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
                 "measured_value": float(margin.mean()),
                 "spread": _spread(margin),
                 "threshold": f">= {thresholds['min_control']:.3f}",
-                "verdict": "supported" if margin.mean() >= thresholds["min_control"] else "refuted",
+                "verdict": _judge(margin.mean() >= thresholds["min_control"], scale, MANIPULATION_CONDITIONS),
+                **_scale_columns(scale, MANIPULATION_CONDITIONS),
                 "details": details(variant),
             }
         )
@@ -185,10 +257,11 @@ def probing_claim(probes: pd.DataFrame, thresholds: dict) -> dict:
     gap = pd.concat([aug - single, aug - random], axis=1).min(axis=1)
     p = probes[probes.probe == "P"]
     own = p[(p.variant == "single") & (p.model == "pretrained")]["next_accuracy"].mean()
+    scale = _scale(p[(p.variant == "multi5_permute") & (p.model == "pretrained")], PROBING_CONDITIONS)
     if own < thresholds["min_fit"]:
-        verdict = "inconclusive"
+        verdict = "inconclusive: the probe cannot read single's values even right before them"
     else:
-        verdict = "supported" if gap.mean() >= thresholds["min_gap"] else "refuted"
+        verdict = _judge(gap.mean() >= thresholds["min_gap"], scale, PROBING_CONDITIONS)
     majority = p[(p.variant == "multi5_permute") & (p.position == 1)]["majority"].mean()
     q = probes[probes.probe == "Q"].groupby(["variant", "model"])["accuracy"].mean()
     details = (
@@ -207,6 +280,7 @@ def probing_claim(probes: pd.DataFrame, thresholds: dict) -> dict:
         "spread": _spread(gap),
         "threshold": f">= {thresholds['min_gap']:.3f}",
         "verdict": verdict,
+        **_scale_columns(scale, PROBING_CONDITIONS),
         "details": details,
     }
 
@@ -222,14 +296,20 @@ def capacity_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
     """
     rows = []
     plain = metrics[metrics.quantization == "none"]
-    for (data, exposures), part in plain.groupby(["data", "exposures"], sort=False):
+    for (data, exposures), everything in plain.groupby(["data", "exposures"], sort=False):
+        part = everything[everything.n_layer >= 2]  # the paper leaves 1-layer models out of the law
+        if part.empty:
+            rows.append(_no_deep_model(data, exposures))
+            continue
         peak = part.groupby("seed")["bits_per_parameter"].max()
         paper = CAPACITY_RATIO.get(int(exposures), float("nan"))
         low, known = thresholds["min_fraction"] * paper, not pd.isna(paper)
+        conditions = CAPACITY_CONDITIONS.get(int(exposures), {})
+        scale = _scale(part, conditions, pick="max")
         if not known:
-            verdict = "inconclusive"
+            verdict = "inconclusive: the paper gives no ratio at these exposures"
         else:
-            verdict = "supported" if low <= peak.mean() <= thresholds["max_ratio"] else "refuted"
+            verdict = _judge(low <= peak.mean() <= thresholds["max_ratio"], scale, conditions)
         best = part.loc[part["bits_per_parameter"].idxmax()]
         rows.append(
             {
@@ -244,6 +324,7 @@ def capacity_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
                 if known
                 else "none (no paper value)",
                 "verdict": verdict,
+                **_scale_columns(scale, conditions),
                 "details": f"peak at size {best['size']}, N={best.n}: {best.bits:,.0f} bits, "
                 f"{best.parameters:,} parameters; "
                 + ", ".join(
@@ -255,16 +336,19 @@ def capacity_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
     keys = ["data", "n", "exposures", "size", "seed"]
     bits = metrics.pivot_table(index=keys, columns="quantization", values="bits")
     bits = bits[bits["none"] > 0]
+    # The paper reports quantization on models at capacity: the conditions of the fewest exposures run.
+    conditions = CAPACITY_CONDITIONS.get(int(metrics.exposures.min()), {}) if len(metrics) else {}
+    scale = _scale(metrics, conditions, pick="max")
     for scheme, direction, bound, paper in (
         ("int8", ">=", thresholds["min_int8_kept"], 1.0),
         ("int4", "<=", thresholds["max_int4_kept"], INT4_KEPT),
     ):
         kept = (bits[scheme] / bits["none"]).groupby("seed").mean()
         if kept.empty:
-            verdict = "inconclusive"  # no model learned anything to lose
+            verdict = "inconclusive: no model learned anything to lose"
         else:
             holds = kept.mean() >= bound if direction == ">=" else kept.mean() <= bound
-            verdict = "supported" if holds else "refuted"
+            verdict = _judge(holds, scale, conditions)
         rows.append(
             {
                 "finding": f"F1 capacity under {scheme}",
@@ -275,10 +359,28 @@ def capacity_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
                 "spread": _spread(kept),
                 "threshold": f"{direction} {bound:.2f}",
                 "verdict": verdict,
+                **_scale_columns(scale, conditions),
                 "details": f"{len(bits)} models with any learned bits",
             }
         )
     return rows
+
+
+def _no_deep_model(data: str, exposures: int) -> dict:
+    return {
+        "finding": "F1 knowledge capacity",
+        "hypothesis": f"on {data} at {exposures} exposures the best model stores the paper's bits "
+        "per parameter",
+        "metric": "peak bits of knowledge per parameter over model sizes and N",
+        "paper_value": CAPACITY_RATIO.get(int(exposures), float("nan")),
+        "measured_value": float("nan"),
+        "spread": float("nan"),
+        "threshold": "",
+        "verdict": "inconclusive: no model with 2 or more layers",
+        "scale": "",
+        "conditions": "",
+        "details": "every model has one layer; the paper leaves 1-layer models out of the law",
+    }
 
 
 VERDICT_COLORS = {"supported": "#d8f0d8", "refuted": "#f6d5d5", "inconclusive": "#eeeeee"}
@@ -290,7 +392,7 @@ def claims_html(table: pd.DataFrame) -> str:
     for column in ("paper_value", "measured_value", "spread"):
         shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
     body = shown.style.hide(axis="index").map(
-        lambda v: f"background-color: {VERDICT_COLORS[v]}" if v in VERDICT_COLORS else "", subset=["verdict"]
+        lambda v: f"background-color: {VERDICT_COLORS[v.split(':')[0]]}", subset=["verdict"]
     )
     details = "".join(f"<li><b>{r.finding}</b>: {r.details}</li>" for r in table.itertuples())
     return (
@@ -298,7 +400,8 @@ def claims_html(table: pd.DataFrame) -> str:
         "body{font-family:sans-serif;margin:1em} table{border-collapse:collapse} "
         "td,th{border:1px solid #bbb;padding:4px 8px;text-align:left}</style></head><body>"
         "<h1>Claims</h1><p>Each finding as a refutable claim; thresholds are fixed in the config "
-        "before any run. Spread is the standard deviation over seeds (blank with one seed).</p>"
+        "before any run. Spread is the standard deviation over seeds (blank with one seed). A run below "
+        "the paper's conditions can support a claim but not refute it.</p>"
         f"{body.to_html()}<h2>Details</h2><ul>{details}</ul></body></html>\n"
     )
 
@@ -313,15 +416,18 @@ def write_claims(rows: list[dict], markdown: Path, parquet: Path, html: Path | N
         "Each finding as a refutable claim; thresholds are fixed in the config before any run.",
         "Spread is the standard deviation over seeds (blank with one seed).",
         "",
-        "| finding | hypothesis | metric | paper | measured | spread | threshold | verdict |",
-        "|---|---|---|---|---|---|---|---|",
+        "A run below the paper's conditions can support a claim but not refute it.",
+        "",
+        "| finding | hypothesis | metric | paper | measured | spread | threshold | verdict "
+        "| this run's scale | paper's conditions |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in table.itertuples():
         spread = "" if pd.isna(r.spread) else f"{r.spread:.3f}"
         paper = "" if pd.isna(r.paper_value) else f"{r.paper_value:.3f}"
         lines.append(
-            f"| {r.finding} | {r.hypothesis} | {r.metric} | {paper} | "
-            f"{r.measured_value:.3f} | {spread} | {r.threshold} | **{r.verdict}** |"
+            f"| {r.finding} | {r.hypothesis} | {r.metric} | {paper} | {r.measured_value:.3f} | {spread} "
+            f"| {r.threshold} | **{r.verdict}** | {r.scale} | {r.conditions} |"
         )
     lines += ["", "## Details", ""] + [f"- {r.finding}: {r.details}" for r in table.itertuples()]
     markdown.write_text("\n".join(lines) + "\n")

@@ -33,6 +33,14 @@ def _with_labels(table: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
     return table
 
 
+def _with_scale(table: pd.DataFrame, model: Path) -> pd.DataFrame:
+    """Add the scale of the training behind `model` (people, exposures, steps, layers) as columns,
+    so that claims can set each run beside the paper's conditions."""
+    from physlm.train import SCALE_FILE
+
+    return table.assign(**json.loads((model / SCALE_FILE).read_text()))
+
+
 def _biod_spec(args: argparse.Namespace):
     """The bioD knobs of `--biod`, or None for bioS."""
     from physlm.data.biod import BioD
@@ -95,7 +103,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from physlm.corpus import bio_documents, qa_documents
     from physlm.models import add_lora, build_model, count_parameters, pick_device
     from physlm.provenance import beside, run_fingerprint, write_provenance
-    from physlm.train import Preempted, TrainConfig, build_mixture, train
+    from physlm.train import SCALE_FILE, Preempted, TrainConfig, build_mixture, run_scale, train
 
     if not (args.bios or args.qa):
         raise SystemExit("physlm train: give --bios, --qa or both")
@@ -116,12 +124,15 @@ def cmd_train(args: argparse.Namespace) -> None:
     if lora:
         torch.manual_seed(args.seed)  # LoRA's A matrices start random: same seed, same adapter
         model = add_lora(model, lora["rank"], lora["embedding_rank"])
-    sources = {}
+    sources, qa_people = {}, 0
     if args.bios:
-        sources["biographies"] = bio_documents(tokenizer, pd.read_parquet(args.bios))
+        bio_table = pd.read_parquet(args.bios)
+        sources["biographies"] = bio_documents(tokenizer, bio_table)
     if args.qa:
         qa = pd.read_parquet(args.qa)
-        sources["QA"] = qa_documents(tokenizer, qa[qa["split"] == "train"])
+        qa_train = qa[qa["split"] == "train"]
+        sources["QA"] = qa_documents(tokenizer, qa_train)
+        qa_people = int(qa_train["person_id"].nunique())
     mixture = build_mixture(list(sources.values()), batch_size, args.qa_ratio, context, args.seed)
     if args.epochs:  # the length follows from the corpus: this many passes over the first source
         stream, count = mixture[0]
@@ -131,6 +142,13 @@ def cmd_train(args: argparse.Namespace) -> None:
         epochs = cfg.steps * count / stream.per_epoch
         print(f"{name}: {stream.per_epoch} windows per epoch, {epochs:.1f} epochs planned", flush=True)
     print(f"{count_parameters(model):,} parameters on {pick_device()}", flush=True)
+    scale = run_scale(
+        json.loads((args.init / SCALE_FILE).read_text()) if args.init else None,
+        cfg.steps,
+        model.config.num_hidden_layers,
+        (*mixture[0], bio_table) if args.bios else None,
+        qa_people,
+    )
     args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
     write_provenance(args.checkpoint, vars(args))
     fingerprint = run_fingerprint(
@@ -157,6 +175,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     model.to("cpu").save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
+    (tmp / SCALE_FILE).write_text(json.dumps(scale, indent=2) + "\n")
     write_provenance(tmp, vars(args))
     shutil.rmtree(args.out, ignore_errors=True)
     tmp.rename(args.out)
@@ -177,7 +196,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     scored = answer_questions(model, tokenizer, pd.read_parquet(args.qa), args.batch_size)
     recall = bio_recall(model, tokenizer, pd.read_parquet(args.bios), pd.read_parquet(args.people))
-    _write_parquet(_with_labels(accuracy_table(scored, recall), args.label), args.out, args)
+    table = _with_scale(accuracy_table(scored, recall), args.model)
+    _write_parquet(_with_labels(table, args.label), args.out, args)
 
 
 def cmd_task(args: argparse.Namespace) -> None:
@@ -198,7 +218,7 @@ def cmd_evaluate_task(args: argparse.Namespace) -> None:
     model = AutoModelForCausalLM.from_pretrained(args.model).to(pick_device())
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     scored = answer_questions(model, tokenizer, pd.read_parquet(args.task), args.batch_size)
-    _write_parquet(_with_labels(task_accuracy(scored), args.label), args.out, args)
+    _write_parquet(_with_labels(_with_scale(task_accuracy(scored), args.model), args.label), args.out, args)
 
 
 def cmd_probe(args: argparse.Namespace) -> None:
@@ -228,7 +248,8 @@ def cmd_probe(args: argparse.Namespace) -> None:
             table = table.assign(probe=probe, model=name)
             print(f"{probe}-probe, {name}: mean held-out accuracy {table['accuracy'].mean():.3f}", flush=True)
             tables.append(table)
-    _write_parquet(_with_labels(pd.concat(tables, ignore_index=True), args.label), args.out, args)
+    table = _with_scale(pd.concat(tables, ignore_index=True), args.model)
+    _write_parquet(_with_labels(table, args.label), args.out, args)
 
 
 def cmd_figure_knowledge(args: argparse.Namespace) -> None:
@@ -294,7 +315,7 @@ def cmd_capacity_bits(args: argparse.Namespace) -> None:
             }
         )
         print(f"{scheme}: {bits.total:,.0f} bits, {bits.total / params:.3f} bits/parameter", flush=True)
-    _write_parquet(_with_labels(pd.DataFrame(rows), args.label), args.out, args)
+    _write_parquet(_with_labels(_with_scale(pd.DataFrame(rows), args.model), args.label), args.out, args)
 
 
 def cmd_figure_manipulation(args: argparse.Namespace) -> None:
@@ -324,7 +345,7 @@ def cmd_figure_q_probing(args: argparse.Namespace) -> None:
 def cmd_claims(args: argparse.Namespace) -> None:
     from physlm.claims import (
         capacity_claims,
-        knowledge_claim,
+        knowledge_claims,
         manipulation_claims,
         probing_claim,
         write_claims,
@@ -334,7 +355,7 @@ def cmd_claims(args: argparse.Namespace) -> None:
     thresholds = json.loads(args.thresholds)
     rows = [
         *capacity_claims(pd.read_parquet(args.capacity), thresholds["capacity"]),
-        knowledge_claim(pd.read_parquet(args.knowledge), thresholds["knowledge"]),
+        *knowledge_claims(pd.read_parquet(args.knowledge), thresholds["knowledge"]),
         *manipulation_claims(pd.read_parquet(args.manipulation), thresholds["manipulation"]),
         probing_claim(pd.read_parquet(args.probing), thresholds["probing"]),
     ]
@@ -427,7 +448,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--task",
         required=True,
-        help="forward, parity[_cot], mod6[_cot], comparison[_cot], inverse1, inverse2",
+        help="forward, parity[_cot], mod6[_cot], comparison[_cot], inverse_first, inverse1, inverse2, "
+        "inverse_all",
     )
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--pairs-per-person", type=int, default=4, help="comparison partners per person")

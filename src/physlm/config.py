@@ -91,12 +91,12 @@ def _semantic_problems(config: dict) -> list[str]:
         if variant.endswith("_reverse") and not any(t.startswith("inverse") for t in tasks):
             problems.append(
                 f"config key manipulation.runs.{variant}: a reversed-biography control needs an inverse "
-                "task (inverse1 or inverse2)"
+                "task (inverse_first, inverse1, inverse2 or inverse_all)"
             )
     main = config["manipulation"]["runs"].get("multi5_permute", [])
     if "forward" not in main or not any(t.startswith("inverse") for t in main):
         problems.append(
-            "config key manipulation.runs.multi5_permute: must include forward and inverse1 or inverse2 "
+            "config key manipulation.runs.multi5_permute: must include forward and an inverse task "
             "(the finding 5 claim compares them)"
         )
     names = [m["name"] for m in config["capacity"]["models"]]

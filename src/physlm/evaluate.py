@@ -109,14 +109,15 @@ def span_loss(nll: torch.Tensor, offsets: list[tuple[int, int]], start: int, len
 def item_losses(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, bios: pd.DataFrame, people: pd.DataFrame
 ) -> pd.DataFrame:
-    """Per person, the model's loss in nats summed over the tokens of the name and of all attribute
-    values, teacher-forced on the person's first biography (Part 3.3's p1 and p2)."""
+    """Per person, the model's loss in nats summed over the tokens of the name and of the attribute
+    values S0 counts (work city, a function of the employer, is in neither), teacher-forced on the
+    person's first biography (Part 3.3's p1 and p2)."""
     model.eval()
     first = bios[bios["copy"] == 0].merge(people, on="person_id")
     rows = []
     for person in first.itertuples():
         nll, offsets = text_losses(model, tokenizer, person.text)
-        values = zip(ATTRIBUTES, person.starts, strict=True)
+        values = [(a, start) for a, start in zip(ATTRIBUTES, person.starts, strict=True) if a != "work_city"]
         rows.append(
             {
                 "person_id": person.person_id,

@@ -28,3 +28,40 @@ MANIPULATION_ACCURACY = {
 # keeps it, int4 falls to about 0.7 (of 2) bits per parameter.
 CAPACITY_RATIO = {100: 1.0, 1000: 2.0}
 INT4_KEPT = 0.7 / 2.0
+
+# The scale at which each paper reports its finding. A run below any of these can support a finding
+# (the effect shows anyway) but cannot refute it. Keys are columns of the metrics tables (written by
+# train.run_scale, probing and the capacity step); a run's value must be at least the paper's.
+# Part 3.1: bioS N = 100K, half of them QA-train; GPT2-12-12; 80K pretraining steps (batch 96 x 512
+# tokens, ~540 exposures per person); LoRA fine-tuning 50K steps.
+QA_CONDITIONS = {
+    "people": 100_000,
+    "qa_train_people": 50_000,
+    "exposures": 540,
+    "pretrain_steps": 80_000,
+    "finetune_steps": 50_000,
+    "n_layer": 12,
+}
+# Mixed training (Part 3.1): the same people and model, QA of the train half mixed into the 80K steps.
+MIXED_CONDITIONS = {k: QA_CONDITIONS[k] for k in ("people", "qa_train_people", "pretrain_steps", "n_layer")}
+# Part 3.2: the Part 3.1 model (N = 100K) fine-tuned for 50K steps on 2.5K-50K people per task.
+MANIPULATION_CONDITIONS = {
+    "people": 100_000,
+    "qa_train_people": 2_500,
+    "pretrain_steps": 80_000,
+    "finetune_steps": 50_000,
+    "n_layer": 12,
+}
+# P-probing (Part 3.1, Appendix E): the N = 100K models, ~250 training examples per class, 30K steps.
+PROBING_CONDITIONS = {
+    "people": 100_000,
+    "n_layer": 12,
+    "train_per_class": 250,
+    "probe_steps": 30_000,
+}
+# Part 3.3: at 100 exposures only N >= 50K (10K at 1000 exposures), at least 50K optimizer steps;
+# 1-layer models are left out of the law (not a condition: they are not counted in the peak).
+CAPACITY_CONDITIONS = {
+    100: {"people": 50_000, "pretrain_steps": 50_000},
+    1000: {"people": 10_000, "pretrain_steps": 50_000},
+}

@@ -1,16 +1,21 @@
 """Where does a model keep a person's attributes? P-probing and Q-probing (Part 3.1).
 
-A probe is the frozen language model plus a low-rank update of its input embedding and linear heads
-on its last hidden state. The embedding update lets the probe re-weight input tokens a little, which
-the paper found makes probes far more sensitive than a linear head alone, while staying too small to
-learn the attributes itself (a random-init model under the same probe is the check).
+A probe is the frozen language model plus a low-rank update of its input embedding and, per read
+position, a normalization and a linear head on its last hidden state. The embedding update lets the
+probe re-weight input tokens a little, which the paper found makes probes far more sensitive than a
+linear head alone, while staying too small to learn the attributes itself (a random-init model under
+the same probe is the check). As in the paper, each probe task (attribute) has its own trainable
+parameters: one task cannot shape the embedding update for another.
 
 - P-probing reads a biography at the token just before each attribute value (positions 1-6 in text
-  order) and asks for all six attributes there: knowledge readable at position 1 is already attached
-  to the name, before the text states it.
-- Q-probing reads the full name alone, at its last token.
+  order) and asks for one attribute at all six (a LayerNorm with trainable affine, then a linear
+  head, per position): knowledge readable at position 1 is already attached to the name, before the
+  text states it.
+- Q-probing reads [start] + full name + [end] at the end marker (BatchNorm before the head, as in
+  Appendix F); the two markers are new tokens whose embeddings only the probe's update gives.
 
-Probes train on QA-train people and are scored on held-out people only.
+Probes train on QA-train people and are scored on held-out people only. Every input starts with the
+document separator, as in training.
 """
 
 from __future__ import annotations
@@ -42,11 +47,16 @@ class ProbeConfig(FromSection):
     weight_decay: float
 
 
-class Probe(nn.Module):
-    """Frozen `body` fed by a frozen embedding plus a trainable rank-r update, with linear heads.
+NORMS = {"layer": nn.LayerNorm, "batch": nn.BatchNorm1d}
 
-    Head h reads the hidden state at positions[:, h]. The update starts at zero, so an untrained
-    probe sees exactly the model's own hidden states. Initialisation follows `seed`.
+
+class Probe(nn.Module):
+    """Frozen `body` fed by a frozen embedding plus a trainable rank-r update, with one
+    normalization and linear head per read position.
+
+    Head h reads the hidden state at positions[:, h]. `markers` adds that many new token ids after
+    the vocabulary (zero embedding: only the update gives them one). The update starts at zero, so
+    an untrained probe sees exactly the model's own hidden states. Initialisation follows `seed`.
     """
 
     def __init__(
@@ -56,25 +66,34 @@ class Probe(nn.Module):
         rank: int,
         classes: list[int],
         seed: int,
+        norm: str = "layer",
+        markers: int = 0,
     ):
         super().__init__()
         torch.manual_seed(seed)
         vocab, width = embedding.shape
-        self.register_buffer("embedding", embedding.detach().clone())
+        table = torch.cat([embedding.detach(), embedding.new_zeros(markers, width)])
+        self.register_buffer("embedding", table.clone())
         self.body = body
         # The per-token table starts at zero (as peft does for embeddings): a token the probe never
         # trained on keeps exactly the model's embedding.
-        self.down = nn.Parameter(torch.zeros(vocab, rank))
+        self.down = nn.Parameter(torch.zeros(vocab + markers, rank))
         self.up = nn.Parameter(torch.randn(rank, width) / width**0.5)
+        self.norms = nn.ModuleList(NORMS[norm](width) for _ in classes)
         self.heads = nn.ModuleList(nn.Linear(width, c) for c in classes)
 
     def forward(self, ids: torch.Tensor, positions: torch.Tensor) -> list[torch.Tensor]:
         hidden = self.body(self.embedding[ids] + self.down[ids] @ self.up)
         rows = torch.arange(len(ids), device=ids.device)
-        return [head(hidden[rows, positions[:, h]]) for h, head in enumerate(self.heads)]
+        return [
+            head(norm(hidden[rows, positions[:, h]]))
+            for h, (norm, head) in enumerate(zip(self.norms, self.heads, strict=True))
+        ]
 
 
-def probe_model(model: PreTrainedModel, rank: int, classes: list[int], seed: int) -> Probe:
+def probe_model(
+    model: PreTrainedModel, rank: int, classes: list[int], seed: int, norm: str = "layer", markers: int = 0
+) -> Probe:
     """A probe on a frozen HF causal LM: its input embedding, its last hidden state."""
     model.to(pick_device()).eval().requires_grad_(False)
     return Probe(
@@ -83,6 +102,8 @@ def probe_model(model: PreTrainedModel, rank: int, classes: list[int], seed: int
         rank,
         classes,
         seed,
+        norm,
+        markers,
     ).to(pick_device())
 
 
@@ -94,10 +115,13 @@ def fit_and_score(
     train: np.ndarray,
     cfg: ProbeConfig,
     seed: int,
+    log: Callable[[str], None] = print,
 ) -> np.ndarray:
     """Train on rows where `train`, return per-row, per-head correctness on the other rows.
 
     Minibatches are drawn with a seeded generator, so a probe result is a function of its inputs.
+    The log shows the end of the loss curve (mean loss over each tenth of the steps, and the change
+    over the last tenth), so a reader can see whether training had flattened.
     """
     device = probe.embedding.device
     ids, positions, labels = ids.to(device), positions.to(device), labels.to(device)
@@ -105,11 +129,16 @@ def fit_and_score(
     # The embedding update trains slower than the heads: at the same rate, Adam lets its per-token
     # table memorise training inputs instead of the heads learning a read-out that generalises.
     optimizer = torch.optim.AdamW(
-        [{"params": [probe.down, probe.up], "lr": cfg.embedding_lr}, {"params": probe.heads.parameters()}],
+        [
+            {"params": [probe.down, probe.up], "lr": cfg.embedding_lr},
+            {"params": [*probe.norms.parameters(), *probe.heads.parameters()]},
+        ],
         lr=cfg.lr,
         weight_decay=cfg.weight_decay,
     )
+    probe.train()
     train_rows = torch.from_numpy(np.flatnonzero(train))
+    losses = []
     for _ in range(cfg.steps):
         pick = torch.randint(len(train_rows), (min(cfg.batch_size, len(train_rows)),), generator=generator)
         batch = train_rows[pick].to(device)
@@ -118,12 +147,24 @@ def fit_and_score(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        losses.append(loss.item() / len(logits))
+    log(loss_curve_end(losses))
+    probe.eval()
     hits = []
     with torch.no_grad():
         for chunk in torch.from_numpy(np.flatnonzero(~train)).to(device).split(cfg.batch_size):
             predicted = torch.stack([out.argmax(-1) for out in probe(ids[chunk], positions[chunk])], dim=1)
             hits.append(predicted.eq(labels[chunk]).cpu())
     return torch.cat(hits).numpy()
+
+
+def loss_curve_end(losses: list[float]) -> str:
+    """The training loss per tenth of the steps, and how much the last tenth moved from the one
+    before: a probe whose loss still falls was stopped early."""
+    tenths = [float(np.mean(part)) for part in np.array_split(np.array(losses), 10) if len(part)]
+    change = (tenths[-1] - tenths[-2]) / tenths[-2] if len(tenths) > 1 and tenths[-2] else 0.0
+    curve = " ".join(f"{v:.3f}" for v in tenths)
+    return f"probe loss per tenth of {len(losses)} steps: {curve} (last tenth {change:+.1%})"
 
 
 def attribute_labels(people: pd.DataFrame) -> tuple[np.ndarray, list[int]]:
@@ -172,32 +213,32 @@ def p_probe(
     people: pd.DataFrame,
     cfg: ProbeConfig,
     seed: int,
+    log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
-    """Held-out accuracy per (text position, attribute), over each person's first biography.
+    """Held-out accuracy per (text position, attribute), over each person's first biography; one
+    probe per attribute, reading it at all six positions.
 
     `later_accuracy` counts only biographies that state the attribute after that position (read
     before the text gives it); `next_accuracy` only those whose value comes right after it.
     """
     first = bios[bios["copy"] == 0].merge(people, on="person_id", validate="one_to_one")
     ids, before = value_positions(tokenizer, first)
-    order = np.argsort(before, axis=1)  # attribute index at each text position
-    ordinal = np.argsort(order, axis=1)  # text position of each attribute
-    positions = np.sort(before, axis=1)
+    ordinal = np.argsort(np.argsort(before, axis=1), axis=1)  # text position of each attribute
+    positions = torch.from_numpy(np.sort(before, axis=1))
     labels, classes = attribute_labels(first)
     train = (first["split"] == "train").to_numpy()
-    n_pos, n_attr = len(ATTRIBUTES), len(ATTRIBUTES)
-    probe = probe_model(model, cfg.p_rank, [classes[a] for _ in range(n_pos) for a in range(n_attr)], seed)
-    heads_pos = torch.from_numpy(np.repeat(positions, n_attr, axis=1))
-    heads_labels = torch.from_numpy(np.tile(labels, (1, n_pos)))
-    correct = fit_and_score(
-        probe, _pad(ids, tokenizer.pad_token_id), heads_pos, heads_labels, train, cfg, seed
-    )
+    n_pos = len(ATTRIBUTES)
     majority = majority_baseline(labels, train)
+    padded = _pad(ids, tokenizer.pad_token_id)
     held_out = ordinal[~train]
     rows = []
-    for k in range(n_pos):
-        for a, attribute in enumerate(ATTRIBUTES):
-            hit = correct[:, k * n_attr + a]
+    for a, attribute in enumerate(ATTRIBUTES):
+        log(f"P-probe {attribute}:")
+        probe = probe_model(model, cfg.p_rank, [classes[a]] * n_pos, seed, norm="layer")
+        targets = torch.from_numpy(np.repeat(labels[:, [a]], n_pos, axis=1))
+        correct = fit_and_score(probe, padded, positions, targets, train, cfg, seed, log)
+        for k in range(n_pos):
+            hit = correct[:, k]
             later, nxt = held_out[:, a] > k, held_out[:, a] == k
             rows.append(
                 {
@@ -208,9 +249,10 @@ def p_probe(
                     "next_accuracy": hit[nxt].mean() if nxt.any() else np.nan,
                     "majority": majority[a],
                     "n": len(hit),
+                    "train_per_class": train.sum() / classes[a],
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).assign(probe_steps=cfg.steps)
 
 
 def q_probe(
@@ -219,23 +261,33 @@ def q_probe(
     people: pd.DataFrame,
     cfg: ProbeConfig,
     seed: int,
+    log: Callable[[str], None] = print,
 ) -> pd.DataFrame:
-    """Held-out accuracy per attribute from the hidden state at the last token of the name alone."""
-    ids = tokenizer(list(people["full_name"]))["input_ids"]
-    last = torch.tensor([[len(x) - 1] * len(ATTRIBUTES) for x in ids])
+    """Held-out accuracy per attribute from [start] + full name + [end], read at the end marker;
+    one probe per attribute."""
+    start, end = len(tokenizer), len(tokenizer) + 1  # the two marker ids, after the vocabulary
+    ids = [
+        [tokenizer.eos_token_id, start, *name, end]
+        for name in tokenizer(list(people["full_name"]))["input_ids"]
+    ]
+    read = torch.tensor([[len(x) - 1] for x in ids])
     labels, classes = attribute_labels(people)
     train = (people["split"] == "train").to_numpy()
-    probe = probe_model(model, cfg.q_rank, classes, seed)
-    correct = fit_and_score(
-        probe, _pad(ids, tokenizer.pad_token_id), last, torch.from_numpy(labels), train, cfg, seed
-    )
-    majority = majority_baseline(labels, train)
+    padded = _pad(ids, tokenizer.pad_token_id)
+    accuracy = []
+    for a, attribute in enumerate(ATTRIBUTES):
+        log(f"Q-probe {attribute}:")
+        probe = probe_model(model, cfg.q_rank, [classes[a]], seed, norm="batch", markers=2)
+        correct = fit_and_score(probe, padded, read, torch.from_numpy(labels[:, [a]]), train, cfg, seed, log)
+        accuracy.append(correct[:, 0].mean())
     return pd.DataFrame(
         {
             "position": 0,
             "attribute": list(ATTRIBUTES),
-            "accuracy": correct.mean(axis=0),
-            "majority": majority,
-            "n": len(correct),
+            "accuracy": accuracy,
+            "majority": majority_baseline(labels, train),
+            "n": int((~train).sum()),
+            "train_per_class": [train.sum() / c for c in classes],
+            "probe_steps": cfg.steps,
         }
     )

@@ -111,6 +111,37 @@ def build_mixture(
     ]
 
 
+SCALE_FILE = "scale.json"  # inside a saved model folder: the scale of the training that made it
+
+
+def run_scale(
+    prior: dict | None,
+    steps: int,
+    n_layer: int,
+    bios: tuple[Stream, int, pd.DataFrame] | None,
+    qa_people: int,
+) -> dict:
+    """How big the training behind a model was, in the terms the papers state their conditions in.
+
+    `bios` is (stream, windows per step, biography table) when the run trained on biographies: a
+    person's exposures are the passes over that corpus times the biographies each person has. A
+    run from a saved model (`prior`, its scale) is fine-tuning: it keeps the pretraining's people,
+    exposures and steps and adds its own steps.
+    """
+    if prior is not None:
+        return {**prior, "finetune_steps": steps, "qa_train_people": qa_people}
+    stream, count, table = bios
+    copies = len(table) / table["person_id"].nunique()
+    return {
+        "people": int(table["person_id"].nunique()),
+        "qa_train_people": qa_people,
+        "exposures": steps * count / stream.per_epoch * copies,
+        "pretrain_steps": steps,
+        "finetune_steps": 0,
+        "n_layer": n_layer,
+    }
+
+
 def learning_rate(step: int, cfg: TrainConfig) -> float:
     """Linear warmup, then cosine decay from lr to lr * final_lr_ratio."""
     if step < cfg.warmup_steps:

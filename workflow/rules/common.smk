@@ -18,7 +18,7 @@ VERSION = __version__
 wildcard_constraints:
     seed=r"\d+",
     variant=r"(single|multi[1-9][0-9]*)(_permute)?(_fullname)?(_reverse)?",
-    regime=r"mixed|finetune",
+    regime=r"mixed|finetune|pretrain",
     task="|".join(TASKS),
 
 
@@ -39,10 +39,15 @@ def cluster_resources(kind):
 
 
 def knowledge_settings():
-    """(regime, variant) pairs the config asks for."""
-    return [("mixed", v) for v in config["knowledge"]["mixed_variants"]] + [
-        ("finetune", v) for v in config["knowledge"]["finetune_variants"]
-    ]
+    """(regime, variant) pairs the config asks for. Each pretrained model is evaluated too, before
+    fine-tuning, so that bio recall shows whether fine-tuning erased what pretraining stored.
+    """
+    finetuned = config["knowledge"]["finetune_variants"]
+    return (
+        [("mixed", v) for v in config["knowledge"]["mixed_variants"]]
+        + [("pretrain", v) for v in finetuned]
+        + [("finetune", v) for v in finetuned]
+    )
 
 
 def lora_option():

@@ -21,6 +21,7 @@ from physlm.data.templates import (
     NO,
     QUESTIONS,
     REVERSE_CLOSING,
+    REVERSE_SUBJECT,
     TASK_QUESTIONS,
     TEMPLATES,
     YES,
@@ -145,10 +146,10 @@ def make_biographies(people: pd.DataFrame, variant: str, seed: int) -> pd.DataFr
             for position, a in enumerate(orders[i]):
                 attribute = ATTRIBUTES[a]
                 named = (position == 0 and not spec.reverse) or spec.fullname
-                subject = {
-                    "subj": names[i] if named else pronoun,
-                    "poss": f"{names[i]}'s" if named else possessive,
-                }
+                subj, poss = (names[i], f"{names[i]}'s") if named else (pronoun, possessive)
+                if spec.reverse and position == 0:
+                    subj, poss = REVERSE_SUBJECT
+                subject = {"subj": subj, "poss": poss}
                 before, after = TEMPLATES[attribute][choice[attribute][i]].split("{value}")
                 sentence = before.format(**subject) + str(values[attribute][i]) + after.format(**subject)
                 text += " " if text else ""
@@ -188,7 +189,7 @@ def make_qa(people: pd.DataFrame) -> pd.DataFrame:
 def lexicon(people: pd.DataFrame) -> list[str]:
     """Every text the generator can emit for these people, for building the vocabulary."""
     fixed = [t for ts in TEMPLATES.values() for t in ts] + list(QUESTIONS.values())
-    fixed += [ANSWER_PREFIX, "he she his her He She His Her someone's", REVERSE_CLOSING]
+    fixed += [ANSWER_PREFIX, "he she his her He She His Her someone's", REVERSE_CLOSING, *REVERSE_SUBJECT]
     fixed += [*TASK_QUESTIONS.values(), HINT_SEPARATOR, YES, NO, "and", *MOD6_LABELS, *MONTHS]
     columns = ["full_name", *ATTRIBUTES]
     return fixed + [str(v) for c in columns for v in people[c].unique()]

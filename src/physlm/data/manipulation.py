@@ -23,11 +23,20 @@ TASKS = (
     "mod6_cot",
     "comparison",
     "comparison_cot",
+    "inverse_first",
     "inverse1",
     "inverse2",
+    "inverse_all",
 )
-# The attributes an inverse question gives; only people they identify uniquely are asked about.
-INVERSE_KEYS = {"inverse1": ["birth_date"], "inverse2": ["birth_date", "birth_city"]}
+# Inverse search, from the paper's easiest (birth date -> first name) to its hardest (all attributes
+# -> full name): the attributes a question gives, and the name part it asks for. Only people the
+# given attributes identify uniquely are asked about.
+INVERSE = {
+    "inverse_first": (["birth_date"], "first"),
+    "inverse1": (["birth_date"], "full_name"),
+    "inverse2": (["birth_date", "birth_city"], "full_name"),
+    "inverse_all": (["birth_date", "birth_city", "university", "major", "employer"], "full_name"),
+}
 COLUMNS = ["person_id", "other_id", "task", "group", "prompt", "answer", "label", "split"]
 
 
@@ -102,7 +111,7 @@ def _comparison(people: pd.DataFrame, seed: int, pairs_per_person: int) -> pd.Da
 
 
 def _inverse(people: pd.DataFrame, task: str) -> pd.DataFrame:
-    keys = INVERSE_KEYS[task]
+    keys, answer = INVERSE[task]
     unique = people[~people.duplicated(keys, keep=False)]
     return pd.DataFrame(
         {
@@ -112,7 +121,7 @@ def _inverse(people: pd.DataFrame, task: str) -> pd.DataFrame:
             "prompt": [
                 _question(TASK_QUESTIONS[task], **{k: row[k] for k in keys}) for _, row in unique.iterrows()
             ],
-            "label": unique["full_name"],
+            "label": unique[answer],
             "split": unique["split"],
         }
     )

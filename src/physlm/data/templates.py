@@ -107,8 +107,10 @@ QUESTIONS: dict[str, str] = {
 }
 ANSWER_PREFIX = "Answer:"
 
-# The control of Part 3.2: biographies in which every attribute comes before the person's name.
-REVERSE_CLOSING = "This is the biography of {name}."
+# The control of Part 3.2 (multi5+reverse6, Appendix A.1.1): the first sentence is about "the
+# person", later ones use a pronoun, and the name comes last, in a closing sentence.
+REVERSE_SUBJECT = ("the person", "the person's")
+REVERSE_CLOSING = "The person's name is {name}."
 
 # Knowledge manipulation tasks (Part 3.2). A chain-of-thought answer states the birth month(s)
 # first, then HINT_SEPARATOR, then the label; without the hint the answer is the label alone.
@@ -116,8 +118,11 @@ TASK_QUESTIONS: dict[str, str] = {
     "parity": "Was {name} born in an even month?",
     "mod6": "What is the birth month of {name} modulo 6?",
     "comparison": "Was {name} born in an earlier month than {other}?",
+    "inverse_first": "What is the first name of the person born on {birth_date}?",
     "inverse1": "Who was born on {birth_date}?",
     "inverse2": "Who was born on {birth_date} in {birth_city}?",
+    "inverse_all": "Who was born on {birth_date} in {birth_city}, studied {major} at {university}, "
+    "and worked for {employer}?",
 }
 HINT_SEPARATOR = "so"
 YES, NO = "Yes", "No"

@@ -25,7 +25,8 @@ def plot_capacity(metrics: pd.DataFrame, outputs: list[Path]) -> None:
     """One log-log panel per dataset: bits learned vs parameters, one marker per (people, exposures),
     unquantized, with the 2 and 1 bits/parameter lines (a model at capacity sits on its line) and,
     dash-dotted, all the bits in each dataset (a model there has learned everything). Models with 0
-    bits cannot be drawn on a log scale. Last panel: bits per parameter under each quantization."""
+    or negative bits (worse than uniform: the paper's formula is not floored) cannot be drawn on a
+    log scale; the title counts them. Last panel: bits per parameter under each quantization."""
     sns.set_theme(style="whitegrid", context="paper")
     datasets = list(dict.fromkeys(metrics["data"]))
     fig, axes = plt.subplots(1, len(datasets) + 1, figsize=(5 * (len(datasets) + 1), 4.8))
@@ -36,6 +37,8 @@ def plot_capacity(metrics: pd.DataFrame, outputs: list[Path]) -> None:
     span = np.geomspace(plain.parameters.min() / 2, plain.parameters.max() * 2, 10)
     for data, ax in zip(datasets, axes, strict=False):
         part = plain[plain.data == data]
+        hidden = int((part.bits <= 0).sum())
+        part = part[part.bits > 0]
         sns.scatterplot(
             part, x="parameters", y="bits", hue="setting", palette=colors, style="size", s=60, ax=ax
         )
@@ -55,7 +58,8 @@ def plot_capacity(metrics: pd.DataFrame, outputs: list[Path]) -> None:
             yscale="log",
             xlabel="parameters (used embedding rows only)",
             ylabel="bits of knowledge learned",
-            title=f"{DATASETS[data]}\n(dash-dot: all bits in the data; 0-bit models not drawn)",
+            title=f"{DATASETS[data]}\n(dash-dot: all bits in the data; "
+            f"{hidden} models at or below 0 bits not drawn)",
         )
         ax.legend(fontsize=7)
     right = axes[-1]

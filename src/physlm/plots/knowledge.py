@@ -32,7 +32,10 @@ def _order(metrics: pd.DataFrame) -> list[str]:
 def plot_extraction(metrics: pd.DataFrame, outputs: list[Path]) -> None:
     """Left: held-out QA accuracy per attribute, with the paper's mean. Right: QA on QA-train people
     (did fine-tuning fit?), QA on held-out people, and bio recall of held-out people (is the knowledge
-    stored at all?): extraction fails when the last bar is high and the middle one low."""
+    stored at all?) after pretraining and after fine-tuning: extraction fails when recall is high and
+    held-out QA low; recall that falls from the first to the second means fine-tuning erased it."""
+    before = metrics[metrics.regime == "pretrain"]
+    metrics = metrics[metrics.regime != "pretrain"]
     data = metrics.assign(
         setting=[_setting(r, v) for r, v in zip(metrics.regime, metrics.variant, strict=True)]
     )
@@ -67,10 +70,19 @@ def plot_extraction(metrics: pd.DataFrame, outputs: list[Path]) -> None:
     left.legend(fontsize=7, ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     # Stored (bio recall) vs extractable (QA) knowledge, averaged over attributes.
     means = data.groupby(["setting", "split", "seed"], as_index=False)[["accuracy", "bio_recall"]].mean()
+    pretrained = (
+        before[before.split == "test"]
+        .groupby(["variant", "seed"], as_index=False)["bio_recall"]
+        .mean()
+        .assign(setting=lambda d: [_setting("finetune", v) for v in d.variant], value=lambda d: d.bio_recall)
+    )
     bars = {
         "QA, QA-train people": means[means.split == "train"].assign(value=lambda d: d.accuracy),
         "QA, held-out people": means[means.split == "test"].assign(value=lambda d: d.accuracy),
-        "in biography, held-out people": means[means.split == "test"].assign(value=lambda d: d.bio_recall),
+        "in biography, held-out people, after pretraining": pretrained,
+        "in biography, held-out people, final model": means[means.split == "test"].assign(
+            value=lambda d: d.bio_recall
+        ),
     }
     summary = pd.concat([frame.assign(measure=name) for name, frame in bars.items()])
     sns.barplot(
