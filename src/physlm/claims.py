@@ -63,6 +63,17 @@ def _scale_columns(scale: dict, conditions: dict) -> dict:
     return {"scale": _describe(scale), "conditions": _describe(conditions)}
 
 
+def _capacity_scale_columns(scale: dict, conditions: dict, exposures: float) -> dict:
+    """As _scale_columns; at exposures where the paper states no law, say where it does."""
+    if conditions:
+        return _scale_columns(scale, conditions)
+    laws = " or ".join(f"{e:,}" for e in sorted(CAPACITY_CONDITIONS))
+    return {
+        "scale": f"exposures {exposures:,.0f}",
+        "conditions": f"exposures {laws} (where the paper states the law)",
+    }
+
+
 def _mean_accuracy(
     metrics: pd.DataFrame, regime: str, variant: str, split: str, column: str = "accuracy"
 ) -> pd.Series:
@@ -324,7 +335,7 @@ def capacity_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
                 if known
                 else "none (no paper value)",
                 "verdict": verdict,
-                **_scale_columns(scale, conditions),
+                **_capacity_scale_columns(scale, conditions, exposures),
                 "details": f"peak at size {best['size']}, N={best.n}: {best.bits:,.0f} bits, "
                 f"{best.parameters:,} parameters; "
                 + ", ".join(
@@ -359,7 +370,7 @@ def capacity_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
                 "spread": _spread(kept),
                 "threshold": f"{direction} {bound:.2f}",
                 "verdict": verdict,
-                **_scale_columns(scale, conditions),
+                **_capacity_scale_columns(scale, conditions, metrics.exposures.min()),
                 "details": f"{len(bits)} models with any learned bits",
             }
         )
@@ -377,8 +388,7 @@ def _no_deep_model(data: str, exposures: int) -> dict:
         "spread": float("nan"),
         "threshold": "",
         "verdict": "inconclusive: no model with 2 or more layers",
-        "scale": "",
-        "conditions": "",
+        **_capacity_scale_columns({}, {}, exposures),
         "details": "every model has one layer; the paper leaves 1-layer models out of the law",
     }
 
