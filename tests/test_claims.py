@@ -12,6 +12,7 @@ from physlm.paper import (
 THRESHOLDS = {"min_gap": 0.2, "min_fit": 0.5}
 # A run at the scale of every paper's conditions (so that it can refute), and one far below it.
 ALL_CONDITIONS = (QA_CONDITIONS, MANIPULATION_CONDITIONS, PROBING_CONDITIONS, CAPACITY_CONDITIONS[100])
+# Each condition key at the largest value any paper asks for: this run meets every condition.
 AT_SCALE = {k: max(c.get(k, 0) for c in ALL_CONDITIONS) for c in ALL_CONDITIONS for k in c}
 SMALL = {**AT_SCALE, "people": 1000, "qa_train_people": 500}
 
