@@ -1,10 +1,12 @@
 import copy
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from smk import copy_workflow
 
 from physlm.config import ConfigError, coerce_numbers, validate
 
@@ -135,3 +137,21 @@ def test_schema_pool_maxima_are_what_the_word_lists_allow():
 
     pools = yaml.safe_load(SCHEMA.read_text())["properties"]["bios"]["properties"]["pools"]["properties"]
     assert {key: spec["maximum"] for key, spec in pools.items()} == pool_limits()
+
+
+def test_capacity_models_stop_at_their_max_people(tmp_path):
+    """The default grid trains the 2x64 model at N=400 only; the others at every N."""
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "results/capacity/bits.parquet"],
+        cwd=copy_workflow(tmp_path),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    trained = set(re.findall(r"results/capacity/(\w+)/N(\d+)/E100/(\w+)/seed0/model", result.stdout))
+    assert trained == {
+        (data, n, size)
+        for data in ("bioS", "bioD")
+        for n, sizes in (("400", "sml"), ("5000", "sm"))
+        for size in sizes
+    }

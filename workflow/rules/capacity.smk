@@ -10,6 +10,13 @@ CAP_RUN = "results/capacity/{data}/N{n}/E{e}/{size}/seed{seed}"
 
 
 CAP_MODELS = {m["name"]: m for m in config["capacity"]["models"]}
+# What a grid entry says beyond the model's shape.
+CAP_GRID_KEYS = ("name", "max_people")
+
+
+def cap_trains(size, n):
+    """Whether the grid trains model `size` on N = n people (models may stop at `max_people`)."""
+    return n <= CAP_MODELS[size].get("max_people", n)
 
 
 wildcard_constraints:
@@ -100,7 +107,11 @@ rule capacity_train:
         model=lambda wildcards: as_json(
             {
                 **config["model"],
-                **{k: v for k, v in CAP_MODELS[wildcards.size].items() if k != "name"},
+                **{
+                    k: v
+                    for k, v in CAP_MODELS[wildcards.size].items()
+                    if k not in CAP_GRID_KEYS
+                },
             }
         ),
         training=as_json(config["capacity"]["training"]),
@@ -150,6 +161,7 @@ rule capacity_metrics:
             for e in config["capacity"]["exposures"]
             for size in CAP_MODELS
             for seed in SEEDS
+            if cap_trains(size, n)
         ],
     output:
         "results/capacity/bits.parquet",
