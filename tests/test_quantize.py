@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from physlm.models import build_model
-from physlm.quantize import quantized
+from physlm.quantize import quantized, round_to_nearest
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +28,16 @@ def test_int8_is_close_int4_further_and_none_is_the_model(model):
 
 def test_quantized_weights_take_few_distinct_values_per_row(model):
     q = quantized(model, "int4")
-    weight = q.get_input_embeddings().weight
-    row = weight.dequantize()[0] if hasattr(weight, "dequantize") else weight[0]
-    assert len(torch.unique(row)) <= 16
+    for weight in (q.get_input_embeddings().weight, q.get_output_embeddings().weight):
+        assert len(torch.unique(weight[1])) <= 16
+
+
+def test_round_to_nearest_uses_torchaos_symmetric_codes():
+    """Scale max|w| / 7.5 at 4 bits, codes -8..7: +max clips to 7, the rest round to nearest."""
+    row = torch.tensor([[1.0, 0.5, -0.26, -0.62, 0.0]])
+    expected = torch.tensor([[7.0, 4.0, -2.0, -5.0, 0.0]]) / 7.5
+    assert torch.allclose(round_to_nearest(row, 4), expected)
+    assert torch.equal(round_to_nearest(torch.zeros(1, 3), 8), torch.zeros(1, 3))
 
 
 def test_unknown_scheme_is_named(model):
