@@ -35,8 +35,9 @@ def tokenizer(people):
 @pytest.fixture(scope="session")
 def tiny_model(tokenizer):
     from physlm.models import build_model
+    from physlm.sections import ModelConfig
 
-    cfg = {"arch": "llama", "n_layer": 1, "n_head": 2, "d_model": 16, "context": 256}
+    cfg = ModelConfig(arch="llama", n_layer=1, n_head=2, d_model=16, context=256)
     return build_model(cfg, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed=0)
 
 

@@ -24,10 +24,14 @@ def environment() -> dict:
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
 
 
-def snakemake(workdir: Path, *args: str, cores: str | None = "2", **popen) -> subprocess.CompletedProcess:
-    """`snakemake ARGS` in `workdir` at smoke scale, on `cores` cores (None: no --cores option)."""
+def snakemake(
+    workdir: Path, *args: str, cores: str | None = "2", env_extra: dict | None = None, **popen
+) -> subprocess.CompletedProcess:
+    """`snakemake ARGS` in `workdir` at smoke scale, on `cores` cores (None: no --cores option),
+    with `env_extra` added to the environment."""
     command = [sys.executable, "-m", "snakemake", *(["--cores", cores] if cores else []), *SMOKE, *args]
-    return subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=environment(), **popen)
+    env = {**environment(), **(env_extra or {})}
+    return subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=env, **popen)
 
 
 # The README's command, with the two options it gives for a cluster without an accounting database

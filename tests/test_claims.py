@@ -8,8 +8,9 @@ from physlm.paper import (
     PROBING_CONDITIONS,
     QA_CONDITIONS,
 )
+from physlm.sections import CapacityThresholds, KnowledgeThresholds, ManipulationThresholds, ProbingThresholds
 
-THRESHOLDS = {"min_gap": 0.2, "min_fit": 0.5}
+THRESHOLDS = KnowledgeThresholds(min_gap=0.2, min_fit=0.5)
 # A run at the scale of every paper's conditions (so that it can refute), and one far below it.
 ALL_CONDITIONS = (QA_CONDITIONS, MANIPULATION_CONDITIONS, PROBING_CONDITIONS, CAPACITY_CONDITIONS[100])
 # Each condition key at the largest value any paper asks for: this run meets every condition.
@@ -17,7 +18,7 @@ AT_SCALE = {k: max(c.get(k, 0) for c in ALL_CONDITIONS) for c in ALL_CONDITIONS 
 SMALL = {**AT_SCALE, "people": 1000, "qa_train_people": 500}
 
 
-def knowledge_claim(table: pd.DataFrame, thresholds: dict) -> dict:
+def knowledge_claim(table: pd.DataFrame, thresholds: KnowledgeThresholds) -> dict:
     """The augmentation claim (F2a); the mixed-training claim is tested on its own below."""
     augmentation, _ = knowledge_claims(table, thresholds)
     return augmentation
@@ -93,7 +94,14 @@ def test_spread_over_seeds_and_markdown(tmp_path):
     claim = knowledge_claim(table, THRESHOLDS)
     assert claim["measured_value"] == pytest.approx(0.65)
     assert claim["spread"] == pytest.approx(pd.Series([0.8, 0.5]).std())
-    write_claims([claim], tmp_path / "claims.md", tmp_path / "claims.parquet", tmp_path / "claims.html")
+    rows = tmp_path / "rows.parquet"
+    pd.DataFrame([claim]).to_parquet(rows)
+    write_claims(
+        rows=[rows],
+        markdown=tmp_path / "claims.md",
+        parquet=tmp_path / "claims.parquet",
+        html=tmp_path / "claims.html",
+    )
     assert "**supported**" in (tmp_path / "claims.md").read_text()
     page = (tmp_path / "claims.html").read_text()
     assert "<table" in page and "supported" in page and claim["finding"] in page
@@ -105,7 +113,7 @@ def test_missing_setting_is_an_error():
         knowledge_claims(metrics(settings(0.1, 0.1, 0.1)).query("regime != 'mixed'"), THRESHOLDS)
 
 
-MANIPULATION = {"min_forward": 0.5, "max_inverse_margin": 0.05, "min_control": 0.5}
+MANIPULATION = ManipulationThresholds(min_forward=0.5, max_inverse_margin=0.05, min_control=0.5)
 
 
 def task_metrics(accuracy: dict, chance: float = 0.01, train: float = 1.0, scale=AT_SCALE) -> pd.DataFrame:
@@ -197,7 +205,7 @@ def probes(
 
 
 def test_probing_claim_needs_augmented_above_single_and_random_init():
-    thresholds = {"min_gap": 0.2, "min_fit": 0.5}
+    thresholds = ProbingThresholds(min_gap=0.2, min_fit=0.5)
     claim = probing_claim(probes(0.9, 0.1, 0.05), thresholds)
     assert claim["verdict"] == "supported" and claim["measured_value"] == pytest.approx(0.8)
     assert "random-init 0.050" in claim["details"] and "Q-probe" in claim["details"]
@@ -212,7 +220,7 @@ def test_probing_claim_needs_augmented_above_single_and_random_init():
     )
 
 
-CAPACITY = {"min_fraction": 0.5, "max_ratio": 2.3, "min_int8_kept": 0.9, "max_int4_kept": 0.5}
+CAPACITY = CapacityThresholds(min_fraction=0.5, max_ratio=2.3, min_int8_kept=0.9, max_int4_kept=0.5)
 
 
 def capacity_metrics(
@@ -295,3 +303,9 @@ def test_details_show_bio_recall_before_and_after_fine_tuning():
     claim = knowledge_claim(table, THRESHOLDS)
     assert "finetune/multi5_permute: held-out QA 0.900" in claim["details"]
     assert "held-out bio recall 0.950 after pretraining -> 0.900" in claim["details"]
+
+
+def test_a_table_without_an_identity_column_fails_naming_it():
+    table = metrics(settings(0.8, 0.1, 0.9)).drop(columns="regime")
+    with pytest.raises(ValueError, match="the knowledge metrics lacks the column\\(s\\) regime"):
+        knowledge_claims(table, THRESHOLDS)

@@ -7,6 +7,17 @@ from conftest import SMALL_POOLS
 
 from physlm.cli import main
 
+TRAINING = {
+    "batch_size": 4,
+    "lr": 1e-3,
+    "final_lr_ratio": 0.1,
+    "warmup_steps": 1,
+    "weight_decay": 0.0,
+    "checkpoint_every": 1000,
+    "log_every": 1,
+}
+TINY = {"arch": "llama", "n_layer": 1, "n_head": 2, "d_model": 8, "context": 32}
+
 
 def test_bench_bios_reports_count_and_time(capsys):
     main(["bench-bios", "--n", "300", "--variant", "multi2"])
@@ -14,15 +25,39 @@ def test_bench_bios_reports_count_and_time(capsys):
     assert out.startswith("600 biographies (multi2) with QA in ") and out.rstrip().endswith(" s")
 
 
-def test_train_without_any_data_is_refused(tmp_path, people):
-    from physlm.data.bios import lexicon
-    from physlm.data.tokenizer import build_tokenizer
+def _train(tmp_path: Path, *data: str) -> list[str]:
+    return [
+        "train",
+        "--tokenizer-dir",
+        str(tmp_path / "tok"),
+        "--model-config",
+        json.dumps(TINY),
+        "--training-config",
+        json.dumps(TRAINING),
+        *data,
+        "--seed",
+        "0",
+        "--checkpoint",
+        str(tmp_path / "c.pt"),
+        "--out-dir",
+        str(tmp_path / "m"),
+        "--log",
+        str(tmp_path / "l.parquet"),
+    ]
 
-    build_tokenizer(lexicon(people)).save_pretrained(tmp_path / "tok")
-    args = ["train", "--tokenizer", str(tmp_path / "tok"), "--model", "{}", "--training", "{}"]
-    args += ["--seed", "0", "--checkpoint", "c.pt", "--out", "m", "--log", "l.parquet"]
-    with pytest.raises(SystemExit, match="give --bios, --qa or both"):
+
+def test_train_without_any_data_is_refused(tmp_path, tokenizer):
+    tokenizer.save_pretrained(tmp_path / "tok")
+    with pytest.raises(SystemExit, match="physlm train: training needs biographies, QA pairs or both"):
+        main(_train(tmp_path))
+
+
+def test_a_config_section_without_a_key_is_refused_naming_it(tmp_path, capsys):
+    args = _train(tmp_path, "--bios", "b.parquet")
+    args[args.index("--model-config") + 1] = json.dumps({k: v for k, v in TINY.items() if k != "context"})
+    with pytest.raises(SystemExit):
         main(args)
+    assert "ModelConfig: missing key(s) context" in capsys.readouterr().err
 
 
 def test_epochs_sets_the_number_of_steps_from_the_corpus(tmp_path, people, tokenizer, capsys):
@@ -30,63 +65,47 @@ def test_epochs_sets_the_number_of_steps_from_the_corpus(tmp_path, people, token
 
     tokenizer.save_pretrained(tmp_path / "tok")
     make_biographies(people.head(20), "multi3", seed=0).to_parquet(tmp_path / "bios.parquet")
-    model = {"arch": "llama", "n_layer": 1, "n_head": 2, "d_model": 8, "context": 32}
-    training = {
-        "batch_size": 4,
-        "lr": 1e-3,
-        "final_lr_ratio": 0.1,
-        "warmup_steps": 1,
-        "weight_decay": 0.0,
-        "checkpoint_every": 1000,
-        "log_every": 1,
-    }
-    main(
-        [
-            "train",
-            "--tokenizer",
-            str(tmp_path / "tok"),
-            "--model",
-            json.dumps(model),
-            "--training",
-            json.dumps(training),
-            "--bios",
-            str(tmp_path / "bios.parquet"),
-            "--epochs",
-            "2",
-            "--seed",
-            "0",
-            "--checkpoint",
-            str(tmp_path / "c.pt"),
-            "--out",
-            str(tmp_path / "m"),
-            "--log",
-            str(tmp_path / "l.parquet"),
-        ]
-    )
+    main(_train(tmp_path, "--bios", str(tmp_path / "bios.parquet"), "--epochs", "2"))
     windows = int(capsys.readouterr().out.split("biographies: ")[1].split(" windows")[0])
     assert pd.read_parquet(tmp_path / "l.parquet")["step"].max() == -(-2 * windows // 4)
+    assert json.loads((tmp_path / "m" / "scale.json").read_text())["pretrain_steps"] == -(-2 * windows // 4)
 
 
 def test_biod_world_steps_refuse_what_bioD_does_not_have(tmp_path):
     knobs = json.dumps({"k": 2, "c": 1, "d": 3, "length": 1, "t": 4})
     bios = json.dumps({"n_people": 5, "pools": SMALL_POOLS})
-    people = ["--people", str(tmp_path / "people.parquet")]
-    draw = ["people", "--bios", bios, "--biod", knobs, "--seed", "0", *people]
-    with pytest.raises(SystemExit, match="bioD people have no QA pairs"):
-        main([*draw, "--qa", "qa.parquet"])
+    world = str(tmp_path / "world")
+    draw = ["people", "--bios-config", bios, "--biod-config", knobs, "--seed", "0", "--out-dir", world]
+    with pytest.raises(SystemExit, match="physlm people: bioD people have no QA pairs"):
+        main([*draw, "--qa", str(tmp_path / "qa.parquet")])
     main(draw)
     out = tmp_path / "bios.parquet"
-    write = ["biographies", *people, "--biod", knobs, "--seed", "0", "--out", str(out), "--variant"]
-    with pytest.raises(SystemExit, match="bioD takes --variant single or multiM, not 'multi2_permute'"):
+    write = ["biographies", "--world-dir", world, "--seed", "0", "--out", str(out), "--variant"]
+    with pytest.raises(SystemExit, match="bioD takes the variant single or multiM, not 'multi2_permute'"):
         main([*write, "multi2_permute"])
     main([*write, "multi2"])
     assert len(pd.read_parquet(out)) == 10
 
 
-def test_a_write_killed_midway_leaves_no_table_that_looks_complete(tmp_path, monkeypatch):
-    from argparse import Namespace
+def test_figure_and_claim_call_the_function_they_name(tmp_path):
+    from test_claims import metrics, settings
 
-    from physlm.cli import _write_parquet
+    table = tmp_path / "qa.parquet"
+    metrics(settings(0.8, 0.1, 0.9)).to_parquet(table)
+    rows = tmp_path / "rows.parquet"
+    thresholds = json.dumps({"min_gap": 0.2, "min_fit": 0.5})
+    claim = ["claim", "--function", "physlm.claims:knowledge_claims", "--table", f"metrics={table}"]
+    main([*claim, "--thresholds-config", thresholds, "--out", str(rows)])
+    assert pd.read_parquet(rows)["finding"].str.startswith("F2").all()
+    figure = ["figure", "--plot", "physlm.plots.knowledge:plot_extraction", "--table", f"metrics={table}"]
+    main([*figure, "--out", str(tmp_path / "f.png")])
+    assert (tmp_path / "f.png").stat().st_size > 10_000
+    with pytest.raises(SystemExit, match=r"'os:getcwd': expected 'physlm\.<module>:<function>'"):
+        main(["figure", "--plot", "os:getcwd", "--table", f"metrics={table}", "--out", "x.png"])
+
+
+def test_a_write_killed_midway_leaves_no_table_that_looks_complete(tmp_path, monkeypatch):
+    from physlm.artifacts import write_table
 
     def dies_midway(self, path, **kwargs):
         Path(path).write_bytes(b"PAR1 half a table")
@@ -95,5 +114,5 @@ def test_a_write_killed_midway_leaves_no_table_that_looks_complete(tmp_path, mon
     monkeypatch.setattr(pd.DataFrame, "to_parquet", dies_midway)
     out = tmp_path / "metrics.parquet"
     with pytest.raises(KeyboardInterrupt):
-        _write_parquet(pd.DataFrame({"a": [1]}), out, Namespace(step="collect"))
+        write_table(pd.DataFrame({"a": [1]}), out)
     assert not out.exists()

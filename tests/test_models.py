@@ -3,13 +3,14 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from physlm.models import add_lora, build_model, count_parameters
+from physlm.sections import ModelConfig
 
-CFG = {"n_layer": 2, "n_head": 2, "d_model": 32, "context": 16}
+SHAPE = {"n_layer": 2, "n_head": 2, "d_model": 32, "context": 16}
 
 
 @pytest.mark.parametrize("arch", ["gpt2", "llama"])
 def test_saved_model_loads_with_auto_class_and_gives_the_same_logits(arch, tmp_path):
-    model = build_model({**CFG, "arch": arch}, vocab_size=50, eos_id=2, pad_id=0, seed=0).eval()
+    model = build_model(ModelConfig(arch=arch, **SHAPE), vocab_size=50, eos_id=2, pad_id=0, seed=0).eval()
     assert model.get_input_embeddings().weight is model.get_output_embeddings().weight
     model.save_pretrained(tmp_path)
     loaded = AutoModelForCausalLM.from_pretrained(tmp_path).eval()
@@ -19,16 +20,16 @@ def test_saved_model_loads_with_auto_class_and_gives_the_same_logits(arch, tmp_p
 
 
 def test_same_seed_same_init_and_unknown_arch_rejected():
-    a = build_model({**CFG, "arch": "llama"}, 50, 2, 0, seed=1)
-    b = build_model({**CFG, "arch": "llama"}, 50, 2, 0, seed=1)
+    a = build_model(ModelConfig(arch="llama", **SHAPE), 50, 2, 0, seed=1)
+    b = build_model(ModelConfig(arch="llama", **SHAPE), 50, 2, 0, seed=1)
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
     with pytest.raises(ValueError, match=r"model\.arch"):
-        build_model({**CFG, "arch": "rnn"}, 50, 2, 0, seed=1)
+        build_model(ModelConfig(arch="rnn", **SHAPE), 50, 2, 0, seed=1)
 
 
 @pytest.mark.parametrize("arch", ["gpt2", "llama"])
 def test_lora_trains_only_adapters_and_merges_into_a_plain_model(arch, tmp_path):
-    model = add_lora(build_model({**CFG, "arch": arch}, 50, 2, 0, seed=0), rank=2, embedding_rank=4)
+    model = add_lora(build_model(ModelConfig(arch=arch, **SHAPE), 50, 2, 0, seed=0), rank=2, embedding_rank=4)
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert trainable and all("lora" in n for n in trainable)
     assert any("embed" in n or "wte" in n for n in trainable)

@@ -7,7 +7,6 @@ from physlm.data.bios import make_biographies
 from physlm.data.templates import ATTRIBUTES
 from physlm.probing import (
     Probe,
-    ProbeConfig,
     attribute_labels,
     fit_and_score,
     loss_curve_end,
@@ -16,6 +15,7 @@ from physlm.probing import (
     q_probe,
     value_positions,
 )
+from physlm.sections import ProbeConfig
 
 CFG = ProbeConfig(p_rank=2, q_rank=2, steps=300, batch_size=64, lr=1e-2, embedding_lr=1e-3, weight_decay=0.0)
 

@@ -3,13 +3,12 @@ import torch
 
 from physlm.models import build_model
 from physlm.quantize import quantized, round_to_nearest
+from physlm.sections import ModelConfig
 
 
 @pytest.fixture(scope="module")
 def model():
-    return build_model(
-        {"arch": "llama", "n_layer": 2, "n_head": 2, "d_model": 64, "context": 64}, 300, 2, 0, 0
-    )
+    return build_model(ModelConfig(arch="llama", n_layer=2, n_head=2, d_model=64, context=64), 300, 2, 0, 0)
 
 
 def test_int8_is_close_int4_further_and_none_is_the_model(model):

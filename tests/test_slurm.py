@@ -26,4 +26,4 @@ def test_smoke_dag_runs_through_the_slurm_profile(slurm_run):
     claims = pd.read_parquet(results / "claims.parquet")
     assert claims["verdict"].str.match(r"(supported|refuted|inconclusive)").all()
     # Local rules (figures, tables) ran here and were never submitted.
-    assert not (logs / "rule_figure_capacity").exists()
+    assert not (logs / "rule_figure_knowledge_capacity").exists()

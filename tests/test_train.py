@@ -16,9 +16,10 @@ from physlm.corpus import bio_documents
 from physlm.data.bios import lexicon, make_biographies, make_people
 from physlm.data.tokenizer import build_tokenizer
 from physlm.models import build_model
-from physlm.train import IGNORE, Stream, TrainConfig, build_mixture, learning_rate, train
+from physlm.sections import ModelConfig, TrainConfig
+from physlm.train import IGNORE, Stream, build_mixture, learning_rate, train
 
-TINY_MODEL = {"arch": "llama", "n_layer": 1, "n_head": 2, "d_model": 32, "context": 32}
+TINY_MODEL = ModelConfig(arch="llama", n_layer=1, n_head=2, d_model=32, context=32)
 
 
 def _config(**overrides) -> TrainConfig:
@@ -95,11 +96,11 @@ def _train_command(workdir: Path, out: str, steps: int) -> list[str]:
         "-m",
         "physlm",
         "train",
-        "--tokenizer",
+        "--tokenizer-dir",
         str(workdir / "tok"),
-        "--model",
+        "--model-config",
         '{"arch": "gpt2", "n_layer": 2, "n_head": 2, "d_model": 48, "context": 32}',
-        "--training",
+        "--training-config",
         training,
         "--bios",
         str(workdir / "bios.parquet"),
@@ -107,7 +108,7 @@ def _train_command(workdir: Path, out: str, steps: int) -> list[str]:
         "0",
         "--checkpoint",
         str(workdir / f"{out}.ckpt"),
-        "--out",
+        "--out-dir",
         str(workdir / out),
         "--log",
         str(workdir / f"{out}.parquet"),

@@ -11,12 +11,14 @@ Capacity ratio = bits / parameters, counting only the embedding rows the data us
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import pandas as pd
 
 from physlm.data.biod import BioD
 from physlm.data.bios import DAYS, YEARS
+from physlm.data.worlds import BioDWorld, World, load_world
 
 LN2 = math.log(2)
 
@@ -114,3 +116,67 @@ def used_parameters(n_parameters: int, vocab_size: int, used_tokens: int, width:
     if not 0 < used_tokens <= vocab_size:
         raise ValueError(f"used_tokens={used_tokens} must lie in 1..vocab_size={vocab_size}")
     return n_parameters - (vocab_size - used_tokens) * width
+
+
+def _bits(world: World, model, tokenizer, bios: pd.DataFrame) -> BioSBits | BioDBits:
+    """The bits `model` has learned of `world`: the formula of the world's kind on the losses of
+    the items it scores (bioS: name and values; bioD: name and every chunk)."""
+    from physlm.evaluate import biod_chunk_losses, item_losses
+
+    if isinstance(world, BioDWorld):
+        names, chunks = biod_chunk_losses(model, tokenizer, bios, world.people, world.strings)
+        return biod_measure(names, chunks, world.n_names, world.spec)
+    losses = item_losses(model, tokenizer, bios, world.people)
+    value_space = bios_value_space_bits(world.pools)
+    n = len(world.people)
+    return bios_bits(n, world.n_names, losses["name_loss"].mean(), value_space, losses["value_loss"].mean())
+
+
+def data_bits(world: World) -> float:
+    """All the bits the world's data holds: what a model with zero loss on every item would learn."""
+    n = len(world.people)
+    if isinstance(world, BioDWorld):
+        return biod_bits(n, world.n_names, world.spec, 0.0, 0.0, 0.0).total
+    return bios_bits(n, world.n_names, 0.0, bios_value_space_bits(world.pools), 0.0).total
+
+
+def capacity_bits(
+    *,
+    model_dir: Path,
+    bios: Path,
+    world_dir: Path,
+    identity: dict,
+    out: Path,
+    quantization: tuple[str, ...] = ("none", "int8", "int4"),
+    threads: int = 1,
+) -> None:
+    """Step `capacity-bits`: bits of knowledge and bits per (used) parameter of a trained model, as
+    trained and after each weight quantization."""
+    import torch
+
+    from physlm.artifacts import load_model, read_scale, with_identity, write_table
+    from physlm.corpus import bio_documents
+    from physlm.models import count_parameters
+    from physlm.quantize import quantized
+
+    torch.set_num_threads(threads)
+    model, tokenizer = load_model(model_dir)
+    table, world = pd.read_parquet(bios), load_world(world_dir)
+    used = len({t for doc in bio_documents(tokenizer, table)[0] for t in doc})
+    width = model.get_input_embeddings().weight.shape[1]
+    params = used_parameters(count_parameters(model), len(tokenizer), used, width)
+    rows = []
+    for scheme in quantization:
+        bits = _bits(world, quantized(model, scheme), tokenizer, table)
+        rows.append(
+            {
+                "quantization": scheme,
+                "parameters": params,
+                "bits": bits.total,
+                "data_bits": data_bits(world),
+                **asdict(bits),
+                "bits_per_parameter": bits.total / params,
+            }
+        )
+        print(f"{scheme}: {bits.total:,.0f} bits, {bits.total / params:.3f} bits/parameter", flush=True)
+    write_table(with_identity(pd.DataFrame(rows), identity, read_scale(model_dir)), out)

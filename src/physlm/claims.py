@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from physlm.artifacts import require_columns, write_table
 from physlm.data.bios import Variant
 from physlm.paper import (
     CAPACITY_CONDITIONS,
@@ -20,6 +21,12 @@ from physlm.paper import (
     PROBING_CONDITIONS,
     QA_ACCURACY,
     QA_CONDITIONS,
+)
+from physlm.sections import (
+    CapacityThresholds,
+    KnowledgeThresholds,
+    ManipulationThresholds,
+    ProbingThresholds,
 )
 
 COLUMNS = [
@@ -84,7 +91,7 @@ def _mean_accuracy(
     return rows.groupby("seed")[column].mean()
 
 
-def knowledge_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
+def knowledge_claims(metrics: pd.DataFrame, thresholds: KnowledgeThresholds) -> list[dict]:
     """Finding 2 as two claims: extraction of held-out people's knowledge after pretrain + finetune
     needs augmented pretraining (multi5_permute vs single), and mixed training extracts it (mixed vs
     single pretrain + finetune).
@@ -93,6 +100,7 @@ def knowledge_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
     averaged. If either setting scores below `min_fit` on its own QA-train people, it did not learn
     its training questions, so its held-out score says nothing: inconclusive.
     """
+    require_columns(metrics, ("regime", "variant", "seed", "split"), "the knowledge metrics")
     single = ("finetune", "single")
     claims = {
         "F2a augmentation": (
@@ -116,18 +124,18 @@ def knowledge_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
         stored = {k: _mean_accuracy(metrics, *v, "test", "bio_recall").mean() for k, v in compared.items()}
         gap = test["/".join(setting)] - test["/".join(single)]
         scale = _scale(_runs(metrics, list(compared.values())), conditions)
-        unfit = [k for k, v in train.items() if v.mean() < thresholds["min_fit"]]
+        unfit = [k for k, v in train.items() if v.mean() < thresholds.min_fit]
         if unfit:
             verdict = "inconclusive: a setting did not learn its own QA-train questions"
         else:
-            verdict = _judge(gap.mean() >= thresholds["min_gap"], scale, conditions)
+            verdict = _judge(gap.mean() >= thresholds.min_gap, scale, conditions)
         details = "; ".join(
             f"{k}: held-out QA {test[k].mean():.3f} (paper {QA_ACCURACY[v]:.3f}), "
             f"QA-train {train[k].mean():.3f}, held-out bio recall {_recall_before(metrics, v)}{stored[k]:.3f}"
             for k, v in compared.items()
         )
         if unfit:
-            details += f"; below min_fit={thresholds['min_fit']} on QA-train: {', '.join(unfit)}"
+            details += f"; below min_fit={thresholds.min_fit} on QA-train: {', '.join(unfit)}"
         rows.append(
             {
                 "finding": f"{name}: knowledge must be in pretraining",
@@ -136,7 +144,7 @@ def knowledge_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
                 "paper_value": QA_ACCURACY[setting] - QA_ACCURACY[single],
                 "measured_value": float(gap.mean()),
                 "spread": _spread(gap),
-                "threshold": f">= {thresholds['min_gap']:.3f}",
+                "threshold": f">= {thresholds.min_gap:.3f}",
                 "verdict": verdict,
                 **_scale_columns(scale, conditions),
                 "details": details,
@@ -179,7 +187,18 @@ def _spread(values: pd.Series) -> float:
     return float(values.std()) if len(values) > 1 else float("nan")
 
 
-def manipulation_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
+def _task_details(metrics: pd.DataFrame, variant: str) -> str:
+    """Held-out and QA-train accuracy and chance of every task run on `variant`."""
+    rows = metrics[metrics.variant == variant]
+    accuracy = rows.groupby(["task", "split"])["accuracy"].mean().unstack("split")
+    chance = rows[rows.split == "test"].groupby("task")["chance"].mean()
+    return "; ".join(
+        f"{t}: held-out {r.test:.3f} (QA-train {r.train:.3f}, chance {chance[t]:.3f})"
+        for t, r in accuracy.iterrows()
+    )
+
+
+def manipulation_claims(metrics: pd.DataFrame, thresholds: ManipulationThresholds) -> list[dict]:
     """Finding 5: forward retrieval works, inverse search stays at chance; reversed data fixes it.
 
     One main row per non-reversed variant fine-tuned on forward and inverse tasks (the config runs
@@ -187,42 +206,33 @@ def manipulation_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
     below `min_forward` means the model cannot even retrieve what it knows, so a failing inverse
     search would say nothing: inconclusive.
     """
+    require_columns(metrics, ("variant", "task", "seed", "split"), "the manipulation metrics")
     tasks_run = metrics.groupby("variant")["task"].agg(set)
     variants = [v for v, tasks in tasks_run.items() if any(t.startswith("inverse") for t in tasks)]
     main = [v for v in variants if not Variant.parse(v).reverse and "forward" in tasks_run[v]]
-    accuracy = metrics.groupby(["variant", "task", "split"])["accuracy"].mean().unstack("split")
-    chance = metrics[metrics.split == "test"].groupby(["variant", "task"])["chance"].mean()
-
-    def details(variant: str) -> str:
-        return "; ".join(
-            f"{t}: held-out {r.test:.3f} (QA-train {r.train:.3f}, chance {chance[variant, t]:.3f})"
-            for t, r in accuracy.loc[variant].iterrows()
-        )
 
     rows = []
     for variant in main:
         forward = _task_accuracy(metrics, variant, "forward").accuracy
         margin, tasks = _inverse_above_chance(metrics, variant)
         scale = _scale(metrics[metrics.variant == variant], MANIPULATION_CONDITIONS)
-        if forward.mean() < thresholds["min_forward"]:
+        if forward.mean() < thresholds.min_forward:
             verdict = "inconclusive: forward QA fails, nothing to contrast inverse search with"
         else:
-            verdict = _judge(
-                margin.mean() <= thresholds["max_inverse_margin"], scale, MANIPULATION_CONDITIONS
-            )
+            verdict = _judge(margin.mean() <= thresholds.max_inverse_margin, scale, MANIPULATION_CONDITIONS)
         rows.append(
             {
                 "finding": "F5 knowledge access is one-way",
                 "hypothesis": f"after fine-tuning {variant}, forward QA on held-out people is high "
-                f"(>= {thresholds['min_forward']}) while inverse search ({', '.join(tasks)}) stays at chance",
+                f"(>= {thresholds.min_forward}) while inverse search ({', '.join(tasks)}) stays at chance",
                 "metric": "held-out inverse-search accuracy minus chance (max over inverse tasks)",
                 "paper_value": MANIPULATION_ACCURACY["inverse2"],
                 "measured_value": float(margin.mean()),
                 "spread": _spread(margin),
-                "threshold": f"<= {thresholds['max_inverse_margin']:.3f}",
+                "threshold": f"<= {thresholds.max_inverse_margin:.3f}",
                 "verdict": verdict,
                 **_scale_columns(scale, MANIPULATION_CONDITIONS),
-                "details": details(variant),
+                "details": _task_details(metrics, variant),
             }
         )
     for variant in (v for v in variants if Variant.parse(v).reverse):
@@ -237,10 +247,10 @@ def manipulation_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
                 "paper_value": float("nan"),
                 "measured_value": float(margin.mean()),
                 "spread": _spread(margin),
-                "threshold": f">= {thresholds['min_control']:.3f}",
-                "verdict": _judge(margin.mean() >= thresholds["min_control"], scale, MANIPULATION_CONDITIONS),
+                "threshold": f">= {thresholds.min_control:.3f}",
+                "verdict": _judge(margin.mean() >= thresholds.min_control, scale, MANIPULATION_CONDITIONS),
                 **_scale_columns(scale, MANIPULATION_CONDITIONS),
-                "details": details(variant),
+                "details": _task_details(metrics, variant),
             }
         )
     return rows
@@ -254,7 +264,7 @@ def _p_probe_first(probes: pd.DataFrame, variant: str, model: str) -> pd.Series:
     return rows[rows.position == 1].groupby("seed")["later_accuracy"].mean()
 
 
-def probing_claim(probes: pd.DataFrame, thresholds: dict) -> dict:
+def probing_claim(probes: pd.DataFrame, thresholds: ProbingThresholds) -> dict:
     """Finding 2's mechanism: with augmentation, attributes are readable on the name already.
 
     Measured: at the first text position (right after the name), mean held-out accuracy on the
@@ -262,6 +272,7 @@ def probing_claim(probes: pd.DataFrame, thresholds: dict) -> dict:
     its random-init model. Inconclusive when the probe cannot even read single's attributes at the
     token right before their value, where the pretrained model predicts them.
     """
+    require_columns(probes, ("variant", "seed", "probe", "model"), "the probing table")
     aug = _p_probe_first(probes, "multi5_permute", "pretrained")
     single = _p_probe_first(probes, "single", "pretrained")
     random = _p_probe_first(probes, "multi5_permute", "random init")
@@ -269,10 +280,10 @@ def probing_claim(probes: pd.DataFrame, thresholds: dict) -> dict:
     p = probes[probes.probe == "P"]
     own = p[(p.variant == "single") & (p.model == "pretrained")]["next_accuracy"].mean()
     scale = _scale(p[(p.variant == "multi5_permute") & (p.model == "pretrained")], PROBING_CONDITIONS)
-    if own < thresholds["min_fit"]:
+    if own < thresholds.min_fit:
         verdict = "inconclusive: the probe cannot read single's values even right before them"
     else:
-        verdict = _judge(gap.mean() >= thresholds["min_gap"], scale, PROBING_CONDITIONS)
+        verdict = _judge(gap.mean() >= thresholds.min_gap, scale, PROBING_CONDITIONS)
     majority = p[(p.variant == "multi5_permute") & (p.position == 1)]["majority"].mean()
     q = probes[probes.probe == "Q"].groupby(["variant", "model"])["accuracy"].mean()
     details = (
@@ -289,14 +300,14 @@ def probing_claim(probes: pd.DataFrame, thresholds: dict) -> dict:
         "paper_value": float("nan"),
         "measured_value": float(gap.mean()),
         "spread": _spread(gap),
-        "threshold": f">= {thresholds['min_gap']:.3f}",
+        "threshold": f">= {thresholds.min_gap:.3f}",
         "verdict": verdict,
         **_scale_columns(scale, PROBING_CONDITIONS),
         "details": details,
     }
 
 
-def capacity_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
+def capacity_claims(metrics: pd.DataFrame, thresholds: CapacityThresholds) -> list[dict]:
     """Finding 1: the best bits-per-parameter ratio is near the paper's at the exposures run; int8
     keeps the bits, int4 loses over half.
 
@@ -305,54 +316,62 @@ def capacity_claims(metrics: pd.DataFrame, thresholds: dict) -> list[dict]:
     compare each model's quantized bits with its own unquantized bits, averaged over the models (of
     every dataset) that learned anything.
     """
-    rows = []
+    require_columns(metrics, ("data", "n", "exposures", "size", "seed", "quantization"), "the capacity table")
     plain = metrics[metrics.quantization == "none"]
-    for (data, exposures), everything in plain.groupby(["data", "exposures"], sort=False):
-        part = everything[everything.n_layer >= 2]  # the paper leaves 1-layer models out of the law
-        if part.empty:
-            rows.append(_no_deep_model(data, exposures))
-            continue
-        peak = part.groupby("seed")["bits_per_parameter"].max()
-        paper = CAPACITY_RATIO.get(int(exposures), float("nan"))
-        low, known = thresholds["min_fraction"] * paper, not pd.isna(paper)
-        conditions = CAPACITY_CONDITIONS.get(int(exposures), {})
-        scale = _scale(part, conditions, pick="max")
-        if not known:
-            verdict = "inconclusive: the paper gives no ratio at these exposures"
-        else:
-            verdict = _judge(low <= peak.mean() <= thresholds["max_ratio"], scale, conditions)
-        best = part.loc[part["bits_per_parameter"].idxmax()]
-        rows.append(
-            {
-                "finding": "F1 knowledge capacity",
-                "hypothesis": f"on {data} at {exposures} exposures the best model stores about "
-                + (f"{paper:g} bits per parameter" if known else "the paper's ratio (it gives none here)"),
-                "metric": "peak bits of knowledge per parameter over model sizes and N",
-                "paper_value": paper,
-                "measured_value": float(peak.mean()),
-                "spread": _spread(peak),
-                "threshold": f"in [{low:.2f}, {thresholds['max_ratio']:.2f}]"
-                if known
-                else "none (no paper value)",
-                "verdict": verdict,
-                **_capacity_scale_columns(scale, conditions, exposures),
-                "details": f"peak at size {best['size']}, N={best.n}: {best.bits:,.0f} bits, "
-                f"{best.parameters:,} parameters; "
-                + ", ".join(
-                    f"{r.size} N={r.n}: {r.bits_per_parameter:.3f}"
-                    for r in part.sort_values(["n", "parameters"]).itertuples()
-                ),
-            }
-        )
+    rows = [
+        _capacity_peak(data, exposures, runs, thresholds)
+        for (data, exposures), runs in plain.groupby(["data", "exposures"], sort=False)
+    ]
+    return rows + _quantization_claims(metrics, thresholds)
+
+
+def _capacity_peak(data: str, exposures: int, runs: pd.DataFrame, thresholds: CapacityThresholds) -> dict:
+    """The peak-ratio claim of one dataset at one exposure count."""
+    part = runs[runs.n_layer >= 2]  # the paper leaves 1-layer models out of the law
+    if part.empty:
+        return _no_deep_model(data, exposures)
+    peak = part.groupby("seed")["bits_per_parameter"].max()
+    paper = CAPACITY_RATIO.get(int(exposures), float("nan"))
+    low, known = thresholds.min_fraction * paper, not pd.isna(paper)
+    conditions = CAPACITY_CONDITIONS.get(int(exposures), {})
+    scale = _scale(part, conditions, pick="max")
+    if not known:
+        verdict = "inconclusive: the paper gives no ratio at these exposures"
+    else:
+        verdict = _judge(low <= peak.mean() <= thresholds.max_ratio, scale, conditions)
+    best = part.loc[part["bits_per_parameter"].idxmax()]
+    return {
+        "finding": "F1 knowledge capacity",
+        "hypothesis": f"on {data} at {exposures} exposures the best model stores about "
+        + (f"{paper:g} bits per parameter" if known else "the paper's ratio (it gives none here)"),
+        "metric": "peak bits of knowledge per parameter over model sizes and N",
+        "paper_value": paper,
+        "measured_value": float(peak.mean()),
+        "spread": _spread(peak),
+        "threshold": f"in [{low:.2f}, {thresholds.max_ratio:.2f}]" if known else "none (no paper value)",
+        "verdict": verdict,
+        **_capacity_scale_columns(scale, conditions, exposures),
+        "details": f"peak at size {best['size']}, N={best.n}: {best.bits:,.0f} bits, "
+        f"{best.parameters:,} parameters; "
+        + ", ".join(
+            f"{r.size} N={r.n}: {r.bits_per_parameter:.3f}"
+            for r in part.sort_values(["n", "parameters"]).itertuples()
+        ),
+    }
+
+
+def _quantization_claims(metrics: pd.DataFrame, thresholds: CapacityThresholds) -> list[dict]:
+    """int8 keeps each model's bits, int4 loses over half (mean over models that learned any)."""
     keys = ["data", "n", "exposures", "size", "seed"]
     bits = metrics.pivot_table(index=keys, columns="quantization", values="bits")
     bits = bits[bits["none"] > 0]
     # The paper reports quantization on models at capacity: the conditions of the fewest exposures run.
     conditions = CAPACITY_CONDITIONS.get(int(metrics.exposures.min()), {}) if len(metrics) else {}
     scale = _scale(metrics, conditions, pick="max")
+    rows = []
     for scheme, direction, bound, paper in (
-        ("int8", ">=", thresholds["min_int8_kept"], 1.0),
-        ("int4", "<=", thresholds["max_int4_kept"], INT4_KEPT),
+        ("int8", ">=", thresholds.min_int8_kept, 1.0),
+        ("int4", "<=", thresholds.max_int4_kept, INT4_KEPT),
     ):
         kept = (bits[scheme] / bits["none"]).groupby("seed").mean()
         if kept.empty:
@@ -416,10 +435,12 @@ def claims_html(table: pd.DataFrame) -> str:
     )
 
 
-def write_claims(rows: list[dict], markdown: Path, parquet: Path, html: Path | None = None) -> None:
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    parquet.parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(parquet, index=False)
+def write_claims(*, rows: list[Path], markdown: Path, parquet: Path, html: Path | None = None) -> None:
+    """Step `claims`: every domain's claim rows (written by `plugins.claim`) in one table, as
+    Parquet, Markdown and (for the report) a web page."""
+    table = pd.concat([pd.read_parquet(p) for p in rows], ignore_index=True)[COLUMNS]
+    table = table.sort_values("finding", key=lambda f: f.str[:2], kind="stable")  # F1, F2, F5
+    write_table(table, parquet)
     lines = [
         "# Claims",
         "",

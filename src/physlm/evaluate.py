@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
+from physlm.artifacts import load_model, read_scale, with_identity, write_table
 from physlm.corpus import prompt_ids
 from physlm.data.biod import chunk_text
 from physlm.data.manipulation import majority_accuracy
 from physlm.data.templates import ATTRIBUTES, HINT_SEPARATOR
+from physlm.data.worlds import load_world
+from physlm.models import pick_device
 
 
 def exact_match(generated: list[int], answer: list[int], eos: int) -> bool:
@@ -224,3 +229,36 @@ def task_accuracy(scored: pd.DataFrame) -> pd.DataFrame:
         for split, part in scored.groupby("split", sort=True)
     ]
     return pd.DataFrame(rows)
+
+
+# The evaluation steps, each called by one CLI command.
+
+
+def evaluate_qa(
+    *,
+    model_dir: Path,
+    qa: Path,
+    bios: Path,
+    world_dir: Path,
+    identity: dict,
+    out: Path,
+    batch_size: int,
+    threads: int = 1,
+) -> None:
+    """Step `evaluate`: QA accuracy per split and attribute, and bio recall on the biographies the
+    model was trained on, with the run's identity and scale."""
+    torch.set_num_threads(threads)
+    model, tokenizer = load_model(model_dir, pick_device())
+    scored = answer_questions(model, tokenizer, pd.read_parquet(qa), batch_size)
+    recall = bio_recall(model, tokenizer, pd.read_parquet(bios), load_world(world_dir).people)
+    write_table(with_identity(accuracy_table(scored, recall), identity, read_scale(model_dir)), out)
+
+
+def evaluate_task(
+    *, model_dir: Path, task_table: Path, identity: dict, out: Path, batch_size: int, threads: int = 1
+) -> None:
+    """Step `evaluate-task`: held-out and QA-train accuracy on a knowledge manipulation task."""
+    torch.set_num_threads(threads)
+    model, tokenizer = load_model(model_dir, pick_device())
+    scored = answer_questions(model, tokenizer, pd.read_parquet(task_table), batch_size)
+    write_table(with_identity(task_accuracy(scored), identity, read_scale(model_dir)), out)

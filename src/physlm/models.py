@@ -11,19 +11,21 @@ import os
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedModel
 
+from physlm.sections import ModelConfig
+
 ARCHITECTURES = ("gpt2", "llama")
 
 
-def build_model(cfg: dict, vocab_size: int, eos_id: int, pad_id: int, seed: int) -> PreTrainedModel:
-    """A freshly initialised causal LM; `cfg` is the config's `model` section."""
+def build_model(cfg: ModelConfig, vocab_size: int, eos_id: int, pad_id: int, seed: int) -> PreTrainedModel:
+    """A freshly initialised causal LM of the shape `cfg` gives."""
     torch.manual_seed(seed)
     shared = dict(vocab_size=vocab_size, bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=pad_id)
-    if cfg["arch"] == "gpt2":
+    if cfg.arch == "gpt2":
         config = GPT2Config(
-            n_layer=cfg["n_layer"],
-            n_head=cfg["n_head"],
-            n_embd=cfg["d_model"],
-            n_positions=cfg["context"],
+            n_layer=cfg.n_layer,
+            n_head=cfg.n_head,
+            n_embd=cfg.d_model,
+            n_positions=cfg.context,
             resid_pdrop=0.0,
             embd_pdrop=0.0,
             attn_pdrop=0.0,
@@ -31,20 +33,20 @@ def build_model(cfg: dict, vocab_size: int, eos_id: int, pad_id: int, seed: int)
             **shared,
         )
         return GPT2LMHeadModel(config)
-    if cfg["arch"] == "llama":
+    if cfg.arch == "llama":
         config = LlamaConfig(
-            num_hidden_layers=cfg["n_layer"],
-            num_attention_heads=cfg["n_head"],
-            num_key_value_heads=cfg["n_head"],
-            hidden_size=cfg["d_model"],
-            intermediate_size=(8 * cfg["d_model"]) // 3,
-            max_position_embeddings=cfg["context"],
+            num_hidden_layers=cfg.n_layer,
+            num_attention_heads=cfg.n_head,
+            num_key_value_heads=cfg.n_head,
+            hidden_size=cfg.d_model,
+            intermediate_size=(8 * cfg.d_model) // 3,
+            max_position_embeddings=cfg.context,
             attention_dropout=0.0,
             tie_word_embeddings=True,
             **shared,
         )
         return LlamaForCausalLM(config)
-    raise ValueError(f"config key model.arch: {cfg['arch']!r} is not one of {ARCHITECTURES}")
+    raise ValueError(f"config key model.arch: {cfg.arch!r} is not one of {ARCHITECTURES}")
 
 
 def pick_device() -> torch.device:

@@ -21,7 +21,7 @@ document separator, as in training.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,23 +29,11 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
+from physlm.artifacts import load_model, read_scale, with_identity, write_table
 from physlm.data.templates import ATTRIBUTES
-from physlm.models import pick_device
-from physlm.sections import FromSection
-
-
-@dataclass(frozen=True)
-class ProbeConfig(FromSection):
-    """Mirrors the config's `probing` section (minus the variant list)."""
-
-    p_rank: int
-    q_rank: int
-    steps: int
-    batch_size: int
-    lr: float
-    embedding_lr: float
-    weight_decay: float
-
+from physlm.data.worlds import load_world
+from physlm.models import build_model, pick_device
+from physlm.sections import ModelConfig, ProbeConfig
 
 NORMS = {"layer": nn.LayerNorm, "batch": nn.BatchNorm1d}
 
@@ -291,3 +279,34 @@ def q_probe(
             "probe_steps": cfg.steps,
         }
     )
+
+
+def probe(
+    *,
+    model_dir: Path,
+    model_config: ModelConfig,
+    probing_config: ProbeConfig,
+    bios: Path,
+    world_dir: Path,
+    seed: int,
+    identity: dict,
+    out: Path,
+    threads: int = 1,
+) -> None:
+    """Step `probe`: P- and Q-probe a pretrained model and, as the baseline, the same architecture
+    (`model_config`) at random init, on the biographies it was trained on."""
+    torch.set_num_threads(threads)
+    pretrained, tokenizer = load_model(model_dir)
+    random_init = build_model(
+        model_config, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed
+    )
+    table, people = pd.read_parquet(bios), load_world(world_dir).people
+    tables = []
+    for name, model in (("pretrained", pretrained), ("random init", random_init)):
+        for kind, result in (
+            ("P", p_probe(model, tokenizer, table, people, probing_config, seed)),
+            ("Q", q_probe(model, tokenizer, people, probing_config, seed)),
+        ):
+            print(f"{kind}-probe, {name}: mean held-out accuracy {result['accuracy'].mean():.3f}", flush=True)
+            tables.append(result.assign(probe=kind, model=name))
+    write_table(with_identity(pd.concat(tables, ignore_index=True), identity, read_scale(model_dir)), out)

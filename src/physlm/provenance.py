@@ -3,11 +3,15 @@ result found on disk months later still says which code, settings and machine ma
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import datetime
 import hashlib
 import json
 import platform
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -35,15 +39,31 @@ def _device() -> dict:
 
 
 def _settings(arguments: dict) -> dict:
-    """The step's arguments, with the JSON config sections Snakemake passes decoded."""
+    """The step's arguments, config sections as plain dicts."""
     settings = {}
     for key, value in arguments.items():
-        if key == "run":
+        if callable(value):  # the function the CLI calls
             continue
-        if isinstance(value, str) and value[:1] in "{[":
+        if dataclasses.is_dataclass(value):
+            value = dataclasses.asdict(value)
+        elif isinstance(value, str) and value[:1] in "{[":
             value = json.loads(value)
         settings[key] = str(value) if isinstance(value, Path) else value
     return settings
+
+
+# The arguments of the step this process runs (set by the CLI), recorded beside every file it writes.
+_STEP: dict = {}
+
+
+@contextmanager
+def recording(arguments: dict) -> Iterator[None]:
+    """Record `arguments` as the settings of every file written inside this block."""
+    _STEP.update(arguments)
+    try:
+        yield
+    finally:
+        _STEP.clear()
 
 
 def provenance(arguments: dict) -> dict:
@@ -51,6 +71,7 @@ def provenance(arguments: dict) -> dict:
     return {
         "physlm": __version__,
         "step": settings.pop("step", None),
+        "code": {m: code_hash(m) for m in settings.pop("code", [])},
         "seed": settings.get("seed"),
         "config": settings,
         "torch": _package("torch"),
@@ -67,8 +88,9 @@ def beside(path: Path) -> Path:
     return path / "provenance.json" if path.is_dir() else path.with_name(path.name + ".provenance.json")
 
 
-def write_provenance(path: Path, arguments: dict) -> None:
-    beside(path).write_text(json.dumps(provenance(arguments), indent=2, default=str) + "\n")
+def write_provenance(path: Path) -> None:
+    """Write what produced `path` beside it: the running step's settings, code, packages, machine."""
+    beside(path).write_text(json.dumps(provenance(_STEP), indent=2, default=str) + "\n")
 
 
 def _file_digest(path: Path) -> str:
@@ -81,14 +103,62 @@ def _file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def run_fingerprint(arguments: dict, inputs: list[Path], ignore: tuple[str, ...] = ()) -> str:
-    """A digest of everything that defines a run: its settings (minus `ignore`: where it writes, how
-    many threads), the contents of its input files, and the package version. Two runs with the same
-    fingerprint do the same computation, so one may resume the other's checkpoint."""
-    settings = {k: v for k, v in _settings(arguments).items() if k not in ignore}
-    record = {
-        "physlm": __version__,
-        "settings": settings,
-        "inputs": {str(p): _file_digest(Path(p)) for p in inputs},
-    }
+def run_fingerprint(settings: dict, inputs: list[Path]) -> str:
+    """A digest of everything that defines a run: its settings (the code hash among them) and the
+    contents of its input files, not where it writes or how many threads it uses. Two runs with the
+    same fingerprint do the same computation, so one may resume the other's checkpoint."""
+    record = {"settings": _settings(settings), "inputs": {str(p): _file_digest(Path(p)) for p in inputs}}
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _source(module: str) -> Path | None:
+    """The file of a physlm module (without importing it), None if the name is not one."""
+    path = Path(__file__).parent.joinpath(*module.split(".")[1:])
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if module.split(".")[0] == "physlm" and candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported(module: str) -> set[str]:
+    """The physlm modules a module's code imports, at its top or inside functions."""
+    source = _source(module)
+    package = module if source.name == "__init__.py" else module.rpartition(".")[0]
+    names = set()
+    for node in ast.walk(ast.parse(source.read_bytes())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from . import x, from .y import z
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+            names.add(base)
+            # `from physlm import probing` names a module; `from physlm.x import f` a function.
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return {name for name in names if _source(name) is not None}
+
+
+def code_closure(*modules: str) -> list[str]:
+    """`modules` and every physlm module they import, directly or through others, sorted."""
+    unknown = [m for m in modules if _source(m) is None]
+    if unknown:
+        raise ValueError(f"not physlm modules: {', '.join(unknown)}")
+    seen, todo = set(), list(modules)
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo.extend(_imported(module))
+    return sorted(seen)
+
+
+def code_hash(*modules: str) -> str:
+    """A digest of the source of `modules` and of the physlm modules they import: a rule that runs
+    them carries it among its params, so an edit reruns exactly the steps whose code it touches
+    (bumping the package version reruns nothing)."""
+    digest = hashlib.sha256()
+    for module in code_closure(*modules):
+        digest.update(module.encode())
+        digest.update(hashlib.sha256(_source(module).read_bytes()).digest())
+    return digest.hexdigest()[:16]

@@ -1,14 +1,139 @@
-"""Typed views of config sections."""
+"""Typed config sections: every JSON section a step receives is decoded here, into one of these.
+
+Snakemake passes each step the sections it needs as JSON (a rule's params, so that a changed setting
+reruns exactly the jobs that use it); `decode` turns one into its dataclass, checking the keys, and
+the CLI uses `decoder` as the argparse type. The schema (workflow/schemas/config.schema.yaml) has
+validated the values before any job ran; these types give the library named fields instead of dicts.
+"""
 
 from __future__ import annotations
 
-from typing import Self
+import argparse
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Self, TypeVar
 
 
 class FromSection:
     """Mixin for a frozen dataclass that mirrors a config section: extra keys (such as a section's
-    variant list) are ignored, missing ones raise KeyError naming the key."""
+    variant list) are ignored, missing ones raise ValueError naming the key."""
 
     @classmethod
     def from_config(cls, section: dict) -> Self:
-        return cls(**{k: section[k] for k in cls.__dataclass_fields__})
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        missing = [
+            name
+            for name, f in fields.items()
+            if name not in section
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+        ]
+        if missing:
+            raise ValueError(f"{cls.__name__}: missing key(s) {', '.join(missing)}")
+        return cls(**{k: v for k, v in section.items() if k in fields})
+
+
+T = TypeVar("T", bound=FromSection)
+
+
+def decode(kind: type[T], text: str) -> T:
+    """A JSON config section as its typed dataclass."""
+    return kind.from_config(json.loads(text))
+
+
+def decoder(kind: type[T]):
+    """An argparse `type=` that decodes a JSON option into `kind`."""
+
+    def parse(text: str) -> T:
+        try:
+            return decode(kind, text)
+        except (ValueError, TypeError) as error:  # bad JSON, a missing or unknown key: say which
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parse
+
+
+@dataclass(frozen=True)
+class ModelConfig(FromSection):
+    """The `model` section: architecture and shape (capacity models override the shape)."""
+
+    arch: str
+    n_layer: int
+    n_head: int
+    d_model: int
+    context: int
+
+
+@dataclass(frozen=True)
+class TrainConfig(FromSection):
+    """A training section (`pretrain`, `finetune.training`, `manipulation.training`,
+    `capacity.training`). `steps` is None where the length follows from the data (capacity: one
+    pass over the biographies, set by the train step's `--epochs`)."""
+
+    batch_size: int
+    lr: float
+    final_lr_ratio: float
+    warmup_steps: int
+    weight_decay: float
+    checkpoint_every: int
+    log_every: int
+    steps: int | None = None
+
+
+@dataclass(frozen=True)
+class LoraConfig(FromSection):
+    """LoRA ranks of a fine-tune: `rank` on the query/value maps, `embedding_rank` on the input
+    embedding (the train step's `--lora-config`; the config's finetune.lora_rank and
+    finetune.lora_embedding_rank)."""
+
+    rank: int
+    embedding_rank: int
+
+
+@dataclass(frozen=True)
+class BiosConfig(FromSection):
+    """The `bios` section: how many people, and the size of each attribute pool."""
+
+    n_people: int
+    pools: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ProbeConfig(FromSection):
+    """The `probing` section (minus the variant list)."""
+
+    p_rank: int
+    q_rank: int
+    steps: int
+    batch_size: int
+    lr: float
+    embedding_lr: float
+    weight_decay: float
+
+
+@dataclass(frozen=True)
+class CapacityThresholds(FromSection):
+    min_fraction: float
+    max_ratio: float
+    min_int8_kept: float
+    max_int4_kept: float
+
+
+@dataclass(frozen=True)
+class KnowledgeThresholds(FromSection):
+    min_gap: float
+    min_fit: float
+
+
+@dataclass(frozen=True)
+class ManipulationThresholds(FromSection):
+    min_forward: float
+    max_inverse_margin: float
+    min_control: float
+
+
+@dataclass(frozen=True)
+class ProbingThresholds(FromSection):
+    min_gap: float
+    min_fit: float

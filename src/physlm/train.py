@@ -13,7 +13,6 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ import pandas as pd
 import torch
 
 from physlm.models import count_parameters, pick_device
-from physlm.sections import FromSection
+from physlm.sections import TrainConfig
 
 IGNORE = -100  # label value the HF loss skips
 # What SLURM sends before it kills a job: SIGTERM on preemption or scancel, and SIGUSR1 where the
@@ -29,26 +28,14 @@ IGNORE = -100  # label value the HF loss skips
 PREEMPT_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
 
-class Preempted(Exception):
-    """Training stopped on a signal after saving a checkpoint; a rerun resumes from it."""
+class Preempted(SystemExit):
+    """Training stopped on a signal after saving a checkpoint; a rerun resumes from it. Uncaught, it
+    exits with 128 + the signal's number, as a shell reports a process the signal killed: the job
+    fails and a retry resumes."""
 
     def __init__(self, step: int, signum: int):
-        super().__init__(f"stopped by {signal.Signals(signum).name} after step {step}; checkpoint saved")
+        super().__init__(128 + signum)
         self.step, self.signum = step, signum
-
-
-@dataclass(frozen=True)
-class TrainConfig(FromSection):
-    """Mirrors a training section of the config (`pretrain` or `finetune`)."""
-
-    steps: int
-    batch_size: int
-    lr: float
-    final_lr_ratio: float
-    warmup_steps: int
-    weight_decay: float
-    checkpoint_every: int
-    log_every: int
 
 
 class Stream:
@@ -109,9 +96,6 @@ def build_mixture(
         (Stream(docs, masks, context, seed=seed * 100 + i), count)
         for i, ((docs, masks), count) in enumerate(zip(sources, counts, strict=True))
     ]
-
-
-SCALE_FILE = "scale.json"  # inside a saved model folder: the scale of the training that made it
 
 
 def run_scale(
@@ -205,25 +189,30 @@ def train(
         return _train(model, mixture, cfg, checkpoint, log, flag, fingerprint)
 
 
+def _resume(checkpoint: Path, fingerprint: str, model, optimizer, device, log) -> tuple[int, list[dict]]:
+    """(step, log rows) to continue from: the checkpoint's if the same run wrote it, else (0, [])."""
+    if not checkpoint.exists():
+        return 0, []
+    state = torch.load(checkpoint, map_location=device, weights_only=False)
+    if state.get("fingerprint") != fingerprint:
+        log(
+            f"not resuming {checkpoint}: it was written by another run (settings, inputs, seed or "
+            "code differ); starting from step 0"
+        )
+        return 0, []
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"])
+    log(f"resumed from step {state['step']} ({checkpoint})")
+    return state["step"], state["rows"]
+
+
 def _train(model, mixture, cfg, checkpoint, log, flag: _SignalFlag, fingerprint: str) -> pd.DataFrame:
     device = pick_device()
     model.to(device)
     model.train()
     optimizer = make_optimizer(model, cfg, device)
-    start, rows = 0, []
-    state = torch.load(checkpoint, map_location=device, weights_only=False) if checkpoint.exists() else None
-    if state is not None and state.get("fingerprint") != fingerprint:
-        log(
-            f"not resuming {checkpoint}: it was written by another run (settings, inputs, seed or "
-            "package version differ); starting from step 0"
-        )
-        state = None
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
-        start, rows = state["step"], state["rows"]
-        log(f"resumed from step {start} ({checkpoint})")
+    start, rows = _resume(checkpoint, fingerprint, model, optimizer, device, log)
     use_bf16 = device.type == "cuda"
     if use_bf16:
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -271,6 +260,7 @@ def _train(model, mixture, cfg, checkpoint, log, flag: _SignalFlag, fingerprint:
                 },
             )
         if stop:
-            log(f"{signal.Signals(flag.signum).name}: checkpoint saved at step {done}, exiting")
+            name = signal.Signals(flag.signum).name
+            log(f"{name}: checkpoint saved at step {done}, exiting; rerun to resume")
             raise Preempted(done, flag.signum)
     return pd.DataFrame(rows)

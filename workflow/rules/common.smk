@@ -1,18 +1,19 @@
+# What all rule files use - the validated config, JSON sections for the CLI, cluster resources, the
+# code hash that reruns a step when its code changes, and the registries through which a domain adds
+# its metrics tables, figures and claims (workflow/rules/results.smk turns them into rules).
 import json
 import shlex
 from pathlib import Path
 
-from physlm import __version__
-from physlm.data.manipulation import TASKS
 from physlm.config import coerce_numbers, validate
+from physlm.data.manipulation import TASKS
+from physlm.provenance import code_hash
 
 config.update(coerce_numbers(config))
 # Fails before any job runs, naming the key and what is allowed.
 validate(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 
 SEEDS = config["seeds"]
-# A param of every compute rule: a new release reruns what it touched.
-VERSION = __version__
 
 
 wildcard_constraints:
@@ -23,12 +24,24 @@ wildcard_constraints:
 
 
 def as_json(section):
-    """A config section as JSON for the physlm CLI (quoted with :q in shell commands). Keys are
-    sorted: their order in a config file means nothing, and must not make Snakemake rerun a job.
+    """A config section as JSON for a `--X-config` option (quoted with :q in shell commands). Keys
+    are sorted: their order in a config file means nothing, and must not make Snakemake rerun a job.
     """
     return json.dumps(
         config[section] if isinstance(section, str) else section, sort_keys=True
     )
+
+
+def code(*modules):
+    """A param of every compute rule: the hash of the physlm modules its step runs (and of those
+    they import), so an edit reruns exactly the steps whose code it touches."""
+    return code_hash(*modules)
+
+
+def identity(wildcards):
+    """The `--identity` of a metrics step: the rule's wildcards, which become the table's identity
+    columns (numbers as numbers)."""
+    return json.dumps({k: int(v) if v.isdigit() else v for k, v in wildcards.items()})
 
 
 def cluster_resources(kind):
@@ -38,6 +51,23 @@ def cluster_resources(kind):
     return {key: section[key] for key in ("mem_mb", "runtime", "gpu")}
 
 
+def threads(kind):
+    return config["resources"][kind]["threads"]
+
+
+def lora_option():
+    """The train step's --lora-config (quoted) when fine-tuning with LoRA, else nothing."""
+    finetune = config["finetune"]
+    if finetune["method"] != "lora":
+        return ""
+    lora = {
+        "rank": finetune["lora_rank"],
+        "embedding_rank": finetune["lora_embedding_rank"],
+    }
+    return f"--lora-config {shlex.quote(as_json(lora))}"
+
+
+# Finding 2: which (regime, variant) pairs are trained and evaluated.
 def knowledge_settings():
     """(regime, variant) pairs the config asks for. Each pretrained model is evaluated too, before
     fine-tuning, so that bio recall shows whether fine-tuning erased what pretraining stored.
@@ -50,21 +80,12 @@ def knowledge_settings():
     )
 
 
-def lora_option():
-    """The train CLI's --lora option (quoted) when fine-tuning with LoRA, else nothing."""
-    finetune = config["finetune"]
-    if finetune["method"] != "lora":
-        return ""
-    lora = {
-        "rank": finetune["lora_rank"],
-        "embedding_rank": finetune["lora_embedding_rank"],
-    }
-    return f"--lora {shlex.quote(as_json(lora))}"
-
-
-# Finding 1: a capacity dataset is drawn from a world (people, tokenizer); bioS_simple shares bioS's.
+# Finding 1: the capacity grid.
 CAP_DATA = "results/capacity/data/N{n}/seed{seed}"
+CAP_RUN = "results/capacity/{data}/N{n}/E{exposures}/{size}/seed{seed}"
+# A dataset is drawn from a world; bioS_simple shares bioS's.
 CAP_WORLD = {"bioS": "bioS", "bioS_simple": "bioS", "bioD": "bioD"}
+CAP_MODELS = {m["name"]: m for m in config["capacity"]["models"]}
 
 
 def cap_world(wildcards):
@@ -72,8 +93,55 @@ def cap_world(wildcards):
     return f"{CAP_DATA}/{CAP_WORLD[wildcards.data]}".format(**wildcards)
 
 
-def biod_option(world):
-    """The --biod option that turns a bioS step into its bioD counterpart, else nothing."""
-    if world != "bioD":
-        return ""
-    return f"--biod {shlex.quote(as_json(config['capacity']['biod']))}"
+def cap_model(wildcards):
+    """The model section with the shape of the grid's model `size`."""
+    size = CAP_MODELS[wildcards.size]
+    return {**config["model"], **{k: size[k] for k in ("n_layer", "n_head", "d_model")}}
+
+
+def cap_trains(size, n):
+    """Whether the grid trains model `size` on N = n people (models may stop at `max_people`)."""
+    return n <= CAP_MODELS[size].get("max_people", n)
+
+
+# Every training rule runs this command. Its params say where the model starts (`start`, a fresh
+# model and its tokenizer, or a saved model to fine-tune) and what it trains on (`data`).
+TRAIN = (
+    "physlm train {params.start} --training-config {params.training:q} {params.data} "
+    "--seed {wildcards.seed} --threads {threads} --checkpoint {params.checkpoint} "
+    "--out-dir {output.model} --log {output.log} > {log} 2>&1"
+)
+
+
+def from_scratch(model):
+    """`start` of a training rule whose inputs include the world tokenizer - a fresh model of the
+    shape `model` (a config section, or a function of the wildcards giving one)."""
+
+    def start(wildcards, input):
+        shape = model(wildcards) if callable(model) else model
+        return f"--model-config {shlex.quote(as_json(shape))} --tokenizer-dir {input.tokenizer}"
+
+    return start
+
+
+def from_saved(wildcards, input):
+    """`start` of a fine-tuning rule: the saved model of its input `model`."""
+    return f"--init-dir {input.model} {lora_option()}"
+
+
+# Registries a domain's rule file fills; workflow/rules/results.smk makes the rules.
+# TABLES: a collected metrics table -> the per-run tables it concatenates.
+# FIGURES: a figure's name -> how to draw it (figure()); CLAIMS: a claim's name -> claim().
+TABLES, FIGURES, CLAIMS = {}, {}, {}
+
+
+def figure(plot, tables, caption, category):
+    """A figure drawn by `plot` ("physlm.plots.<module>:<function>") from `tables` (its argument
+    name -> a collected table), shown in the report under `category` with `caption`."""
+    return dict(plot=plot, tables=tables, caption=caption, category=category)
+
+
+def claim(function, tables, thresholds):
+    """Claim rows computed by `function` ("physlm.<module>:<function>") from `tables`, with the
+    thresholds of the config's claims section `thresholds`."""
+    return dict(function=function, tables=tables, thresholds=thresholds)

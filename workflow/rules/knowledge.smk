@@ -1,6 +1,7 @@
 # Finding 2 (Part 3.1): knowledge storage and extraction on bioS.
-# Layout: results/knowledge/data/seed{seed}/ holds the world (people, QA, tokenizer, biographies);
-# results/knowledge/{variant}/seed{seed}/{regime}/ holds a model, its training log and its QA scores.
+# Layout: results/knowledge/data/seed{seed}/ holds the world (people), its QA pairs, tokenizer and
+# biographies; results/knowledge/{variant}/seed{seed}/{regime}/ a model, its training log and its
+# QA scores.
 
 DATA = "results/knowledge/data/seed{seed}"
 RUN = "results/knowledge/{variant}/seed{seed}"
@@ -8,26 +9,28 @@ RUN = "results/knowledge/{variant}/seed{seed}"
 
 rule people:
     output:
-        people=f"{DATA}/people.parquet",
+        world=directory(f"{DATA}/world"),
         qa=f"{DATA}/qa.parquet",
     log:
         f"{DATA}/logs/people.log",
     conda:
         "../envs/physlm.yaml"
-    threads: config["resources"]["data"]["threads"]
+    threads: threads("data")
     resources:
         **cluster_resources("data"),
     params:
         bios=as_json("bios"),
-        version=VERSION,
+        biod="",
+        qa=lambda wildcards, output: f"--qa {output.qa}",
+        code=code("physlm.data.worlds"),
     shell:
-        "physlm people --bios {params.bios:q} --seed {wildcards.seed} "
-        "--people {output.people} --qa {output.qa} > {log} 2>&1"
+        "physlm people --bios-config {params.bios:q} {params.biod} --seed {wildcards.seed} "
+        "--out-dir {output.world} {params.qa} > {log} 2>&1"
 
 
 rule biographies:
     input:
-        rules.people.output.people,
+        rules.people.output.world,
     output:
         f"{DATA}/bios/{{variant}}.parquet",
     log:
@@ -36,32 +39,33 @@ rule biographies:
     priority: 10
     conda:
         "../envs/physlm.yaml"
-    threads: config["resources"]["data"]["threads"]
+    threads: threads("data")
     resources:
         **cluster_resources("data"),
     params:
-        version=VERSION,
+        variant=lambda wildcards: wildcards.variant,
+        code=code("physlm.data.worlds"),
     shell:
-        "physlm biographies --people {input} --variant {wildcards.variant} "
+        "physlm biographies --world-dir {input} --variant {params.variant} "
         "--seed {wildcards.seed} --out {output} > {log} 2>&1"
 
 
 rule tokenizer:
     input:
-        rules.people.output.people,
+        rules.people.output.world,
     output:
         directory(f"{DATA}/tokenizer"),
     log:
         f"{DATA}/logs/tokenizer.log",
     conda:
         "../envs/physlm.yaml"
-    threads: config["resources"]["data"]["threads"]
+    threads: threads("data")
     resources:
         **cluster_resources("data"),
     params:
-        version=VERSION,
+        code=code("physlm.data.worlds"),
     shell:
-        "physlm tokenizer --people {input} --out {output} > {log} 2>&1"
+        "physlm tokenizer --world-dir {input} --out-dir {output} > {log} 2>&1"
 
 
 rule pretrain:
@@ -77,22 +81,21 @@ rule pretrain:
     retries: config["resources"]["train"]["retries"]
     conda:
         "../envs/physlm.yaml"
-    threads: config["resources"]["train"]["threads"]
+    threads: threads("train")
     resources:
         **cluster_resources("train"),
     params:
-        model=as_json("model"),
+        start=from_scratch(config["model"]),
         training=as_json("pretrain"),
+        data=lambda wildcards, input: f"--bios {input.bios}",
         checkpoint=f"{RUN}/pretrain/checkpoint.pt",
-        version=VERSION,
+        code=code("physlm.fit"),
     shell:
-        "physlm train --tokenizer {input.tokenizer} --model {params.model:q} "
-        "--training {params.training:q} --bios {input.bios} --seed {wildcards.seed} "
-        "--threads {threads} --checkpoint {params.checkpoint} "
-        "--out {output.model} --log {output.log} > {log} 2>&1"
+        TRAIN
 
 
-rule train_mixed:
+# The positive control: the QA pairs of the QA-train people mixed into pretraining.
+use rule pretrain as train_mixed with:
     input:
         bios=rules.biographies.output,
         qa=rules.people.output.qa,
@@ -102,26 +105,16 @@ rule train_mixed:
         log=f"{RUN}/mixed/train_log.parquet",
     log:
         f"{RUN}/mixed/train.log",
-    retries: config["resources"]["train"]["retries"]
-    conda:
-        "../envs/physlm.yaml"
-    threads: config["resources"]["train"]["threads"]
-    resources:
-        **cluster_resources("train"),
+    priority: 0
     params:
-        model=as_json("model"),
-        training=as_json("pretrain"),
-        qa_ratio=config["mixed"]["qa_ratio"],
+        data=lambda wildcards, input: (
+            f"--bios {input.bios} --qa {input.qa} --qa-ratio {config['mixed']['qa_ratio']}"
+        ),
         checkpoint=f"{RUN}/mixed/checkpoint.pt",
-        version=VERSION,
-    shell:
-        "physlm train --tokenizer {input.tokenizer} --model {params.model:q} "
-        "--training {params.training:q} --bios {input.bios} --qa {input.qa} "
-        "--qa-ratio {params.qa_ratio} --seed {wildcards.seed} --threads {threads} "
-        "--checkpoint {params.checkpoint} --out {output.model} --log {output.log} > {log} 2>&1"
 
 
-rule finetune:
+# QA fine-tuning of a pretrained model on the QA-train people.
+use rule pretrain as finetune with:
     input:
         model=rules.pretrain.output.model,
         qa=rules.people.output.qa,
@@ -130,22 +123,12 @@ rule finetune:
         log=f"{RUN}/finetune/train_log.parquet",
     log:
         f"{RUN}/finetune/train.log",
-    retries: config["resources"]["train"]["retries"]
-    conda:
-        "../envs/physlm.yaml"
-    threads: config["resources"]["train"]["threads"]
-    resources:
-        **cluster_resources("train"),
+    priority: 0
     params:
+        start=from_saved,
         training=as_json(config["finetune"]["training"]),
-        lora=lora_option(),
+        data=lambda wildcards, input: f"--qa {input.qa}",
         checkpoint=f"{RUN}/finetune/checkpoint.pt",
-        version=VERSION,
-    shell:
-        "physlm train --tokenizer {input.model} --init {input.model} "
-        "--training {params.training:q} --qa {input.qa} {params.lora} "
-        "--seed {wildcards.seed} --threads {threads} --checkpoint {params.checkpoint} "
-        "--out {output.model} --log {output.log} > {log} 2>&1"
 
 
 rule evaluate_qa:
@@ -153,58 +136,40 @@ rule evaluate_qa:
         model=f"{RUN}/{{regime}}/model",
         qa=rules.people.output.qa,
         bios=rules.biographies.output,
-        people=rules.people.output.people,
+        world=rules.people.output.world,
     output:
         f"{RUN}/{{regime}}/qa_accuracy.parquet",
     log:
         f"{RUN}/{{regime}}/evaluate.log",
     conda:
         "../envs/physlm.yaml"
-    threads: config["resources"]["evaluate"]["threads"]
+    threads: threads("evaluate")
     resources:
         **cluster_resources("evaluate"),
     params:
         batch_size=config["evaluate"]["batch_size"],
-        version=VERSION,
+        identity=identity,
+        code=code("physlm.evaluate"),
     shell:
-        "physlm evaluate --model {input.model} --qa {input.qa} --bios {input.bios} "
-        "--people {input.people} "
-        "--batch-size {params.batch_size} --threads {threads} "
-        "--label regime={wildcards.regime} --label variant={wildcards.variant} "
-        "--label seed={wildcards.seed} --out {output} > {log} 2>&1"
+        "physlm evaluate --model-dir {input.model} --qa {input.qa} --bios {input.bios} "
+        "--world-dir {input.world} --batch-size {params.batch_size} --threads {threads} "
+        "--identity {params.identity:q} --out {output} > {log} 2>&1"
 
 
-rule knowledge_metrics:
-    input:
-        [
-            f"results/knowledge/{variant}/seed{seed}/{regime}/qa_accuracy.parquet"
-            for regime, variant in knowledge_settings()
-            for seed in SEEDS
-        ],
-    output:
-        "results/knowledge/qa_accuracy.parquet",
-    log:
-        "results/knowledge/logs/collect.log",
-    conda:
-        "../envs/physlm.yaml"
-    shell:
-        "physlm collect {input} --out {output} > {log} 2>&1"
-
-
-rule figure_knowledge:
-    input:
-        rules.knowledge_metrics.output,
-    output:
-        pdf="results/figures/knowledge_extraction.pdf",
-        # The PNG goes in the HTML report: browsers show it inline.
-        png=report(
-            "results/figures/knowledge_extraction.png",
-            caption="../report/knowledge_extraction.rst",
-            category="Finding 2",
-        ),
-    log:
-        "results/figures/logs/knowledge_extraction.log",
-    conda:
-        "../envs/physlm.yaml"
-    shell:
-        "physlm figure-knowledge --metrics {input} --out {output.pdf} {output.png} > {log} 2>&1"
+KNOWLEDGE_METRICS = "results/knowledge/qa_accuracy.parquet"
+TABLES[KNOWLEDGE_METRICS] = [
+    f"results/knowledge/{variant}/seed{seed}/{regime}/qa_accuracy.parquet"
+    for regime, variant in knowledge_settings()
+    for seed in SEEDS
+]
+FIGURES["knowledge_extraction"] = figure(
+    plot="physlm.plots.knowledge:plot_extraction",
+    tables={"metrics": KNOWLEDGE_METRICS},
+    caption="knowledge_extraction.rst",
+    category="Finding 2",
+)
+CLAIMS["knowledge"] = claim(
+    function="physlm.claims:knowledge_claims",
+    tables={"metrics": KNOWLEDGE_METRICS},
+    thresholds="knowledge",
+)

@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 
 from physlm.data.bios import make_people
+from physlm.sections import FromSection
 
 
 @dataclass(frozen=True)
-class BioD:
+class BioD(FromSection):
     """The knobs: K attributes, C chunks per value, D strings per attribute, L tokens per string,
     T tokens in the vocabulary the strings are written in."""
 

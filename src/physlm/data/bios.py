@@ -193,3 +193,16 @@ def lexicon(people: pd.DataFrame) -> list[str]:
     fixed += [*TASK_QUESTIONS.values(), HINT_SEPARATOR, YES, NO, "and", *MOD6_LABELS, *MONTHS]
     columns = ["full_name", *ATTRIBUTES]
     return fixed + [str(v) for c in columns for v in people[c].unique()]
+
+
+def bench(*, n: int, variant: str) -> None:
+    """Step `bench-bios`: time the generator at the paper's pool sizes (people, then their
+    biographies, then QA)."""
+    import time
+
+    pools = {"first": 400, "middle": 400, "last": 1000, "cities": 200, "universities": 300, "majors": 100}
+    start = time.perf_counter()
+    people = make_people(n, {**pools, "companies": 263}, seed=0)
+    bios = make_biographies(people, variant, seed=0)
+    make_qa(people)
+    print(f"{len(bios):,} biographies ({variant}) with QA in {time.perf_counter() - start:.1f} s")

@@ -9,11 +9,15 @@ target, which for a chain-of-thought (`_cot`) task first states the birth month(
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from physlm.artifacts import write_table
 from physlm.data.bios import MONTHS, make_qa
 from physlm.data.templates import ANSWER_PREFIX, HINT_SEPARATOR, NO, TASK_QUESTIONS, YES
+from physlm.data.worlds import load_world
 
 TASKS = (
     "forward",
@@ -130,3 +134,8 @@ def _inverse(people: pd.DataFrame, task: str) -> pd.DataFrame:
 def majority_accuracy(table: pd.DataFrame) -> float:
     """Accuracy of always giving each group's most common label: the chance level of a task."""
     return float(table.groupby("group")["label"].agg(lambda s: s.value_counts().iloc[0] / len(s)).mean())
+
+
+def write_task(*, world_dir: Path, task: str, seed: int, pairs_per_person: int, out: Path) -> None:
+    """Step `task`: the prompts and answers of one task over a world's people."""
+    write_table(make_task(load_world(world_dir).people, task, seed, pairs_per_person), out)

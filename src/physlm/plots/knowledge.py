@@ -42,6 +42,18 @@ def plot_extraction(metrics: pd.DataFrame, outputs: list[Path]) -> None:
     order = _order(metrics)
     sns.set_theme(style="whitegrid", context="paper")
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8), width_ratios=[2.2, 1])
+    _held_out_panel(left, data, order)
+    _stored_panel(right, data, before, order)
+    n_seeds = metrics["seed"].nunique()
+    fig.suptitle(
+        "Finding 2 (Part 3.1): can QA fine-tuning extract knowledge of people seen only in pretraining?"
+        + (f"  (error bars: sd over {n_seeds} seeds)" if n_seeds > 1 else "")
+    )
+    save_figure(fig, outputs)
+
+
+def _held_out_panel(ax, data: pd.DataFrame, order: list[str]) -> None:
+    """Held-out QA accuracy per setting and attribute, the paper's mean as black diamonds."""
     test = data[data.split == "test"]
     sns.barplot(
         test,
@@ -51,11 +63,11 @@ def plot_extraction(metrics: pd.DataFrame, outputs: list[Path]) -> None:
         order=order,
         hue_order=ATTRIBUTES,
         errorbar="sd",
-        ax=left,
+        ax=ax,
     )
     paper = {_setting(r, v): acc for (r, v), acc in QA_ACCURACY.items()}
     xs = [i for i, s in enumerate(order) if s in paper]
-    left.scatter(
+    ax.scatter(
         xs,
         [paper[order[i]] for i in xs],
         marker="D",
@@ -64,11 +76,15 @@ def plot_extraction(metrics: pd.DataFrame, outputs: list[Path]) -> None:
         zorder=5,
         label="paper (mean of attributes)",
     )
-    left.set(
+    ax.set(
         ylim=(0, 1.02), xlabel="", ylabel="exact-match accuracy", title="QA on held-out people (QA-test half)"
     )
-    left.legend(fontsize=7, ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
-    # Stored (bio recall) vs extractable (QA) knowledge, averaged over attributes.
+    ax.legend(fontsize=7, ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
+    ax.tick_params(axis="x", labelsize=7)
+
+
+def _stored_panel(ax, data: pd.DataFrame, before: pd.DataFrame, order: list[str]) -> None:
+    """Stored (bio recall) vs extractable (QA) knowledge, averaged over attributes."""
     means = data.groupby(["setting", "split", "seed"], as_index=False)[["accuracy", "bio_recall"]].mean()
     pretrained = (
         before[before.split == "test"]
@@ -93,22 +109,15 @@ def plot_extraction(metrics: pd.DataFrame, outputs: list[Path]) -> None:
         order=order,
         hue_order=list(bars),
         errorbar="sd",
-        ax=right,
+        ax=ax,
     )
-    for bars in right.containers:
-        right.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
-    right.set(
+    for container in ax.containers:
+        ax.bar_label(container, fmt="%.2f", fontsize=6, padding=1)
+    ax.set(
         ylim=(0, 1.08),
         xlabel="",
         ylabel="mean over attributes",
         title="Stored (in biography) vs extractable (QA)",
     )
-    right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncols=1, frameon=False)
-    left.tick_params(axis="x", labelsize=7)
-    right.tick_params(axis="x", labelsize=6, rotation=30)
-    n_seeds = metrics["seed"].nunique()
-    fig.suptitle(
-        "Finding 2 (Part 3.1): can QA fine-tuning extract knowledge of people seen only in pretraining?"
-        + (f"  (error bars: sd over {n_seeds} seeds)" if n_seeds > 1 else "")
-    )
-    save_figure(fig, outputs)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncols=1, frameon=False)
+    ax.tick_params(axis="x", labelsize=6, rotation=30)

@@ -25,44 +25,8 @@ def plot_manipulation(metrics: pd.DataFrame, outputs: list[Path]) -> None:
     fig, ax = plt.subplots(figsize=(max(7, 1.1 * len(tasks) + 2), 4.6))
     colors = sns.color_palette("deep", len(variants))
     for j, (variant, color) in enumerate(zip(variants, colors, strict=True)):
-        rows = metrics[metrics.variant == variant]
-        stats = rows.groupby(["task", "split"])[["accuracy", "chance"]].agg(["mean", "std"])
-        xs = [
-            i + (j - (len(variants) - 1) / 2) * width
-            for i, t in enumerate(tasks)
-            if (t, "test") in stats.index
-        ]
-        present = [t for t in tasks if (t, "test") in stats.index]
-        test = stats.xs("test", level="split").loc[present]
-        train = stats.xs("train", level="split").loc[present]
-        ax.bar(
-            xs,
-            test[("accuracy", "mean")],
-            width,
-            yerr=test[("accuracy", "std")].fillna(0),
-            color=color,
-            label=f"pretrained on {variant}: held-out people",
-        )
-        ax.scatter(
-            xs,
-            train[("accuracy", "mean")],
-            color=color,
-            edgecolor="black",
-            s=18,
-            zorder=4,
-            label=f"pretrained on {variant}: QA-train people",
-        )
-        ax.hlines(
-            test[("chance", "mean")],
-            np.array(xs) - width / 2,
-            np.array(xs) + width / 2,
-            color="black",
-            linewidth=2,
-            zorder=5,
-            label="chance (best constant answer)" if j == 0 else None,
-        )
-        for x, value in zip(xs, test[("accuracy", "mean")], strict=True):
-            ax.text(x, value + 0.02, f"{value:.2f}", ha="center", fontsize=6)
+        offset = (j - (len(variants) - 1) / 2) * width
+        _variant_bars(ax, metrics[metrics.variant == variant], tasks, offset, width, color, first=j == 0)
     # The paper's values belong to the multi5_permute bars.
     shift = (
         (variants.index("multi5_permute") - (len(variants) - 1) / 2) * width
@@ -89,3 +53,41 @@ def plot_manipulation(metrics: pd.DataFrame, outputs: list[Path]) -> None:
         fontsize=9,
     )
     save_figure(fig, outputs)
+
+
+def _variant_bars(ax, rows: pd.DataFrame, tasks: list[str], offset: float, width: float, color, first: bool):
+    """One pretraining variant's bars (held-out), dots (QA-train) and chance ticks, per task."""
+    stats = rows.groupby(["task", "split"])[["accuracy", "chance"]].agg(["mean", "std"])
+    present = [t for t in tasks if (t, "test") in stats.index]
+    xs = [tasks.index(t) + offset for t in present]
+    variant = rows.variant.iloc[0]
+    test = stats.xs("test", level="split").loc[present]
+    train = stats.xs("train", level="split").loc[present]
+    ax.bar(
+        xs,
+        test[("accuracy", "mean")],
+        width,
+        yerr=test[("accuracy", "std")].fillna(0),
+        color=color,
+        label=f"pretrained on {variant}: held-out people",
+    )
+    ax.scatter(
+        xs,
+        train[("accuracy", "mean")],
+        color=color,
+        edgecolor="black",
+        s=18,
+        zorder=4,
+        label=f"pretrained on {variant}: QA-train people",
+    )
+    ax.hlines(
+        test[("chance", "mean")],
+        np.array(xs) - width / 2,
+        np.array(xs) + width / 2,
+        color="black",
+        linewidth=2,
+        zorder=5,
+        label="chance (best constant answer)" if first else None,
+    )
+    for x, value in zip(xs, test[("accuracy", "mean")], strict=True):
+        ax.text(x, value + 0.02, f"{value:.2f}", ha="center", fontsize=6)

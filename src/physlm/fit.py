@@ -1,0 +1,114 @@
+"""The training step: pretraining, mixed training, fine-tuning and the capacity models, one function.
+
+It builds the model (from a config, or from a saved model to continue), optionally wraps it in LoRA,
+turns biographies and QA pairs into the data mixture, runs the training loop (which checkpoints and
+resumes), and saves the model folder with the scale of its training and the loss log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from physlm.artifacts import load_model, read_scale, save_model, write_table
+from physlm.corpus import Documents, bio_documents, qa_documents
+from physlm.models import add_lora, build_model, count_parameters, pick_device
+from physlm.provenance import beside, code_hash, run_fingerprint, write_provenance
+from physlm.sections import LoraConfig, ModelConfig, TrainConfig
+from physlm.train import build_mixture, run_scale, train
+
+
+def _start(
+    tokenizer_dir: Path, model: ModelConfig | None, init: Path | None, lora: LoraConfig | None, seed: int
+):
+    """(model, tokenizer, context): a fresh model from `model`, or the saved model `init`; LoRA on top
+    when `lora` is given."""
+    from transformers import AutoTokenizer
+
+    if init is not None:
+        network, tokenizer = load_model(init)
+        context = network.config.max_position_embeddings
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+        network = build_model(model, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed)
+        context = model.context
+    if lora is not None:
+        torch.manual_seed(seed)  # LoRA's A matrices start random: same seed, same adapter
+        network = add_lora(network, lora.rank, lora.embedding_rank)
+    return network, tokenizer, context
+
+
+def _sources(
+    tokenizer, bios: Path | None, qa: Path | None
+) -> tuple[dict[str, Documents], pd.DataFrame | None, int]:
+    """The documents to train on, by source (biographies first), the biography table and the number
+    of QA-train people."""
+    if bios is None and qa is None:
+        raise ValueError("training needs biographies, QA pairs or both")
+    sources, bio_table, qa_people = {}, None, 0
+    if bios is not None:
+        bio_table = pd.read_parquet(bios)
+        sources["biographies"] = bio_documents(tokenizer, bio_table)
+    if qa is not None:
+        qa_train = pd.read_parquet(qa).query("split == 'train'")
+        sources["QA"] = qa_documents(tokenizer, qa_train)
+        qa_people = int(qa_train["person_id"].nunique())
+    return sources, bio_table, qa_people
+
+
+def fit(
+    *,
+    training_config: TrainConfig,
+    seed: int,
+    checkpoint: Path,
+    out_dir: Path,
+    log: Path,
+    tokenizer_dir: Path | None = None,
+    model_config: ModelConfig | None = None,
+    init_dir: Path | None = None,
+    bios: Path | None = None,
+    qa: Path | None = None,
+    qa_ratio: float = 0.8,
+    epochs: float | None = None,
+    lora_config: LoraConfig | None = None,
+    threads: int = 1,
+) -> None:
+    """Train a model from scratch (`model_config`, `tokenizer_dir`) or from a saved one (`init_dir`)
+    on biographies, QA pairs (their train split) or both mixed with QA share `qa_ratio` of tokens;
+    `epochs` passes over the biographies set the length instead of `training.steps`."""
+    torch.set_num_threads(threads)
+    training = training_config
+    network, tokenizer, context = _start(tokenizer_dir, model_config, init_dir, lora_config, seed)
+    sources, bio_table, qa_people = _sources(tokenizer, bios, qa)
+    mixture = build_mixture(list(sources.values()), training.batch_size, qa_ratio, context, seed)
+    if epochs is not None:  # the length follows from the corpus: this many passes over the first source
+        stream, count = mixture[0]
+        training = dataclasses.replace(training, steps=math.ceil(epochs * stream.per_epoch / count))
+    for name, (stream, count) in zip(sources, mixture, strict=True):
+        planned = training.steps * count / stream.per_epoch
+        print(f"{name}: {stream.per_epoch} windows per epoch, {planned:.1f} epochs planned", flush=True)
+    print(f"{count_parameters(network):,} parameters on {pick_device()}", flush=True)
+    scale = run_scale(
+        read_scale(init_dir) if init_dir is not None else None,
+        training.steps,
+        network.config.num_hidden_layers,
+        (*mixture[0], bio_table) if bio_table is not None else None,
+        qa_people,
+    )
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    write_provenance(checkpoint)
+    # Everything that defines the run: a checkpoint written by any other run is not resumed.
+    settings = dict(training=training, seed=seed, model=model_config, qa_ratio=qa_ratio, lora=lora_config)
+    inputs = [p for p in (tokenizer_dir, init_dir, bios, qa) if p is not None]
+    fingerprint = run_fingerprint({**settings, "code": code_hash(__name__)}, inputs)
+    losses = train(network, mixture, training, checkpoint, lambda line: print(line, flush=True), fingerprint)
+    if lora_config is not None:
+        network = network.merge_and_unload()
+    save_model(network, tokenizer, scale, out_dir)
+    write_table(losses, log)
+    checkpoint.unlink(missing_ok=True)
+    beside(checkpoint).unlink(missing_ok=True)

@@ -1,0 +1,50 @@
+"""Figures and claims named by "module:function", so that a domain adds one by writing the function
+and registering it in its rule file, without touching the CLI or any central list.
+
+A figure function takes its tables as DataFrames, by keyword, and the output paths; a claim function
+takes its tables likewise and `thresholds`, typed by its annotation (a dataclass of physlm.sections),
+and returns one claim row or a list of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import typing
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from physlm.sections import decode
+
+
+def resolve(spec: str) -> Callable:
+    """The function `spec` names ("physlm.plots.knowledge:plot_extraction")."""
+    module, _, name = spec.partition(":")
+    if not module.startswith("physlm.") or not name:
+        raise ValueError(f"{spec!r}: expected 'physlm.<module>:<function>'")
+    function = getattr(importlib.import_module(module), name, None)
+    if not callable(function):
+        raise ValueError(f"{spec!r}: {module} has no function {name!r}")
+    return function
+
+
+def read_tables(tables: dict[str, Path]) -> dict[str, pd.DataFrame]:
+    return {name: pd.read_parquet(path) for name, path in tables.items()}
+
+
+def draw(*, plot: str, tables: dict[str, Path], outputs: list[Path]) -> None:
+    """Step `figure`: draw the figure function `plot` from its tables into `outputs`."""
+    resolve(plot)(**read_tables(tables), outputs=outputs)
+
+
+def claim(*, function: str, tables: dict[str, Path], thresholds: str, out: Path) -> None:
+    """Step `claim`: the claim rows of `function` on its tables, with thresholds from the JSON
+    `thresholds` decoded into the type the function declares, as a Parquet table."""
+    from physlm.artifacts import write_table
+    from physlm.claims import COLUMNS
+
+    judge = resolve(function)
+    kind = typing.get_type_hints(judge)["thresholds"]
+    rows = judge(**read_tables(tables), thresholds=decode(kind, thresholds))
+    write_table(pd.DataFrame(rows if isinstance(rows, list) else [rows], columns=COLUMNS), out)

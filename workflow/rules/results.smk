@@ -1,0 +1,100 @@
+# What people read, from what the domain rule files registered (common.smk): each collected metrics
+# table, each figure, each domain's claim rows, and the claims table. Every rule here is cheap and
+# local (on a cluster it runs where Snakemake runs). Nothing here names a domain: a new figure or
+# claim is registered in its domain's rule file.
+
+for table, runs in TABLES.items():
+
+    rule:
+        name:
+            f"{Path(table).parent.name}_metrics"
+        input:
+            runs,
+        output:
+            table,
+        log:
+            f"{Path(table).parent}/logs/collect.log",
+        localrule: True
+        conda:
+            "../envs/physlm.yaml"
+        params:
+            code=code("physlm.artifacts"),
+        shell:
+            "physlm collect {input} --out {output} > {log} 2>&1"
+
+
+for name, spec in FIGURES.items():
+
+    rule:
+        name:
+            f"figure_{name}"
+        input:
+            **spec["tables"],
+        output:
+            pdf=f"results/figures/{name}.pdf",
+            # The PNG goes in the HTML report: browsers show it inline.
+            png=report(
+                f"results/figures/{name}.png",
+                caption=f"../report/{spec['caption']}",
+                category=spec["category"],
+            ),
+        log:
+            f"results/figures/logs/{name}.log",
+        localrule: True
+        conda:
+            "../envs/physlm.yaml"
+        params:
+            plot=spec["plot"],
+            tables=" ".join(f"--table {k}={v}" for k, v in spec["tables"].items()),
+            code=code(spec["plot"].partition(":")[0]),
+        shell:
+            "physlm figure --plot {params.plot} {params.tables} "
+            "--out {output.pdf} {output.png} > {log} 2>&1"
+
+
+for name, spec in CLAIMS.items():
+
+    rule:
+        name:
+            f"claim_{name}"
+        input:
+            **spec["tables"],
+        output:
+            f"results/claims/{name}.parquet",
+        log:
+            f"results/claims/logs/{name}.log",
+        localrule: True
+        conda:
+            "../envs/physlm.yaml"
+        params:
+            function=spec["function"],
+            tables=" ".join(f"--table {k}={v}" for k, v in spec["tables"].items()),
+            thresholds=as_json(config["claims"][spec["thresholds"]]),
+            code=code(spec["function"].partition(":")[0]),
+        shell:
+            "physlm claim --function {params.function} {params.tables} "
+            "--thresholds-config {params.thresholds:q} --out {output} > {log} 2>&1"
+
+
+# One row per claim, every domain's, with its verdict from thresholds fixed in the config.
+rule claims:
+    input:
+        [f"results/claims/{name}.parquet" for name in CLAIMS],
+    output:
+        markdown="results/claims.md",
+        parquet="results/claims.parquet",
+        html=report(
+            "results/claims.html",
+            caption="../report/claims.rst",
+            category="Claims",
+        ),
+    log:
+        "results/logs/claims.log",
+    localrule: True
+    conda:
+        "../envs/physlm.yaml"
+    params:
+        code=code("physlm.claims"),
+    shell:
+        "physlm claims {input} --markdown {output.markdown} --parquet {output.parquet} "
+        "--html {output.html} > {log} 2>&1"
