@@ -1,0 +1,100 @@
+"""The pipeline's steps as library functions, chained on a tiny world as the rules chain them."""
+
+import pandas as pd
+import pytest
+from conftest import SMALL_POOLS
+
+from physlm.artifacts import collect
+from physlm.capacity import capacity_bits
+from physlm.data.biod import BioD
+from physlm.data.worlds import BioDWorld, load_world, write_biographies, write_tokenizer, write_world
+from physlm.evaluate import evaluate_qa
+from physlm.fit import fit
+from physlm.probing import probe
+from physlm.sections import BiosConfig, ModelConfig, ProbeConfig, TrainConfig
+
+MODEL = ModelConfig(arch="llama", n_layer=1, n_head=2, d_model=16, context=64)
+TRAINING = TrainConfig(
+    steps=20,
+    batch_size=4,
+    lr=3e-3,
+    final_lr_ratio=0.1,
+    warmup_steps=2,
+    weight_decay=0.0,
+    checkpoint_every=100,
+    log_every=10,
+)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A bioS world of 30 people, its biographies and tokenizer, and a model pretrained on them."""
+    root = tmp_path_factory.mktemp("steps")
+    write_world(
+        bios_config=BiosConfig(30, SMALL_POOLS), seed=0, out_dir=root / "world", qa=root / "qa.parquet"
+    )
+    write_biographies(world_dir=root / "world", variant="multi2", seed=0, out=root / "bios.parquet")
+    write_tokenizer(world_dir=root / "world", out_dir=root / "tok")
+    fit(
+        training_config=TRAINING,
+        seed=0,
+        checkpoint=root / "c.pt",
+        out_dir=root / "model",
+        log=root / "log.parquet",
+        tokenizer_dir=root / "tok",
+        model_config=MODEL,
+        bios=root / "bios.parquet",
+    )
+    return root
+
+
+def test_a_world_round_trips_through_its_folder(tmp_path):
+    spec = BioD(k=2, c=2, d=3, length=2, t=5)
+    write_world(bios_config=BiosConfig(6, SMALL_POOLS), seed=1, out_dir=tmp_path / "w", biod_config=spec)
+    world = load_world(tmp_path / "w")
+    assert isinstance(world, BioDWorld) and world.spec == spec and world.strings.shape == (2, 3, 2)
+    assert sorted(p.name for p in (tmp_path / "w").iterdir() if p.suffix != ".json") == [
+        "people.parquet",
+        "strings.parquet",
+    ]
+    assert len(world.biographies("multi2", seed=0)) == 12
+
+
+def test_evaluate_measure_and_probe_write_tables_with_identity_and_scale(trained, tmp_path):
+    identity = {"variant": "multi2", "seed": 0, "regime": "pretrain"}
+    common = dict(model_dir=trained / "model", bios=trained / "bios.parquet", world_dir=trained / "world")
+    evaluate_qa(
+        **common, qa=trained / "qa.parquet", identity=identity, out=tmp_path / "qa.parquet", batch_size=64
+    )
+    qa = pd.read_parquet(tmp_path / "qa.parquet")
+    assert {"variant", "seed", "regime", "people", "exposures", "pretrain_steps"} <= set(qa.columns)
+    assert (qa.people == 30).all() and (qa.pretrain_steps == 20).all() and qa.accuracy.between(0, 1).all()
+
+    capacity_bits(
+        **common, identity={"size": "tiny"}, out=tmp_path / "bits.parquet", quantization=("none", "int8")
+    )
+    bits = pd.read_parquet(tmp_path / "bits.parquet")
+    assert list(bits.quantization) == ["none", "int8"] and (bits["size"] == "tiny").all()
+    assert (bits.data_bits > 0).all() and (bits.parameters > 0).all()
+
+    cfg = ProbeConfig(p_rank=2, q_rank=2, steps=2, batch_size=8, lr=1e-3, embedding_lr=1e-4, weight_decay=0.0)
+    probe(
+        **common,
+        model_config=MODEL,
+        probing_config=cfg,
+        seed=0,
+        identity={"variant": "multi2", "seed": 0},
+        out=tmp_path / "p.parquet",
+    )
+    probes = pd.read_parquet(tmp_path / "p.parquet")
+    assert set(zip(probes.model, probes.probe, strict=True)) == {
+        (m, p) for m in ("pretrained", "random init") for p in "PQ"
+    }
+
+
+def test_collect_refuses_tables_whose_columns_differ(tmp_path):
+    pd.DataFrame({"seed": [0], "accuracy": [0.5]}).to_parquet(tmp_path / "a.parquet")
+    pd.DataFrame({"accuracy": [0.5]}).to_parquet(tmp_path / "b.parquet")
+    with pytest.raises(ValueError, match=r"differ in the columns \['seed'\]"):
+        collect(tables=[tmp_path / "a.parquet", tmp_path / "b.parquet"], out=tmp_path / "all.parquet")
+    assert not (tmp_path / "all.parquet").exists()
