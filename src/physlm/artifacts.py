@@ -35,9 +35,17 @@ def mark(folder: Path) -> None:
     write_provenance(folder)
 
 
+def _quiet_transformers() -> None:
+    """No progress bars for loading and writing weights in a step's log (tiny models, instant)."""
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+
+
 def save_model(model, tokenizer, scale: dict, out: Path) -> None:
     """A Hugging Face model folder (weights, config, tokenizer) with the scale of its training,
     moved into place only when complete."""
+    _quiet_transformers()
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.to("cpu").save_pretrained(tmp)
@@ -52,6 +60,7 @@ def load_model(folder: Path, device=None):
     """(model, tokenizer) from a saved model folder, the model in eval mode on `device`."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    _quiet_transformers()
     model = AutoModelForCausalLM.from_pretrained(folder)
     return (model.to(device) if device is not None else model).eval(), AutoTokenizer.from_pretrained(folder)
 

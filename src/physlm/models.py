@@ -7,6 +7,7 @@ bit-identical to an unbroken one.
 from __future__ import annotations
 
 import os
+import warnings
 
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedModel
@@ -87,4 +88,7 @@ def add_lora(model: PreTrainedModel, rank: int, embedding_rank: int) -> torch.nn
         lora_dropout=0.0,
         fan_in_fan_out=targets["fan_in_fan_out"],
     )
-    return get_peft_model(model, lora)
+    with warnings.catch_warnings():
+        # peft asks transformers a deprecated question (is_gradient_checkpointing): not ours to fix.
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        return get_peft_model(model, lora)

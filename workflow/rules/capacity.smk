@@ -67,12 +67,11 @@ use rule pretrain as capacity_train with:
         f"{CAP_RUN}/train.log",
     priority: 0
     params:
-        start=from_scratch(cap_model),
+        model=model_option(cap_model),
         training=as_json(config["capacity"]["training"]),
         # One pass over E biographies per person, or E passes over bioS_simple's one.
-        data=lambda wildcards, input: (
-            f"--bios {input.bios} --epochs "
-            f"{wildcards.exposures if wildcards.data == 'bioS_simple' else 1}"
+        options=lambda wildcards: (
+            f"--epochs {wildcards.exposures if wildcards.data == 'bioS_simple' else 1}"
         ),
         checkpoint=f"{CAP_RUN}/checkpoint.pt",
 

@@ -104,29 +104,28 @@ def cap_trains(size, n):
     return n <= CAP_MODELS[size].get("max_people", n)
 
 
-# Every training rule runs this command. Its params say where the model starts (`start`, a fresh
-# model and its tokenizer, or a saved model to fine-tune) and what it trains on (`data`).
+# Every training rule runs this command. Its params say where the model starts (`start`, the
+# tokenizer of a fresh model, or a saved model to fine-tune), its shape (`model`), LoRA (`lora`),
+# what it trains on (`data`) and how (`options`: the QA share, passes over the data). Settings go
+# in plain or wildcard-function params, which Snakemake compares with the last run's to decide a
+# rerun; params computed from `input` (start, data) hold only paths, which it does not compare.
 TRAIN = (
-    "physlm train {params.start} --training-config {params.training:q} {params.data} "
+    "physlm train {params.start} {params.model} {params.lora} "
+    "--training-config {params.training:q} {params.data} {params.options} "
     "--seed {wildcards.seed} --threads {threads} --checkpoint {params.checkpoint} "
     "--out-dir {output.model} --log {output.log} > {log} 2>&1"
 )
 
 
-def from_scratch(model):
-    """`start` of a training rule whose inputs include the world tokenizer - a fresh model of the
-    shape `model` (a config section, or a function of the wildcards giving one)."""
+def model_option(model):
+    """`model` of a training rule from scratch - the shape `model` (a config section, or a function
+    of the wildcards giving one) as --model-config."""
 
-    def start(wildcards, input):
+    def option(wildcards):
         shape = model(wildcards) if callable(model) else model
-        return f"--model-config {shlex.quote(as_json(shape))} --tokenizer-dir {input.tokenizer}"
+        return f"--model-config {shlex.quote(as_json(shape))}"
 
-    return start
-
-
-def from_saved(wildcards, input):
-    """`start` of a fine-tuning rule: the saved model of its input `model`."""
-    return f"--init-dir {input.model} {lora_option()}"
+    return option
 
 
 # Registries a domain's rule file fills; workflow/rules/results.smk makes the rules.

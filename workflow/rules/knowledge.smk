@@ -85,9 +85,12 @@ rule pretrain:
     resources:
         **cluster_resources("train"),
     params:
-        start=from_scratch(config["model"]),
+        start=lambda wildcards, input: f"--tokenizer-dir {input.tokenizer}",
+        model=model_option(config["model"]),
+        lora="",
         training=as_json("pretrain"),
         data=lambda wildcards, input: f"--bios {input.bios}",
+        options="",
         checkpoint=f"{RUN}/pretrain/checkpoint.pt",
         code=code("physlm.fit"),
     shell:
@@ -107,9 +110,8 @@ use rule pretrain as train_mixed with:
         f"{RUN}/mixed/train.log",
     priority: 0
     params:
-        data=lambda wildcards, input: (
-            f"--bios {input.bios} --qa {input.qa} --qa-ratio {config['mixed']['qa_ratio']}"
-        ),
+        data=lambda wildcards, input: f"--bios {input.bios} --qa {input.qa}",
+        options=f"--qa-ratio {config['mixed']['qa_ratio']}",
         checkpoint=f"{RUN}/mixed/checkpoint.pt",
 
 
@@ -125,7 +127,9 @@ use rule pretrain as finetune with:
         f"{RUN}/finetune/train.log",
     priority: 0
     params:
-        start=from_saved,
+        start=lambda wildcards, input: f"--init-dir {input.model}",
+        model="",
+        lora=lora_option(),
         training=as_json(config["finetune"]["training"]),
         data=lambda wildcards, input: f"--qa {input.qa}",
         checkpoint=f"{RUN}/finetune/checkpoint.pt",
