@@ -3,6 +3,7 @@
 import pandas as pd
 import pytest
 from conftest import SMALL_POOLS
+from test_train import _config as training_config
 
 from physlm.artifacts import collect
 from physlm.capacity import capacity_bits
@@ -11,19 +12,10 @@ from physlm.data.worlds import BioDWorld, load_world, write_biographies, write_t
 from physlm.evaluate import evaluate_qa
 from physlm.fit import fit
 from physlm.probing import probe
-from physlm.sections import BiosConfig, ModelConfig, ProbeConfig, TrainConfig
+from physlm.sections import BiosConfig, ModelConfig, ProbeConfig
 
 MODEL = ModelConfig(arch="llama", n_layer=1, n_head=2, d_model=16, context=64)
-TRAINING = TrainConfig(
-    steps=20,
-    batch_size=4,
-    lr=3e-3,
-    final_lr_ratio=0.1,
-    warmup_steps=2,
-    weight_decay=0.0,
-    checkpoint_every=100,
-    log_every=10,
-)
+TRAINING = training_config(steps=20, batch_size=4, warmup_steps=2, weight_decay=0.0)
 
 
 @pytest.fixture(scope="module")
