@@ -15,6 +15,7 @@ from pathlib import Path
 
 from physlm import __version__
 from physlm.data.biod import BioD
+from physlm.data.igsm import Knobs, ProblemSet
 from physlm.sections import BiosConfig, LoraConfig, ModelConfig, ProbeConfig, TrainConfig, decoder
 
 
@@ -71,6 +72,23 @@ def _data_steps(steps) -> None:
     p.add_argument("--n", type=int, default=100_000, help="number of people")
     p.add_argument("--variant", default="single")
 
+    p = _step(steps, "problems", "physlm.data.igsm:write_problems", "an iGSM problem set with its labels")
+    p.add_argument("--knobs-config", dest="knobs", type=decoder(Knobs), required=True)
+    p.add_argument("--problems-config", dest="problems", type=decoder(ProblemSet), required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", type=Path, required=True, help="the problems")
+    p.add_argument("--params-out", type=Path, required=True, help="per-parameter probe labels")
+
+    p = _step(steps, "igsm-tokenizer", "physlm.data.igsm:write_tokenizer", "the iGSM world's tokenizer")
+    p.add_argument("--out-dir", type=Path, required=True)
+
+    p = _step(steps, "bench-igsm", "physlm.data.igsm:bench", "time the iGSM generator")
+    p.add_argument("--n", type=int, default=100_000, help="number of problems")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--max-ip", type=int, default=20, help="instance parameters at most (iGSM-med: 20)")
+    p.add_argument("--max-op", type=int, default=15, help="operations at most (iGSM-med: 15)")
+
 
 def _train_step(steps) -> None:
     p = _step(steps, "train", "physlm.fit:fit", "pretrain, mix-train or fine-tune a model")
@@ -84,6 +102,13 @@ def _train_step(steps) -> None:
     p.add_argument("--qa-ratio", type=float, default=0.8, help="QA share of tokens when mixing")
     p.add_argument("--epochs", type=float, help="this many passes over --bios (instead of steps)")
     p.add_argument("--lora-config", type=decoder(LoraConfig), help="LoRA ranks; full training if absent")
+    p.add_argument("--problems", type=Path, help="iGSM problems to train on (alone)")
+    p.add_argument(
+        "--loss-on-all",
+        dest="solution_only",
+        action="store_false",
+        help="with --problems: loss on every token",
+    )
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--checkpoint", type=Path, required=True, help="resumable state, kept until done")
@@ -104,6 +129,14 @@ def _measure_steps(steps) -> None:
     p.add_argument("--model-dir", type=Path, required=True)
     p.add_argument("--task-table", type=Path, required=True, help="written by `physlm task`")
     p.add_argument("--batch-size", type=int, default=256)
+    _metrics_options(p)
+
+    p = _step(steps, "evaluate-math", "physlm.solve:evaluate_math", "solve iGSM problems, judged")
+    p.add_argument("--model-dir", type=Path, required=True)
+    p.add_argument("--problems", type=Path, required=True, help="held-out problems (test split)")
+    p.add_argument("--train-max-op", type=int, required=True, help="ops above this are out of distribution")
+    p.add_argument("--solutions-out", type=Path, required=True, help="every judged solution")
+    p.add_argument("--batch-size", type=int, default=64)
     _metrics_options(p)
 
     p = _step(steps, "probe", "physlm.probing:probe", "P- and Q-probe a model against its random init")

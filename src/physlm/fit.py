@@ -15,11 +15,11 @@ import pandas as pd
 import torch
 
 from physlm.artifacts import load_model, read_scale, save_model, write_table
-from physlm.corpus import Documents, bio_documents, qa_documents
+from physlm.corpus import Documents, bio_documents, problem_documents, qa_documents
 from physlm.models import add_lora, build_model, count_parameters, pick_device
 from physlm.provenance import beside, code_hash, run_fingerprint, write_provenance
 from physlm.sections import LoraConfig, ModelConfig, TrainConfig
-from physlm.train import build_mixture, run_scale, train
+from physlm.train import Rows, build_mixture, run_scale, train
 
 
 def _start(
@@ -75,16 +75,34 @@ def fit(
     qa_ratio: float = 0.8,
     epochs: float | None = None,
     lora_config: LoraConfig | None = None,
+    problems: Path | None = None,
+    solution_only: bool = True,
     threads: int = 1,
 ) -> None:
     """Train a model from scratch (`model_config`, `tokenizer_dir`) or from a saved one (`init_dir`)
     on biographies, QA pairs (their train split) or both mixed with QA share `qa_ratio` of tokens;
-    `epochs` passes over the biographies set the length instead of `training.steps`."""
+    `epochs` passes over the biographies set the length instead of `training.steps`. Or on iGSM
+    `problems` alone, one problem per row, the loss on the solution only if `solution_only`."""
     torch.set_num_threads(threads)
     training = training_config
     network, tokenizer, context = _start(tokenizer_dir, model_config, init_dir, lora_config, seed)
-    sources, bio_table, qa_people = _sources(tokenizer, bios, qa)
-    mixture = build_mixture(list(sources.values()), training.batch_size, qa_ratio, context, seed)
+    if problems is not None:
+        if bios is not None or qa is not None:
+            raise ValueError("math problems are trained on alone: drop the biographies and QA pairs")
+        table = pd.read_parquet(problems)
+        docs, masks = problem_documents(tokenizer, table, solution_only)
+        stream = Rows(docs, masks, context, seed, tokenizer.pad_token_id)
+        sources, mixture = {"problems": None}, [(stream, training.batch_size)]
+        print(f"{stream.dropped} problems longer than the context ({context}) dropped", flush=True)
+        scale = {
+            "train_problems": stream.per_epoch,
+            "epochs": training.steps * training.batch_size / stream.per_epoch,
+            "pretrain_steps": training.steps,
+            "n_layer": network.config.num_hidden_layers,
+        }
+    else:
+        sources, bio_table, qa_people = _sources(tokenizer, bios, qa)
+        mixture = build_mixture(list(sources.values()), training.batch_size, qa_ratio, context, seed)
     if epochs is not None:  # the length follows from the corpus: this many passes over the first source
         stream, count = mixture[0]
         training = dataclasses.replace(training, steps=math.ceil(epochs * stream.per_epoch / count))
@@ -92,18 +110,20 @@ def fit(
         planned = training.steps * count / stream.per_epoch
         print(f"{name}: {stream.per_epoch} windows per epoch, {planned:.1f} epochs planned", flush=True)
     print(f"{count_parameters(network):,} parameters on {pick_device()}", flush=True)
-    scale = run_scale(
-        read_scale(init_dir) if init_dir is not None else None,
-        training.steps,
-        network.config.num_hidden_layers,
-        (*mixture[0], bio_table) if bio_table is not None else None,
-        qa_people,
-    )
+    if problems is None:
+        scale = run_scale(
+            read_scale(init_dir) if init_dir is not None else None,
+            training.steps,
+            network.config.num_hidden_layers,
+            (*mixture[0], bio_table) if bio_table is not None else None,
+            qa_people,
+        )
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     write_provenance(checkpoint)
     # Everything that defines the run: a checkpoint written by any other run is not resumed.
     settings = dict(training=training, seed=seed, model=model_config, qa_ratio=qa_ratio, lora=lora_config)
-    inputs = [p for p in (tokenizer_dir, init_dir, bios, qa) if p is not None]
+    settings |= {"solution_only": solution_only} if problems is not None else {}
+    inputs = [p for p in (tokenizer_dir, init_dir, bios, qa, problems) if p is not None]
     fingerprint = run_fingerprint({**settings, "code": code_hash(__name__)}, inputs)
     losses = train(network, mixture, training, checkpoint, lambda line: print(line, flush=True), fingerprint)
     if lora_config is not None:

@@ -70,6 +70,40 @@ class Stream:
         return np.stack(ids), np.stack(labels)
 
 
+class Rows:
+    """One document per row, right-padded to the batch's longest: a math solution must see its whole
+    problem, which packing would cut. Documents longer than `context` are dropped (as the paper drops
+    over-length problems); row k of the endless stream is fixed by (seed, k). Padding comes after the
+    document, so under causal attention it changes nothing the loss sees."""
+
+    def __init__(self, docs: list[list[int]], masks: list[list[bool]], context: int, seed: int, pad: int):
+        kept = [i for i, d in enumerate(docs) if len(d) <= context]
+        if not kept:
+            raise ValueError(f"every document is longer than the context ({context} tokens)")
+        self.dropped = len(docs) - len(kept)
+        self.docs = [docs[i] for i in kept]
+        self.masks = [masks[i] for i in kept]
+        self.per_epoch, self.seed, self.pad = len(kept), seed, pad
+        self._epoch, self._order = -1, None
+
+    def windows(self, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = []
+        for k in range(start, start + count):
+            epoch, row = divmod(k, self.per_epoch)
+            if epoch != self._epoch:
+                self._order = np.random.default_rng([self.seed, epoch]).permutation(self.per_epoch)
+                self._epoch = epoch
+            rows.append(self._order[row])
+        width = max(len(self.docs[i]) for i in rows)
+        ids = np.full((count, width), self.pad, dtype=np.int64)
+        labels = np.full((count, width), IGNORE, dtype=np.int64)
+        for r, i in enumerate(rows):
+            doc = np.array(self.docs[i], dtype=np.int64)
+            ids[r, : len(doc)] = doc
+            labels[r, : len(doc)] = np.where(self.masks[i], doc, IGNORE)
+        return ids, labels
+
+
 def build_mixture(
     sources: list[tuple[list[list[int]], list[list[bool]]]],
     batch_size: int,

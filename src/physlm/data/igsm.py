@@ -32,9 +32,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
-from physlm.data.igsm_names import HIERARCHIES, N_LAYERS
+from physlm.data.igsm_names import HIERARCHIES, LAYER_OF, N_LAYERS
 from physlm.sections import FromSection
 
 MOD = 23
@@ -507,41 +505,86 @@ LABEL_COLUMNS = [
 ]
 
 
+def prompt(problem_text: str, question: str) -> str:
+    """What a model reads before it writes a solution."""
+    return f"{problem_text} Question: {question} Solution:"
+
+
 def document(problem_text: str, question: str, steps: list[str]) -> str:
-    """What a model reads and writes: the problem, its question, then the solution's sentences."""
-    return f"{problem_text} Question: {question} Solution: {' '.join(steps)}"
+    """What a model is trained on: the prompt, then the solution's sentences."""
+    return f"{prompt(problem_text, question)} {' '.join(steps)}"
 
 
-def _chunk(args) -> tuple[list[dict], dict[str, list]]:
+# What the model reads: fixed words, every world name, numbers mod 23, variable letters, and the
+# probe's markers (special tokens, never in training text).
+FIXED_WORDS = (
+    "The number of each 's equals more than times as much the sum difference and , . "
+    "Question: How many does have ? Solution: Define as ; so = + - *"
+)
+PROBE_MARKERS = ("[START]", "[MID]", "[END]")
+
+
+def lexicon() -> list[str]:
+    return [FIXED_WORDS, *LAYER_OF, " ".join(map(str, range(MOD))), " ".join(LETTERS)]
+
+
+def write_tokenizer(*, out_dir: Path) -> None:
+    """Step `igsm-tokenizer`: the word-level tokenizer of the iGSM world (with the probe markers)."""
+    from physlm.artifacts import mark
+    from physlm.data.tokenizer import build_tokenizer
+
+    build_tokenizer(lexicon(), extra_special=PROBE_MARKERS).save_pretrained(out_dir)
+    mark(out_dir)
+
+
+PROBLEM_COLUMNS = [
+    "problem",
+    "split",
+    "template",
+    "op",
+    "ip",
+    "n_params",
+    "text",
+    "question",
+    "solution",
+    "answer",
+]
+
+
+def _chunk(args) -> tuple[dict[str, list], dict[str, list]]:
+    """Problems `indices` of a set, as columns of the problems and params tables."""
     knobs, problems, seed, indices = args
-    rows, params = [], {key: [] for key in ["problem", *LABEL_COLUMNS]}
+    rows = {key: [] for key in PROBLEM_COLUMNS}
+    params = {key: [] for key in ["problem", *LABEL_COLUMNS]}
     for index in indices:
         problem = problem_at(knobs, problems, seed, index)
-        rows.append(
-            {
-                "problem": index,
-                "split": problems.split,
-                "template": problem.template,
-                "op": problem.op,
-                "ip": problem.ip,
-                "n_params": len(problem.params),
-                "text": " ".join(problem.statements),
-                "question": problem.question_text,
-                "solution": problem.steps,
-                "answer": problem.answer,
-            }
-        )
-        table = labels(problem)
+        for key, value in zip(
+            PROBLEM_COLUMNS,
+            (
+                index,
+                problems.split,
+                problem.template,
+                problem.op,
+                problem.ip,
+                len(problem.params),
+                " ".join(problem.statements),
+                problem.question_text,
+                problem.steps,
+                problem.answer,
+            ),
+            strict=True,
+        ):
+            rows[key].append(value)
         params["problem"] += [index] * len(problem.params)
-        for key, column in table.items():
+        for key, column in labels(problem).items():
             params[key] += column
     return rows, params
 
 
-def make_set(
-    knobs: Knobs, problems: ProblemSet, seed: int, threads: int = 1
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(problems, params) tables of a set; the same for any number of threads."""
+def make_set(knobs: Knobs, problems: ProblemSet, seed: int, threads: int = 1):
+    """(problems, params) DataFrames of a set; the same for any number of threads."""
+    import pandas as pd
+
     size = max(1, min(2_000, problems.problems // max(1, threads * 4)))
     chunks = [
         (knobs, problems, seed, range(start, min(start + size, problems.problems)))
@@ -552,9 +595,11 @@ def make_set(
             parts = list(pool.map(_chunk, chunks))
     else:
         parts = [_chunk(chunk) for chunk in chunks]
-    rows = pd.DataFrame([row for part, _ in parts for row in part])
-    params = pd.concat([pd.DataFrame(table) for _, table in parts], ignore_index=True)
-    return rows, params
+
+    def table(k: int, columns: list[str]):
+        return pd.DataFrame({c: [v for part in parts for v in part[k][c]] for c in columns})
+
+    return table(0, PROBLEM_COLUMNS), table(1, ["problem", *LABEL_COLUMNS])
 
 
 def write_problems(

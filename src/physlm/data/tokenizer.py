@@ -14,8 +14,9 @@ from transformers import PreTrainedTokenizerFast
 PAD, UNK, EOS = "[PAD]", "[UNK]", "[EOS]"
 
 
-def build_tokenizer(texts: Iterable[str]) -> PreTrainedTokenizerFast:
-    """Every word and punctuation mark of `texts` becomes one token; nothing is merged or dropped."""
+def build_tokenizer(texts: Iterable[str], extra_special: tuple[str, ...] = ()) -> PreTrainedTokenizerFast:
+    """Every word and punctuation mark of `texts` becomes one token; nothing is merged or dropped.
+    `extra_special` are marker tokens kept whole (probe inputs), after the words."""
     core = Tokenizer(models.WordLevel(unk_token=UNK))
     # Words keep their leading space ("▁born") and punctuation stands alone, so decoding is exact.
     core.pre_tokenizer = pre_tokenizers.Sequence(
@@ -24,7 +25,7 @@ def build_tokenizer(texts: Iterable[str]) -> PreTrainedTokenizerFast:
     core.decoder = decoders.Metaspace(prepend_scheme="always")
     trainer = trainers.WordLevelTrainer(special_tokens=[PAD, UNK, EOS], min_frequency=1)
     core.train_from_iterator(texts, trainer=trainer)
-    return PreTrainedTokenizerFast(
+    tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=core,
         pad_token=PAD,
         unk_token=UNK,
@@ -32,3 +33,6 @@ def build_tokenizer(texts: Iterable[str]) -> PreTrainedTokenizerFast:
         bos_token=EOS,
         padding_side="left",
     )
+    if extra_special:
+        tokenizer.add_special_tokens({"additional_special_tokens": list(extra_special)})
+    return tokenizer
