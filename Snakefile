@@ -16,6 +16,7 @@ include: "workflow/rules/knowledge.smk"
 include: "workflow/rules/manipulation.smk"
 include: "workflow/rules/probing.smk"
 include: "workflow/rules/capacity.smk"
+include: "workflow/rules/math.smk"
 include: "workflow/rules/results.smk"
 
 

@@ -1,18 +1,38 @@
 import pandas as pd
 import pytest
 
-from physlm.claims import capacity_claims, knowledge_claims, manipulation_claims, probing_claim, write_claims
+from physlm.claims import (
+    capacity_claims,
+    knowledge_claims,
+    manipulation_claims,
+    planning_claim,
+    probing_claim,
+    write_claims,
+)
 from physlm.paper import (
     CAPACITY_CONDITIONS,
     MANIPULATION_CONDITIONS,
     PROBING_CONDITIONS,
     QA_CONDITIONS,
+    VPROBE_CONDITIONS,
 )
-from physlm.sections import CapacityThresholds, KnowledgeThresholds, ManipulationThresholds, ProbingThresholds
+from physlm.sections import (
+    CapacityThresholds,
+    KnowledgeThresholds,
+    ManipulationThresholds,
+    MathThresholds,
+    ProbingThresholds,
+)
 
 THRESHOLDS = KnowledgeThresholds(min_gap=0.2, min_fit=0.5)
 # A run at the scale of every paper's conditions (so that it can refute), and one far below it.
-ALL_CONDITIONS = (QA_CONDITIONS, MANIPULATION_CONDITIONS, PROBING_CONDITIONS, CAPACITY_CONDITIONS[100])
+ALL_CONDITIONS = (
+    QA_CONDITIONS,
+    MANIPULATION_CONDITIONS,
+    PROBING_CONDITIONS,
+    CAPACITY_CONDITIONS[100],
+    VPROBE_CONDITIONS,
+)
 # Each condition key at the largest value any paper asks for: this run meets every condition.
 AT_SCALE = {k: max(c.get(k, 0) for c in ALL_CONDITIONS) for c in ALL_CONDITIONS for k in c}
 SMALL = {**AT_SCALE, "people": 1000, "qa_train_people": 500}
@@ -309,3 +329,45 @@ def test_a_table_without_an_identity_column_fails_naming_it():
     table = metrics(settings(0.8, 0.1, 0.9)).drop(columns="regime")
     with pytest.raises(ValueError, match="the knowledge metrics lacks the column\\(s\\) regime"):
         knowledge_claims(table, THRESHOLDS)
+
+
+MATH = MathThresholds(min_gap=0.1, min_accuracy=0.5)
+
+
+def vprobes(
+    nece: float, random: float = 0.6, majority: float = 0.6, seeds=(0, 1), scale=AT_SCALE
+) -> pd.DataFrame:
+    rows = [
+        {"seed": s, "task": task, "model": model, "accuracy": value, "majority": majority, **scale}
+        for s in seeds
+        for task in ("nece", "dep")
+        for model, value in (("trained", nece), ("random init", random))
+    ]
+    return pd.DataFrame(rows)
+
+
+def math_accuracy(in_distribution: float, seeds=(0, 1)) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"seed": s, "op": op, "in_distribution": op <= 3, "accuracy": in_distribution if op <= 3 else 0.1}
+            for s in seeds
+            for op in (1, 2, 3, 4)
+        ]
+    )
+
+
+def test_planning_claim_beats_random_init_and_majority_when_the_model_solves():
+    claim = planning_claim(vprobes(0.9), math_accuracy(0.9), MATH)
+    assert claim["verdict"] == "supported" and claim["measured_value"] == pytest.approx(0.3)
+    assert "nece 0.900 / 0.600 / 0.600" in claim["details"]
+    # the majority class is the bar to clear when it is above the random-init model
+    assert planning_claim(vprobes(0.9, majority=0.85), math_accuracy(0.9), MATH)["verdict"] == "refuted"
+
+
+def test_planning_claim_needs_a_model_that_solves_and_the_papers_scale_to_refute():
+    unsolved = planning_claim(vprobes(0.9), math_accuracy(0.2), MATH)
+    assert unsolved["verdict"].startswith("inconclusive: the model solves 0.200 < 0.5")
+    small = planning_claim(vprobes(0.62, scale={**AT_SCALE, "n_layer": 4}), math_accuracy(0.9), MATH)
+    assert small["verdict"].startswith("inconclusive: below the paper's conditions (n_layer 4 < 12")
+    with pytest.raises(ValueError, match="no nece task"):
+        planning_claim(vprobes(0.9).query("task != 'nece'"), math_accuracy(0.9), MATH)

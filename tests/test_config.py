@@ -113,6 +113,22 @@ def test_snakemake_fails_before_any_job_on_bad_config(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+def test_math_knobs_that_cannot_make_a_problem_fail_before_any_job(tmp_path):
+    bad = load("smoke")
+    bad["math"]["test"]["max_op"] = 40  # 4 links cannot hold 40 operations
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", str(path)],
+        cwd=copy_workflow(tmp_path),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "math.test.max_op: 40 operations cannot be reached" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
 def test_schema_is_well_formed_and_documents_every_leaf_key():
     schema = yaml.safe_load(SCHEMA.read_text())
 

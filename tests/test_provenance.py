@@ -1,6 +1,8 @@
 import json
 from pathlib import Path
 
+import torch  # noqa: F401  (provenance records the device only when a step imported torch)
+
 from physlm import __version__
 from physlm.provenance import beside, code_closure, code_hash, provenance, recording, write_provenance
 from physlm.sections import ModelConfig

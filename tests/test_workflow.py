@@ -128,7 +128,7 @@ def test_an_edit_reruns_exactly_the_steps_whose_code_it_touches(smoke_run, tmp_p
     table = (edited.stdout + edited.stderr).split("Job stats:")[1].split("total")[0].splitlines()[3:]
     assert {line.split()[0] for line in table if line.strip()} == {
         "probe",
-        "probing_metrics",
+        "collect_probing_probes",
         "figure_p_probing",
         "figure_q_probing",
         "claim_probing",

@@ -21,11 +21,13 @@ from physlm.paper import (
     PROBING_CONDITIONS,
     QA_ACCURACY,
     QA_CONDITIONS,
+    VPROBE_CONDITIONS,
 )
 from physlm.sections import (
     CapacityThresholds,
     KnowledgeThresholds,
     ManipulationThresholds,
+    MathThresholds,
     ProbingThresholds,
 )
 
@@ -412,6 +414,52 @@ def _no_deep_model(data: str, exposures: int) -> dict:
     }
 
 
+def planning_claim(vprobes: pd.DataFrame, accuracy: pd.DataFrame, thresholds: MathThresholds) -> dict:
+    """Finding 4: before writing any solution token, the model knows which parameters the question
+    needs. Measured: held-out nece(A) probe accuracy at the end of the question, minus the larger of
+    the random-init model's and the majority class's, per seed. Inconclusive when the model does not
+    solve its in-distribution problems (mean accuracy over ops below `min_accuracy`): a probe then has
+    no learned model to read."""
+    require_columns(vprobes, ("seed", "task", "model"), "the V-probe table")
+    require_columns(accuracy, ("seed", "op", "in_distribution"), "the math accuracy table")
+    if "nece" not in set(vprobes.task):
+        raise ValueError("the V-probe table has no nece task: add it to math.vprobe.tasks")
+    by_task = vprobes.groupby(["task", "model"])[["accuracy", "majority"]].mean()
+    nece = vprobes[vprobes.task == "nece"].set_index(["model", "seed"])
+    trained, random = nece.loc["trained"], nece.loc["random init"]
+    gap = trained["accuracy"] - pd.concat([random["accuracy"], trained["majority"]], axis=1).max(axis=1)
+    solved = accuracy[accuracy.in_distribution].groupby("seed")["accuracy"].mean()
+    beyond = accuracy[~accuracy.in_distribution]["accuracy"].mean()
+    scale = _scale(vprobes[vprobes.model == "trained"], VPROBE_CONDITIONS)
+    if solved.mean() < thresholds.min_accuracy:
+        verdict = (
+            f"inconclusive: the model solves {solved.mean():.3f} < {thresholds.min_accuracy} of its "
+            "in-distribution problems, so there is no learned model to read"
+        )
+    else:
+        verdict = _judge(gap.mean() >= thresholds.min_gap, scale, VPROBE_CONDITIONS)
+
+    def task(name: str) -> str:
+        trained, random = by_task.loc[(name, "trained")], by_task.loc[(name, "random init")]
+        return f"{name} {trained['accuracy']:.3f} / {random['accuracy']:.3f} / {trained['majority']:.3f}"
+
+    tasks = "; ".join(task(name) for name in dict.fromkeys(vprobes.task))
+    return {
+        "finding": "F4 planning: V-probing",
+        "hypothesis": "before writing the solution the model knows which parameters the question needs: "
+        "nece(A) read at the end of the question beats a random-init model and the majority class",
+        "metric": "held-out nece(A) probe accuracy minus max(random init, majority class)",
+        "paper_value": float("nan"),
+        "measured_value": float(gap.mean()),
+        "spread": _spread(gap),
+        "threshold": f">= {thresholds.min_gap:.3f}",
+        "verdict": verdict,
+        **_scale_columns(scale, VPROBE_CONDITIONS),
+        "details": f"probe accuracy trained / random init / majority: {tasks}; problems solved in "
+        f"distribution {solved.mean():.3f}, out of distribution {beyond:.3f}",
+    }
+
+
 VERDICT_COLORS = {"supported": "#d8f0d8", "refuted": "#f6d5d5", "inconclusive": "#eeeeee"}
 
 
@@ -439,7 +487,7 @@ def write_claims(*, rows: list[Path], markdown: Path, parquet: Path, html: Path 
     """Step `claims`: every domain's claim rows (written by `plugins.claim`) in one table, as
     Parquet, Markdown and (for the report) a web page."""
     table = pd.concat([pd.read_parquet(p) for p in rows], ignore_index=True)[COLUMNS]
-    table = table.sort_values("finding", key=lambda f: f.str[:2], kind="stable")  # F1, F2, F5
+    table = table.sort_values("finding", key=lambda f: f.str[:2], kind="stable")  # F1, F2, F4, F5
     write_table(table, parquet)
     lines = [
         "# Claims",

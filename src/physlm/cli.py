@@ -16,7 +16,15 @@ from pathlib import Path
 from physlm import __version__
 from physlm.data.biod import BioD
 from physlm.data.igsm import Knobs, ProblemSet
-from physlm.sections import BiosConfig, LoraConfig, ModelConfig, ProbeConfig, TrainConfig, decoder
+from physlm.sections import (
+    BiosConfig,
+    LoraConfig,
+    ModelConfig,
+    ProbeConfig,
+    TrainConfig,
+    VProbeConfig,
+    decoder,
+)
 
 
 def _step(steps, name: str, function: str, help: str) -> argparse.ArgumentParser:
@@ -137,6 +145,15 @@ def _measure_steps(steps) -> None:
     p.add_argument("--train-max-op", type=int, required=True, help="ops above this are out of distribution")
     p.add_argument("--solutions-out", type=Path, required=True, help="every judged solution")
     p.add_argument("--batch-size", type=int, default=64)
+    _metrics_options(p)
+
+    p = _step(steps, "vprobe", "physlm.vprobe:vprobe", "V-probe a math model against its random init")
+    p.add_argument("--model-dir", type=Path, required=True, help="a trained math model")
+    p.add_argument("--model-config", type=decoder(ModelConfig), required=True, help="its shape")
+    p.add_argument("--vprobe-config", type=decoder(VProbeConfig), required=True)
+    p.add_argument("--problems", type=Path, required=True, help="problems the model was not trained on")
+    p.add_argument("--params", type=Path, required=True, help="their per-parameter labels")
+    p.add_argument("--seed", type=int, required=True)
     _metrics_options(p)
 
     p = _step(steps, "probe", "physlm.probing:probe", "P- and Q-probe a model against its random init")

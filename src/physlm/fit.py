@@ -60,6 +60,20 @@ def _sources(
     return sources, bio_table, qa_people
 
 
+def math_scale(prior: dict | None, stream: Rows, training: TrainConfig, network) -> dict:
+    """A math model's training in the terms of Part 2.1's conditions, summed over curriculum stages
+    (a run from a saved model continues its predecessor's count)."""
+    mean_length = sum(len(d) for d in stream.docs) / stream.per_epoch
+    prior = prior or {"pretrain_steps": 0, "train_tokens": 0, "stages": 0}
+    return {
+        "train_problems": stream.per_epoch,
+        "pretrain_steps": prior["pretrain_steps"] + training.steps,
+        "train_tokens": prior["train_tokens"] + round(training.steps * training.batch_size * mean_length),
+        "stages": prior["stages"] + 1,
+        "n_layer": network.config.num_hidden_layers,
+    }
+
+
 def fit(
     *,
     training_config: TrainConfig,
@@ -94,12 +108,7 @@ def fit(
         stream = Rows(docs, masks, context, seed, tokenizer.pad_token_id)
         sources, mixture = {"problems": None}, [(stream, training.batch_size)]
         print(f"{stream.dropped} problems longer than the context ({context}) dropped", flush=True)
-        scale = {
-            "train_problems": stream.per_epoch,
-            "epochs": training.steps * training.batch_size / stream.per_epoch,
-            "pretrain_steps": training.steps,
-            "n_layer": network.config.num_hidden_layers,
-        }
+        scale = math_scale(read_scale(init_dir) if init_dir else None, stream, training, network)
     else:
         sources, bio_table, qa_people = _sources(tokenizer, bios, qa)
         mixture = build_mixture(list(sources.values()), training.batch_size, qa_ratio, context, seed)

@@ -65,3 +65,8 @@ CAPACITY_CONDITIONS = {
     100: {"people": 50_000, "pretrain_steps": 50_000},
     1000: {"people": 10_000, "pretrain_steps": 50_000},
 }
+
+# Part 2.1: iGSM-med pq accuracy in distribution (op <= 15), GPT2-12-12 trained ~100K steps x 512 x 768
+# tokens (about 39B tokens); V-probes read those models (the papers' smallest for this finding).
+MATH_ACCURACY_IN_DISTRIBUTION = 0.999
+VPROBE_CONDITIONS = {"n_layer": 12, "pretrain_steps": 100_000, "train_tokens": 39_000_000_000}

@@ -188,7 +188,7 @@ def value_positions(
     return ids, np.array(before)
 
 
-def _pad(ids: list[list[int]], pad: int) -> torch.Tensor:
+def pad_right(ids: list[list[int]], pad: int) -> torch.Tensor:
     """Right padding: causal attention keeps every probed position blind to it."""
     width = max(len(x) for x in ids)
     return torch.tensor([x + [pad] * (width - len(x)) for x in ids])
@@ -217,7 +217,7 @@ def p_probe(
     train = (first["split"] == "train").to_numpy()
     n_pos = len(ATTRIBUTES)
     majority = majority_baseline(labels, train)
-    padded = _pad(ids, tokenizer.pad_token_id)
+    padded = pad_right(ids, tokenizer.pad_token_id)
     held_out = ordinal[~train]
     rows = []
     for a, attribute in enumerate(ATTRIBUTES):
@@ -261,7 +261,7 @@ def q_probe(
     read = torch.tensor([[len(x) - 1] for x in ids])
     labels, classes = attribute_labels(people)
     train = (people["split"] == "train").to_numpy()
-    padded = _pad(ids, tokenizer.pad_token_id)
+    padded = pad_right(ids, tokenizer.pad_token_id)
     accuracy = []
     for a, attribute in enumerate(ATTRIBUTES):
         log(f"Q-probe {attribute}:")

@@ -113,6 +113,27 @@ class ProbeConfig(FromSection):
 
 
 @dataclass(frozen=True)
+class VProbeConfig(FromSection):
+    """The math domain's `vprobe` section: which tasks, queries per problem and task, the rank of the
+    embedding update, and the probe's training (the fields physlm.probing.fit_and_score reads)."""
+
+    tasks: list[str]
+    queries: int
+    rank: int
+    steps: int
+    batch_size: int
+    lr: float
+    embedding_lr: float
+    weight_decay: float
+
+
+@dataclass(frozen=True)
+class MathThresholds(FromSection):
+    min_gap: float
+    min_accuracy: float
+
+
+@dataclass(frozen=True)
 class CapacityThresholds(FromSection):
     min_fraction: float
     max_ratio: float

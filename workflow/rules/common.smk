@@ -6,6 +6,7 @@ import shlex
 from pathlib import Path
 
 from physlm.config import coerce_numbers, validate
+from physlm.data.igsm import check_math
 from physlm.data.manipulation import TASKS
 from physlm.provenance import code_hash
 
@@ -102,6 +103,50 @@ def cap_model(wildcards):
 def cap_trains(size, n):
     """Whether the grid trains model `size` on N = n people (models may stop at `max_people`)."""
     return n <= CAP_MODELS[size].get("max_people", n)
+
+
+# Finding 4: the math curriculum, test and probe sets.
+MATH_DATA = "results/math/data/seed{seed}"
+MATH_RUN = "results/math/seed{seed}"
+STAGES = config["math"]["curriculum"]
+LAST_STAGE = f"{MATH_RUN}/stage{len(STAGES)}/model"
+# Fails before any job when a stage or the test set asks for more operations than its knobs allow.
+check_math(config["math"])
+
+
+def math_set(name):
+    """(knobs, problem set) of a named set: a curriculum stage's training problems; the test set (the
+    last stage's knobs, equal numbers of each op up to test.max_op, beyond the training ops); the probe
+    set (the last stage's knobs and ops, problems the model never saw)."""
+    last = STAGES[-1]
+    if name.startswith("stage"):
+        stage = STAGES[int(name.removeprefix("stage")) - 1]
+        keys = ("problems", "max_op", "op_distribution")
+        return stage["knobs"], {"split": "train", **{k: stage[k] for k in keys}}
+    if name == "test":
+        test = config["math"]["test"]
+        problems = test["problems_per_op"] * test["max_op"]
+        return last["knobs"], {
+            "split": "test",
+            "problems": problems,
+            "max_op": test["max_op"],
+            "op_distribution": "each",
+        }
+    return last["knobs"], {
+        "split": "test",
+        "problems": config["math"]["probe_problems"],
+        "max_op": last["max_op"],
+        "op_distribution": "uniform",
+    }
+
+
+def math_start(wildcards):
+    """Stage 1 starts from the tokenizer, every later stage from the stage before."""
+    if wildcards.stage == "1":
+        return {"tokenizer": "results/math/tokenizer"}
+    return {
+        "init": f"{MATH_RUN}/stage{int(wildcards.stage) - 1}/model".format(**wildcards)
+    }
 
 
 # Every training rule runs this command. Its params say where the model starts (`start`, the

@@ -7,13 +7,13 @@ for table, runs in TABLES.items():
 
     rule:
         name:
-            f"{Path(table).parent.name}_metrics"
+            f"collect_{Path(table).parent.name}_{Path(table).stem}"
         input:
             runs,
         output:
             table,
         log:
-            f"{Path(table).parent}/logs/collect.log",
+            f"{Path(table).parent}/logs/collect_{Path(table).stem}.log",
         localrule: True
         conda:
             "../envs/physlm.yaml"

@@ -52,8 +52,10 @@ class Knobs(FromSection):
     max_items: int = 4
     names_per_subcategory: int = 5
 
-    def check(self, max_op: int, key: str) -> None:
-        """Raise ValueError naming `key` when no problem with `max_op` operations fits these knobs."""
+    def check(self, max_op: int, key: str, op_key: str | None = None) -> None:
+        """Raise ValueError naming the config key (`key`.<knob>, or `op_key` for the op) when no
+        problem with `max_op` operations fits these knobs."""
+        op_key = op_key or f"{key}.max_op"
         if not 2 <= self.max_layers <= N_LAYERS:
             raise ValueError(f"{key}.max_layers: {self.max_layers}, allowed 2-{N_LAYERS}")
         if not 2 <= self.max_items <= self.names_per_subcategory <= 5:
@@ -64,14 +66,28 @@ class Knobs(FromSection):
         if self.max_ip < 2:
             raise ValueError(f"{key}.max_ip: {self.max_ip}, the smallest structure has 2 links")
         if not 1 <= max_op <= len(LETTERS):
-            raise ValueError(f"{key}.max_op: {max_op}, allowed 1-{len(LETTERS)} (one letter per operation)")
+            raise ValueError(f"{op_key}: {max_op}, allowed 1-{len(LETTERS)} (one letter per operation)")
         try:
             make_problem(self, max_op, random.Random(0))
         except ValueError:
             raise ValueError(
-                f"{key}.max_op: {max_op} operations cannot be reached with max_ip {self.max_ip}, "
-                f"max_layers {self.max_layers}, max_items {self.max_items}: raise those or lower max_op"
+                f"{op_key}: {max_op} operations cannot be reached with max_ip {self.max_ip}, "
+                f"max_layers {self.max_layers}, max_items {self.max_items} ({key}): raise those or "
+                "lower the op"
             ) from None
+
+
+def check_math(section: dict) -> None:
+    """The `math` config section can make every problem set it asks for (ValueError naming the key,
+    before any job runs)."""
+    stages = section["curriculum"]
+    for i, stage in enumerate(stages):
+        Knobs.from_config(stage["knobs"]).check(
+            stage["max_op"], f"math.curriculum[{i}].knobs", f"math.curriculum[{i}].max_op"
+        )
+    Knobs.from_config(stages[-1]["knobs"]).check(
+        section["test"]["max_op"], f"math.curriculum[{len(stages) - 1}].knobs", "math.test.max_op"
+    )
 
 
 @dataclass
