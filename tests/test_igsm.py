@@ -70,10 +70,18 @@ def test_labels_follow_a_hand_built_dependency_graph():
     )
     assert table["nece"] == [True, True, False]
     assert table["dep"] == [[], [0], [0, 1]]
-    assert table["step"] == [0, 1, -1]
-    assert table["known"] == [[False, True, True], [False, False, True], [False, False, False]]
-    assert table["can_next"] == [[True, False, False], [False, True, False], [False, False, True]]
-    assert table["nece_next"] == [[True, False, False], [False, True, False], [False, False, False]]
+    assert table["step"] == [0, 1, -1] and table["ready"] == [0, 1, 2]
+
+    def over_positions(label: str) -> list[list]:
+        return [
+            [igsm.at_position(s, r, n, v, k)[label] for k in range(3)]
+            for s, r, n, v in zip(table["step"], table["ready"], table["nece"], table["value"], strict=True)
+        ]
+
+    assert over_positions("known") == [[False, True, True], [False, False, True], [False, False, False]]
+    assert over_positions("value") == [[23, 3, 3], [23, 23, 5], [23, 23, 23]]
+    assert over_positions("can_next") == [[True, False, False], [False, True, False], [False, False, True]]
+    assert over_positions("nece_next") == [[True, False, False], [False, True, False], [False, False, False]]
 
 
 def test_labels_agree_with_the_checker_on_generated_problems():

@@ -26,14 +26,13 @@ import pandas as pd
 import torch
 
 from physlm.artifacts import load_model, read_scale, with_identity, write_table
-from physlm.data.igsm import MOD, PROBE_MARKERS, prompt
+from physlm.data.igsm import MOD, PROBE_MARKERS, at_position, prompt
 from physlm.models import build_model
 from physlm.probing import fit_and_score, pad_right, probe_model
 from physlm.sections import ModelConfig, VProbeConfig
 
 TASKS = ("nece", "dep", "known", "value", "can_next", "nece_next")
 CLASSES = {"value": MOD + 1}  # 0-22 and unknown; every other task is yes / no
-UNKNOWN = MOD
 TEST_EVERY = 4  # problems whose index is a multiple of this are held out from probe training
 
 
@@ -79,10 +78,8 @@ def examples(
                 row = table.iloc[a]
                 if task == "nece":
                     label = row["nece"]
-                elif task == "value":
-                    label = row["value"] if row["known"][k] else UNKNOWN
                 else:
-                    label = row[task][k]
+                    label = at_position(row["step"], row["ready"], row["nece"], row["value"], k)[task]
                 ids.append([*where[k], start, *names[a], end])
                 labels.append(int(label))
         owner += [problem["problem"]] * (len(ids) - len(owner))

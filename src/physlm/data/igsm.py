@@ -102,18 +102,11 @@ class Param:
     inputs: list[int] = field(default_factory=list)
     formula: tuple | None = None
     value: int = 0
+    op: int = 1  # max(1, in-degree - 1), a constant counting as an input; set with the formula
 
     @property
     def name(self) -> str:
         return f"{self.parent}'s {self.child}"
-
-    @property
-    def op(self) -> int:
-        return max(1, len(self.inputs) + (self.formula is not None and self._constants()) - 1)
-
-    def _constants(self) -> int:
-        kind, _, _, wrap, _ = self.formula
-        return (kind == "const") + (wrap is not None)
 
 
 @dataclass
@@ -154,6 +147,40 @@ def split_of(template: str) -> str:
     return "train" if int(template, 16) % MOD < TRAIN_BUCKETS else "test"
 
 
+# Draws straight from rng.random(): random.Random's randint, choice and sample cost several times
+# more, and the generator's inner loop is mostly draws.
+
+
+def _below(rng: random.Random, n: int) -> int:
+    return int(rng.random() * n)
+
+
+def _between(rng: random.Random, low: int, high: int) -> int:
+    return low + int(rng.random() * (high - low + 1))
+
+
+def _pick(rng: random.Random, items):
+    return items[int(rng.random() * len(items))]
+
+
+def _sample(rng: random.Random, items, k: int) -> list:
+    """k distinct items in random order: a few of many by redrawing repeats, else a partial
+    Fisher-Yates shuffle of a copy."""
+    n = len(items)
+    if 4 * k < n:
+        chosen: list[int] = []
+        while len(chosen) < k:
+            i = int(rng.random() * n)
+            if i not in chosen:
+                chosen.append(i)
+        return [items[i] for i in chosen]
+    pool = list(items)
+    for i in range(k):
+        j = i + int(rng.random() * (len(pool) - i))
+        pool[i], pool[j] = pool[j], pool[i]
+    return pool[:k]
+
+
 # Structure: layers, items and the links between adjacent layers.
 
 
@@ -171,25 +198,25 @@ def _structure(
 
 def _draw_structure(knobs: Knobs, rng: random.Random):
     while True:
-        depth = rng.randint(2, knobs.max_layers)
-        sizes = [rng.randint(2, knobs.max_items) for _ in range(depth)]
+        depth = _between(rng, 2, knobs.max_layers)
+        sizes = [_between(rng, 2, knobs.max_items) for _ in range(depth)]
         least = sum(max(a, b) for a, b in itertools.pairwise(sizes))
         if least <= knobs.max_ip:
             break
-    hierarchy = HIERARCHIES[rng.choice(sorted(HIERARCHIES))]
-    top = rng.randint(0, N_LAYERS - depth)
+    hierarchy = HIERARCHIES[_pick(rng, sorted(HIERARCHIES))]
+    top = _between(rng, 0, N_LAYERS - depth)
     layers = [
-        rng.sample(rng.choice(subs)[: knobs.names_per_subcategory], n)
+        _sample(rng, _pick(rng, subs)[: knobs.names_per_subcategory], n)
         for (_, subs), n in zip(hierarchy[top : top + depth], sizes, strict=True)
     ]
     links, spare = [], []
     for above, below in itertools.pairwise(layers):
-        a, b = rng.sample(above, len(above)), rng.sample(below, len(below))
+        a, b = _sample(rng, above, len(above)), _sample(rng, below, len(below))
         cover = {(a[i % len(a)], b[i % len(b)]) for i in range(max(len(a), len(b)))}
         links += sorted(cover)
         spare += [(x, y) for x in above for y in below if (x, y) not in cover]
-    extra = rng.randint(0, min(len(spare), knobs.max_ip - len(links)))
-    links += rng.sample(spare, extra)
+    extra = _between(rng, 0, min(len(spare), knobs.max_ip - len(links)))
+    links += _sample(rng, spare, extra)
     categories = [category for category, _ in hierarchy[top : top + depth]]
     return links, layers, categories
 
@@ -212,7 +239,9 @@ def _parameters(links, layers, categories) -> list[Param]:
                     if below > depth + 1:
                         inputs.append(index[(child, categories[below])])
                 index[(item, categories[below])] = len(params)
-                params.append(Param(item, categories[below], abstract=True, inputs=inputs))
+                params.append(
+                    Param(item, categories[below], abstract=True, inputs=inputs, op=max(1, len(inputs) - 1))
+                )
     return params
 
 
@@ -230,7 +259,7 @@ def _formulas(params: list[Param], rng: random.Random) -> list[int]:
             users.setdefault(j, []).append(i)
     order: list[int] = []
     instance = [i for i, p in enumerate(params) if not p.abstract]
-    rng.shuffle(instance)
+    instance = _sample(rng, instance, len(instance))
     queue = []
     for i in instance:
         _draw_formula(params[i], order, params, rng)
@@ -248,29 +277,30 @@ def _formulas(params: list[Param], rng: random.Random) -> list[int]:
 
 def _draw_formula(p: Param, defined: list[int], params: list[Param], rng: random.Random) -> None:
     """An in-degree of 1-4 (a constant counts as one input), then a form that has it."""
-    degree = rng.randint(1, min(MAX_INPUTS, len(defined) + 1))
+    degree = _between(rng, 1, min(MAX_INPUTS, len(defined) + 1))
     if degree == 1:
         kind = "const" if not defined or rng.random() < 0.5 else "equals"
         wrap, args = None, (0 if kind == "const" else 1)
     else:
         # With only degree - 1 parameters defined, the constant of a wrap is the missing input.
-        wrap = rng.choice([None, "more", "times"] if degree <= len(defined) else ["more", "times"])
+        wrap = _pick(rng, [None, "more", "times"] if degree <= len(defined) else ["more", "times"])
         args = degree - (wrap is not None)
         kind = "equals" if args == 1 else "diff" if args == 2 and rng.random() < 0.5 else "sum"
-    p.inputs = rng.sample(defined, args)
+    p.inputs = _sample(rng, defined, args)
     values = [params[j].value for j in p.inputs]
-    constant = rng.randrange(MOD) if kind == "const" else 0
+    constant = _below(rng, MOD) if kind == "const" else 0
     inner = {"const": constant, "equals": sum(values), "sum": sum(values)}.get(kind)
     if kind == "diff":
         inner = values[0] - values[1]
     n = 0
     if wrap == "more":
-        n = rng.randrange(MOD)
+        n = _below(rng, MOD)
         inner = n + inner
     elif wrap == "times":
-        n = rng.randrange(1, MOD)
+        n = 1 + _below(rng, MOD - 1)
         inner = n * inner
     p.formula = (kind, p.inputs, constant, wrap, n)
+    p.op = max(1, degree - 1)
     p.value = inner % MOD
 
 
@@ -298,7 +328,12 @@ def necessary(params: list[Param], definition_order: list[int]) -> list[int]:
 
 
 def _members(bits: int) -> list[int]:
-    return [i for i, bit in enumerate(reversed(bin(bits)[2:])) if bit == "1"]
+    out = []
+    while bits:
+        low = bits & -bits
+        out.append(low.bit_length() - 1)
+        bits ^= low
+    return out
 
 
 def op_totals(params: list[Param], need: list[int]) -> list[int]:
@@ -321,7 +356,7 @@ def make_problem(knobs: Knobs, op: int, rng: random.Random, split: str | None = 
         totals = op_totals(params, need)
         hits = [i for i in definition_order if totals[i] == op]
         if hits:
-            return _render(params, need, rng.choice(hits), op, template(links), rng)
+            return _render(params, need, _pick(rng, hits), op, template(links), rng)
     raise ValueError(f"no problem with {op} operations within {ATTEMPTS} tries")
 
 
@@ -356,7 +391,7 @@ def _topological(need: list[int], params: list[Param], rng: random.Random) -> li
     order = []
     while pending:
         ready = sorted(i for i, inputs in pending.items() if not inputs)
-        i = rng.choice(ready)
+        i = _pick(rng, ready)
         order.append(i)
         del pending[i]
         for inputs in pending.values():
@@ -365,8 +400,10 @@ def _topological(need: list[int], params: list[Param], rng: random.Random) -> li
 
 
 class _Letters:
-    def __init__(self, rng: random.Random):
-        self.free = rng.sample(LETTERS, len(LETTERS))
+    """Distinct variable letters, drawn at random: a solution uses exactly op of them."""
+
+    def __init__(self, rng: random.Random, count: int):
+        self.free = _sample(rng, LETTERS, count)
 
     def take(self) -> str:
         return self.free.pop()
@@ -418,9 +455,9 @@ def _render(
     params: list[Param], need: list[int], question: int, op: int, template: str, rng: random.Random
 ) -> Problem:
     statements = [_statement(p, params) for p in params if not p.abstract]
-    rng.shuffle(statements)
+    statements = _sample(rng, statements, len(statements))
     order = _topological(_members(need[question]), params, rng)
-    letters, letter = _Letters(rng), {}
+    letters, letter = _Letters(rng, op), {}
     steps = [_step(i, params, letter, letters) for i in order]
     return Problem(params, need, question, order, statements, steps, op, template)
 
@@ -457,8 +494,8 @@ class ProblemSet(FromSection):
         if self.op_distribution == "each":
             return low + index % (high - low + 1)
         if self.op_distribution == "uniform":
-            return rng.randint(low, high)
-        return min(rng.randint(low, high), rng.randint(low, high))
+            return _between(rng, low, high)
+        return min(_between(rng, low, high), _between(rng, low, high))
 
 
 def problem_at(knobs: Knobs, problems: ProblemSet, seed: int, index: int) -> Problem:
@@ -470,55 +507,48 @@ def problem_at(knobs: Knobs, problems: ProblemSet, seed: int, index: int) -> Pro
 def labels(problem: Problem) -> dict[str, list]:
     """Per parameter (instance and abstract, necessary or not): what the V-probes read (Part 2.1).
 
-    nece: the question needs it; dep: every parameter it depends on, recursively; value: 0-22; step:
-    the solution sentence defining it (-1: none). Per position k = 0..S (before solution sentence k;
-    k = S after the last): known[k] (defined by then), can_next[k] (not known, all direct inputs
-    known), nece_next[k] (can_next and necessary). value(A) at k is `value` where known[k], else
-    unknown."""
-    params, need, n_steps = problem.params, problem.need, len(problem.order)
+    nece: the question needs it; dep: every parameter it depends on, recursively; inputs: those it
+    depends on directly; value: 0-22; step: the solution sentence defining it (-1: none); ready: the
+    first solution position at which all its inputs are defined (-1: never). The labels at position
+    k = 0..S (before solution sentence k) follow from these two positions, see `at_position`: stored
+    as two integers instead of S + 1 booleans per label, which keeps the table ten times smaller."""
+    params, need = problem.params, problem.need
     question = need[problem.question]
-    never = n_steps + 1
     step = {i: k for k, i in enumerate(problem.order)}
-    rows: dict[str, list] = {key: [] for key in LABEL_COLUMNS}
-    for i, p in enumerate(params):
-        defined_at = step.get(i, -1)
-        known_from = defined_at + 1 if defined_at >= 0 else never
-        ready_from = min(known_from, max((step.get(j, never) + 1 for j in p.inputs), default=0))
-        # as lists over positions 0..S: false before, true from, false after
-        known = [False] * min(known_from, never) + [True] * (never - min(known_from, never))
-        can_next = [False] * ready_from + [True] * (min(known_from, never) - ready_from)
-        can_next += [False] * (never - len(can_next))
-        nece = bool(question >> i & 1)
-        for key, value in (
-            ("param", i),
-            ("name", p.name),
-            ("abstract", p.abstract),
-            ("nece", nece),
-            ("value", p.value),
-            ("step", defined_at),
-            ("inputs", list(p.inputs)),
-            ("dep", _members(need[i] & ~(1 << i))),
-            ("known", known),
-            ("can_next", can_next),
-            ("nece_next", can_next if nece else [False] * never),
-        ):
-            rows[key].append(value)
-    return rows
+
+    def ready(p: Param) -> int:
+        inputs_at = [step.get(j) for j in p.inputs]
+        return -1 if None in inputs_at else max((k + 1 for k in inputs_at), default=0)
+
+    return {
+        "param": list(range(len(params))),
+        "name": [p.name for p in params],
+        "abstract": [p.abstract for p in params],
+        "nece": [bool(question >> i & 1) for i in range(len(params))],
+        "value": [p.value for p in params],
+        "step": [step.get(i, -1) for i in range(len(params))],
+        "ready": [ready(p) for p in params],
+        "inputs": [list(p.inputs) for p in params],
+        "dep": [_members(need[i] & ~(1 << i)) for i in range(len(params))],
+    }
 
 
-LABEL_COLUMNS = [
-    "param",
-    "name",
-    "abstract",
-    "nece",
-    "value",
-    "step",
-    "inputs",
-    "dep",
-    "known",
-    "can_next",
-    "nece_next",
-]
+LABEL_COLUMNS = ["param", "name", "abstract", "nece", "value", "step", "ready", "inputs", "dep"]
+UNKNOWN = MOD  # value(A) before A is defined: the 24th class
+
+
+def at_position(step: int, ready: int, nece: bool, value: int, k: int) -> dict[str, int | bool]:
+    """A parameter's labels at solution position k (before sentence k): known (defined by then),
+    value (its value if known, else UNKNOWN), can_next (not known, every input known), nece_next
+    (can_next and necessary)."""
+    known = 0 <= step < k
+    can_next = not known and 0 <= ready <= k
+    return {
+        "known": known,
+        "value": value if known else UNKNOWN,
+        "can_next": can_next,
+        "nece_next": can_next and nece,
+    }
 
 
 def prompt(problem_text: str, question: str) -> str:
@@ -567,8 +597,11 @@ PROBLEM_COLUMNS = [
 ]
 
 
-def _chunk(args) -> tuple[dict[str, list], dict[str, list]]:
-    """Problems `indices` of a set, as columns of the problems and params tables."""
+def _chunk(args):
+    """Problems `indices` of a set, as Arrow tables of problems and params: Arrow crosses from a
+    worker process as whole buffers, where Python lists of lists would be unpickled one by one."""
+    import pyarrow as pa
+
     knobs, problems, seed, indices = args
     rows = {key: [] for key in PROBLEM_COLUMNS}
     params = {key: [] for key in ["problem", *LABEL_COLUMNS]}
@@ -594,12 +627,12 @@ def _chunk(args) -> tuple[dict[str, list], dict[str, list]]:
         params["problem"] += [index] * len(problem.params)
         for key, column in labels(problem).items():
             params[key] += column
-    return rows, params
+    return pa.table(rows), pa.table(params)
 
 
 def make_set(knobs: Knobs, problems: ProblemSet, seed: int, threads: int = 1):
     """(problems, params) DataFrames of a set; the same for any number of threads."""
-    import pandas as pd
+    import pyarrow as pa
 
     size = max(1, min(2_000, problems.problems // max(1, threads * 4)))
     chunks = [
@@ -612,10 +645,7 @@ def make_set(knobs: Knobs, problems: ProblemSet, seed: int, threads: int = 1):
     else:
         parts = [_chunk(chunk) for chunk in chunks]
 
-    def table(k: int, columns: list[str]):
-        return pd.DataFrame({c: [v for part in parts for v in part[k][c]] for c in columns})
-
-    return table(0, PROBLEM_COLUMNS), table(1, ["problem", *LABEL_COLUMNS])
+    return tuple(pa.concat_tables([part[k] for part in parts]).to_pandas() for k in (0, 1))
 
 
 def write_problems(
