@@ -25,6 +25,7 @@ def test_smoke_dag_writes_every_output(smoke_run, tmp_path):
         "F2a augmentation: knowledge must be in pretraining",
         "F2b mixed training: knowledge must be in pretraining",
         "F2 mechanism: P-probing",
+        "F4 planning: V-probing",
         "F5 knowledge access is one-way",
         "F5 control: reversed biographies",
     ]
@@ -59,6 +60,16 @@ def test_smoke_dag_writes_every_output(smoke_run, tmp_path):
     assert set(zip(probes.variant, probes.model, probes.probe, strict=True)) == {
         (v, m, p) for v in ("single", "multi5_permute") for m in ("pretrained", "random init") for p in "PQ"
     }
+    math = pd.read_parquet(results / "math" / "accuracy.parquet")
+    assert math["op"].tolist() == [1, 2, 3, 4] and math["in_distribution"].tolist() == [True] * 3 + [False]
+    vprobes = pd.read_parquet(results / "math" / "vprobes.parquet")
+    assert set(zip(vprobes.task, vprobes.model, strict=True)) == {
+        (t, m)
+        for t in ("nece", "dep", "known", "value", "can_next", "nece_next")
+        for m in ("trained", "random init")
+    }
+    last_stage = json.loads((results / "math" / "seed0" / "stage2" / "model" / "scale.json").read_text())
+    assert last_stage["stages"] == 2 and last_stage["pretrain_steps"] == 20  # the stages chained
     metrics = pd.read_parquet(results / "knowledge" / "qa_accuracy.parquet")
     settings = set(zip(metrics.regime, metrics.variant, strict=True))
     assert settings == {
