@@ -143,6 +143,11 @@ def test_an_edit_reruns_exactly_the_steps_whose_code_it_touches(smoke_run, tmp_p
         "figure_p_probing",
         "figure_q_probing",
         "claim_probing",
+        # V-probes run the P-probe machinery of probing.py
+        "math_vprobe",
+        "collect_math_vprobes",
+        "figure_vprobing",
+        "claim_math",
         "claims",
         "all",
     }

@@ -10,9 +10,8 @@ import seaborn as sns
 
 from physlm.paper import MATH_ACCURACY_IN_DISTRIBUTION
 from physlm.plots.save import save_figure
-from physlm.vprobe import TASKS
 
-TASK_LABELS = {
+TASK_LABELS = {  # in the order of physlm.vprobe.TASKS (not imported: a figure needs no torch)
     "nece": "nece(A)\nend of question",
     "dep": "dep(A, B)\nend of problem",
     "known": "known(A)\nsentence starts",
@@ -69,7 +68,7 @@ def plot_accuracy_by_op(accuracy: pd.DataFrame, outputs: list[Path]) -> None:
 def plot_vprobes(vprobes: pd.DataFrame, outputs: list[Path]) -> None:
     """Per V-probe task: held-out accuracy of the probe on the trained model and on a random-init
     model of the same shape, and the majority class (black dash); mean over seeds with sd."""
-    tasks = [t for t in TASKS if t in set(vprobes["task"])]
+    tasks = [t for t in TASK_LABELS if t in set(vprobes["task"])]
     sns.set_theme(style="whitegrid", context="paper")
     fig, ax = plt.subplots(figsize=(7.2, 4.2))
     sns.barplot(
