@@ -78,7 +78,7 @@ def test_a_probe_scores_held_out_problems_beside_the_majority(tokenizer, data):
         ModelConfig("llama", 2, 2, 32, 256), len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, 0
     )
     cfg = VProbeConfig(
-        ["nece"], queries=4, rank=2, steps=3, batch_size=8, lr=1e-3, embedding_lr=1e-4, weight_decay=0.0
+        tasks=["nece"], queries=4, rank=2, steps=3, batch_size=8, lr=1e-3, embedding_lr=1e-4, weight_decay=0.0
     )
     result = probe_task(model, tokenizer, *data, "nece", cfg, seed=0, log=lambda _: None)
     problems = data[0]

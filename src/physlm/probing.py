@@ -33,7 +33,7 @@ from physlm.artifacts import load_model, read_scale, with_identity, write_table
 from physlm.data.templates import ATTRIBUTES
 from physlm.data.worlds import load_world
 from physlm.models import build_model, pick_device
-from physlm.sections import ModelConfig, ProbeConfig
+from physlm.sections import ModelConfig, ProbeConfig, ProbeTraining
 
 NORMS = {"layer": nn.LayerNorm, "batch": nn.BatchNorm1d}
 
@@ -101,7 +101,7 @@ def fit_and_score(
     positions: torch.Tensor,
     labels: torch.Tensor,
     train: np.ndarray,
-    cfg: ProbeConfig,
+    cfg: ProbeTraining,
     seed: int,
     log: Callable[[str], None] = print,
 ) -> np.ndarray:

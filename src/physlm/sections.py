@@ -100,11 +100,10 @@ class BiosConfig(FromSection):
 
 
 @dataclass(frozen=True)
-class ProbeConfig(FromSection):
-    """The `probing` section (minus the variant list)."""
+class ProbeTraining(FromSection):
+    """How a probe trains (what physlm.probing.fit_and_score reads): steps, batch, the heads' and the
+    embedding update's learning rates, weight decay."""
 
-    p_rank: int
-    q_rank: int
     steps: int
     batch_size: int
     lr: float
@@ -112,19 +111,22 @@ class ProbeConfig(FromSection):
     weight_decay: float
 
 
-@dataclass(frozen=True)
-class VProbeConfig(FromSection):
+@dataclass(frozen=True, kw_only=True)
+class ProbeConfig(ProbeTraining):
+    """The `probing` section (minus the variant list): P- and Q-probe ranks, and the training."""
+
+    p_rank: int
+    q_rank: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class VProbeConfig(ProbeTraining):
     """The math domain's `vprobe` section: which tasks, queries per problem and task, the rank of the
-    embedding update, and the probe's training (the fields physlm.probing.fit_and_score reads)."""
+    embedding update, and the training."""
 
     tasks: list[str]
     queries: int
     rank: int
-    steps: int
-    batch_size: int
-    lr: float
-    embedding_lr: float
-    weight_decay: float
 
 
 @dataclass(frozen=True)
