@@ -109,3 +109,12 @@ def test_a_problem_that_cannot_be_solved_is_refused():
         check(cyclic, "How many Tiger does Lion Rock have?", "")
     with pytest.raises(ValueError, match="cannot parse"):
         check("Lions are many.", QUESTION, "")
+
+
+def test_a_retry_is_no_error_and_no_extra_step():
+    retried = [*STEPS[:2], "Define Lion Rock's Animal as [BACK].", *STEPS[2:]]
+    verdict = judge(retried)
+    assert verdict.correct and verdict.shortest and verdict.retries == 1
+    assert verdict.steps[2].retry and verdict.steps[2].name == "Lion Rock's Animal"
+    # a retry does not excuse a later mistake
+    assert judge([*retried[:3], STEPS[3], *retried[3:]]).first_error == 3

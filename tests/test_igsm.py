@@ -66,7 +66,17 @@ def test_labels_follow_a_hand_built_dependency_graph():
     ]
     need = igsm.necessary(params, [0, 1, 2])
     table = labels(
-        Problem(params, need, question=1, order=[0, 1], statements=[], steps=[], op=2, template="")
+        Problem(
+            params,
+            need,
+            question=1,
+            order=[0, 1],
+            statements=[],
+            steps=[],
+            op=2,
+            template="",
+            sentence=[0, 1],
+        )
     )
     assert table["nece"] == [True, True, False]
     assert table["dep"] == [[], [0], [0, 1]]
@@ -151,3 +161,44 @@ def test_a_bad_problem_set_is_refused_by_name():
         ProblemSet("train", 10, 5, op_distribution="normal")
     with pytest.raises(ValueError, match="split"):
         ProblemSet("valid", 10, 5)
+    with pytest.raises(ValueError, match="retry"):
+        ProblemSet("train", 10, 5, retry=1.0)
+
+
+def test_retry_data_takes_back_only_parameters_that_cannot_be_computed_yet():
+    problems, params = make_set(MED, ProblemSet("train", 300, 8, retry=0.5), seed=0)
+    retries = 0
+    for row in problems.itertuples():
+        verdict = check(row.text, row.question, " ".join(row.solution))
+        assert verdict.correct and verdict.shortest and verdict.answer == row.answer
+        defined = set()
+        table = params[params["problem"] == row.problem].set_index("name")
+        for k, step in enumerate(verdict.steps):
+            if step.retry:  # the taken-back parameter is not defined yet and cannot be computed yet
+                at = igsm.at_position(*table.loc[step.name, ["step", "ready", "nece", "value"]], k)
+                assert not at["known"] and not at["can_next"] and step.name not in defined
+                retries += 1
+            else:  # labels count retry sentences: the parameter's step is this sentence
+                assert table.loc[step.name, "step"] == k
+                defined.add(step.name)
+    # P(at least one retry before a sentence) is q = 0.5 where a wrong parameter exists
+    sentences = problems["solution"].map(len).sum()
+    assert 0.3 < retries / (sentences - retries) < 1.0
+
+
+def test_retry_zero_leaves_the_clean_set_unchanged():
+    clean, _ = make_set(MED, ProblemSet("train", 50, 8), seed=0)
+    zero, _ = make_set(MED, ProblemSet("train", 50, 8, retry=0.0), seed=0)
+    assert clean.equals(zero)
+    assert not any("[BACK]" in s for steps in clean["solution"] for s in steps)
+
+
+def test_the_retry_word_is_one_token_that_decoding_keeps(tmp_path):
+    from transformers import PreTrainedTokenizerFast
+
+    igsm.write_tokenizer(out_dir=tmp_path)
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(tmp_path)
+    text = "Define Lion Rock's Tiger as [BACK]. Define Lion Rock's Tiger as e; so e = 4."
+    ids = tokenizer(text)["input_ids"]
+    assert tokenizer.convert_ids_to_tokens(ids).count("[BACK]") == 1
+    assert tokenizer.decode(ids, skip_special_tokens=True).strip() == text

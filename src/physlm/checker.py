@@ -56,6 +56,7 @@ class Formula:
 _STATEMENT = re.compile(r"The number of each (.+?) equals (.+)")
 _QUESTION = re.compile(r"How many (.+) does (.+) have\?")
 _DEFINE = re.compile(r"Define (.+) as ([A-Za-z]); (.+)")
+_RETRY = re.compile(r"Define (.+) as \[BACK\]")
 
 
 def _sentences(text: str) -> list[str]:
@@ -182,7 +183,7 @@ def _split(name: str) -> tuple[str, str]:
 @dataclass(frozen=True)
 class Step:
     """One solution sentence judged: the parameter it defines, its letter and value (None if it does
-    not parse), whether the question needs it, and its error (None: right)."""
+    not parse), whether the question needs it, its error (None: right), and whether it is a retry."""
 
     text: str
     name: str | None
@@ -190,12 +191,13 @@ class Step:
     value: int | None
     necessary: bool
     error: str | None
+    retry: bool = False
 
 
 @dataclass(frozen=True)
 class Verdict:
     """A whole solution judged: correct (every step right and the question's parameter defined with
-    its true value), shortest (correct, and only necessary parameters defined)."""
+    its true value), shortest (correct, and only necessary parameters defined; retries aside)."""
 
     steps: list[Step]
     answer: int | None
@@ -207,6 +209,10 @@ class Verdict:
     def first_error(self) -> int | None:
         return next((k for k, s in enumerate(self.steps) if s.error), None)
 
+    @property
+    def retries(self) -> int:
+        return sum(s.retry for s in self.steps)
+
 
 def _operand(token: str, letters: dict[str, int]) -> tuple[int, str | None]:
     """A clause operand's value and the letter it names (None for a number); KeyError if undefined."""
@@ -216,6 +222,8 @@ def _operand(token: str, letters: dict[str, int]) -> tuple[int, str | None]:
 def _judge_step(text: str, problem: Problem, letters: dict[str, int], defined: dict[str, str]) -> Step:
     """Judge one sentence given the letters (-> values) and parameters (-> letters) defined so far;
     on success records the step's letter and parameter."""
+    if m := _RETRY.fullmatch(text):
+        return Step(text, m[1], None, None, False, None, retry=True)
     m = _DEFINE.fullmatch(text)
     if not m:
         return Step(text, None, None, None, False, FORMAT)
@@ -295,5 +303,5 @@ def check(text: str, question: str, solution: str) -> Verdict:
     steps = [_judge_step(s, problem, letters, defined) for s in _sentences(solution)]
     answer = letters.get(defined[problem.question]) if problem.question in defined else None
     correct = answer == truth and all(s.error is None for s in steps)
-    shortest = correct and all(s.necessary for s in steps)
+    shortest = correct and all(s.necessary or s.retry for s in steps)
     return Verdict(steps, answer, truth, correct, shortest)

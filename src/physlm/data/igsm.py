@@ -119,9 +119,10 @@ class Problem:
     question: int
     order: list[int]  # parameter indices in solution order
     statements: list[str]
-    steps: list[str]
+    steps: list[str]  # the solution's sentences, retries included
     op: int
     template: str
+    sentence: list[int]  # per parameter of `order`, the index of the sentence defining it in `steps`
 
     @property
     def ip(self) -> int:
@@ -345,9 +346,12 @@ def op_totals(params: list[Param], need: list[int]) -> list[int]:
     return [sum(op * (bits & mask).bit_count() for op, mask in by_op.items()) for bits in need]
 
 
-def make_problem(knobs: Knobs, op: int, rng: random.Random, split: str | None = None) -> Problem:
+def make_problem(
+    knobs: Knobs, op: int, rng: random.Random, split: str | None = None, retry: float = 0.0
+) -> Problem:
     """One problem whose solution has exactly `op` operations, of a template in `split` (any if
-    None); ValueError if the knobs cannot reach `op` within ATTEMPTS dependency graphs."""
+    None), with retries at rate `retry` (see `_with_retries`); ValueError if the knobs cannot reach
+    `op` within ATTEMPTS dependency graphs."""
     for _ in range(ATTEMPTS):
         links, layers, categories = _structure(knobs, rng, split)
         params = _parameters(links, layers, categories)
@@ -356,7 +360,7 @@ def make_problem(knobs: Knobs, op: int, rng: random.Random, split: str | None = 
         totals = op_totals(params, need)
         hits = [i for i in definition_order if totals[i] == op]
         if hits:
-            return _render(params, need, _pick(rng, hits), op, template(links), rng)
+            return _render(params, need, _pick(rng, hits), op, template(links), rng, retry)
     raise ValueError(f"no problem with {op} operations within {ATTEMPTS} tries")
 
 
@@ -451,15 +455,47 @@ def _step(i: int, params: list[Param], letter: dict[int, str], letters: _Letters
     return f"Define {p.name} as {var}; " + "; ".join(clauses) + "."
 
 
+RETRY = "[BACK]"
+
+
+def _with_retries(
+    order: list[int], steps: list[str], params: list[Param], q: float, rng: random.Random
+) -> tuple[list[str], list[int]]:
+    """Retry data (Part 2.2): before each solution sentence, with probability q a sentence that
+    starts defining a wrong parameter and takes it back ("Define <wrong> as [BACK]."), and after it
+    another with probability q again (q^2 for two, ...). A wrong parameter is one not defined yet
+    whose inputs are not all defined yet (it cannot be computed next), drawn uniformly, never twice in
+    a row of retries. Returns the sentences and, per solution step, the index of its sentence."""
+    out, sentence, defined = [], [], set()
+    for i, step in zip(order, steps, strict=True):
+        wrong = [j for j, p in enumerate(params) if j not in defined and not set(p.inputs) <= defined]
+        while wrong and rng.random() < q:
+            j = wrong.pop(_below(rng, len(wrong)))
+            out.append(f"Define {params[j].name} as {RETRY}.")
+        sentence.append(len(out))
+        out.append(step)
+        defined.add(i)
+    return out, sentence
+
+
 def _render(
-    params: list[Param], need: list[int], question: int, op: int, template: str, rng: random.Random
+    params: list[Param],
+    need: list[int],
+    question: int,
+    op: int,
+    template: str,
+    rng: random.Random,
+    retry: float = 0.0,
 ) -> Problem:
     statements = [_statement(p, params) for p in params if not p.abstract]
     statements = _sample(rng, statements, len(statements))
     order = _topological(_members(need[question]), params, rng)
     letters, letter = _Letters(rng, op), {}
     steps = [_step(i, params, letter, letters) for i in order]
-    return Problem(params, need, question, order, statements, steps, op, template)
+    sentence = list(range(len(steps)))
+    if retry > 0:  # no draws otherwise: clean sets stay as they were
+        steps, sentence = _with_retries(order, steps, params, retry, rng)
+    return Problem(params, need, question, order, statements, steps, op, template, sentence)
 
 
 # Problem sets: tables of problems with every label a probe reads.
@@ -471,13 +507,14 @@ OP_DISTRIBUTIONS = ("min_of_two", "uniform", "each")
 class ProblemSet(FromSection):
     """A set of problems: `problems` of the `split`'s templates, op from min_op to max_op drawn as
     the min of two uniform draws (the paper's training skew), uniformly, or `each` (equal numbers per
-    op, for accuracy by op)."""
+    op, for accuracy by op); solutions hold retries at rate `retry` (0: clean, Part 2.1)."""
 
     split: str
     problems: int
     max_op: int
     min_op: int = 1
     op_distribution: str = "min_of_two"
+    retry: float = 0.0
 
     def __post_init__(self):
         if self.split not in ("train", "test"):
@@ -488,6 +525,8 @@ class ProblemSet(FromSection):
             )
         if not 1 <= self.min_op <= self.max_op:
             raise ValueError(f"min_op: {self.min_op}, allowed 1 to max_op ({self.max_op})")
+        if not 0 <= self.retry < 1:
+            raise ValueError(f"retry: {self.retry}, allowed 0 <= retry < 1")
 
     def op(self, index: int, rng: random.Random) -> int:
         low, high = self.min_op, self.max_op
@@ -501,7 +540,7 @@ class ProblemSet(FromSection):
 def problem_at(knobs: Knobs, problems: ProblemSet, seed: int, index: int) -> Problem:
     """Problem `index` of a set."""
     rng = random.Random(f"igsm/{seed}/{problems.split}/{index}")
-    return make_problem(knobs, problems.op(index, rng), rng, problems.split)
+    return make_problem(knobs, problems.op(index, rng), rng, problems.split, problems.retry)
 
 
 def labels(problem: Problem) -> dict[str, list]:
@@ -509,12 +548,13 @@ def labels(problem: Problem) -> dict[str, list]:
 
     nece: the question needs it; dep: every parameter it depends on, recursively; inputs: those it
     depends on directly; value: 0-22; step: the solution sentence defining it (-1: none); ready: the
-    first solution position at which all its inputs are defined (-1: never). The labels at position
+    first solution position at which all its inputs are defined (-1: never); positions count every
+    sentence, retries included. The labels at position
     k = 0..S (before solution sentence k) follow from these two positions, see `at_position`: stored
     as two integers instead of S + 1 booleans per label, which keeps the table ten times smaller."""
     params, need = problem.params, problem.need
     question = need[problem.question]
-    step = {i: k for k, i in enumerate(problem.order)}
+    step = dict(zip(problem.order, problem.sentence, strict=True))
 
     def ready(p: Param) -> int:
         inputs_at = [step.get(j) for j in p.inputs]
@@ -561,8 +601,8 @@ def document(problem_text: str, question: str, steps: list[str]) -> str:
     return f"{prompt(problem_text, question)} {' '.join(steps)}"
 
 
-# What the model reads: fixed words, every world name, numbers mod 23, variable letters, and the
-# probe's markers (special tokens, never in training text).
+# What the model reads: fixed words, every world name, numbers mod 23, variable letters, the retry
+# word, and the probe's markers (special tokens, never in training text).
 FIXED_WORDS = (
     "The number of each 's equals more than times as much the sum difference and , . "
     "Question: How many does have ? Solution: Define as ; so = + - *"
@@ -579,7 +619,9 @@ def write_tokenizer(*, out_dir: Path) -> None:
     from physlm.artifacts import mark
     from physlm.data.tokenizer import build_tokenizer
 
-    build_tokenizer(lexicon(), extra_special=PROBE_MARKERS).save_pretrained(out_dir)
+    tokenizer = build_tokenizer(lexicon(), extra_special=PROBE_MARKERS, prepend_scheme="first")
+    tokenizer.add_tokens([RETRY])  # one token, and not special: decoding keeps it
+    tokenizer.save_pretrained(out_dir)
     mark(out_dir)
 
 

@@ -14,15 +14,19 @@ from transformers import PreTrainedTokenizerFast
 PAD, UNK, EOS = "[PAD]", "[UNK]", "[EOS]"
 
 
-def build_tokenizer(texts: Iterable[str], extra_special: tuple[str, ...] = ()) -> PreTrainedTokenizerFast:
+def build_tokenizer(
+    texts: Iterable[str], extra_special: tuple[str, ...] = (), prepend_scheme: str = "always"
+) -> PreTrainedTokenizerFast:
     """Every word and punctuation mark of `texts` becomes one token; nothing is merged or dropped.
-    `extra_special` are marker tokens kept whole (probe inputs), after the words."""
+    `extra_special` are marker tokens kept whole (probe inputs), after the words. `prepend_scheme`
+    "first" marks a word start only at the text's start and after spaces, not after an added token,
+    so text that follows an added token directly ("[BACK].") decodes back exactly."""
     core = Tokenizer(models.WordLevel(unk_token=UNK))
     # Words keep their leading space ("▁born") and punctuation stands alone, so decoding is exact.
     core.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Metaspace(prepend_scheme="always"), pre_tokenizers.Punctuation()]
+        [pre_tokenizers.Metaspace(prepend_scheme=prepend_scheme), pre_tokenizers.Punctuation()]
     )
-    core.decoder = decoders.Metaspace(prepend_scheme="always")
+    core.decoder = decoders.Metaspace(prepend_scheme=prepend_scheme)
     trainer = trainers.WordLevelTrainer(special_tokens=[PAD, UNK, EOS], min_frequency=1)
     core.train_from_iterator(texts, trainer=trainer)
     tokenizer = PreTrainedTokenizerFast(
