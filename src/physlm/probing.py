@@ -95,7 +95,7 @@ def probe_model(
     ).to(pick_device())
 
 
-def fit_and_score(
+def fit(
     probe: Probe,
     ids: torch.Tensor,
     positions: torch.Tensor,
@@ -104,8 +104,8 @@ def fit_and_score(
     cfg: ProbeTraining,
     seed: int,
     log: Callable[[str], None] = print,
-) -> np.ndarray:
-    """Train on rows where `train`, return per-row, per-head correctness on the other rows.
+) -> None:
+    """Train the probe on rows where `train`.
 
     Minibatches are drawn with a seeded generator, so a probe result is a function of its inputs.
     The log shows the end of the loss curve (mean loss over each tenth of the steps, and the change
@@ -138,12 +138,35 @@ def fit_and_score(
         losses.append(loss.item() / len(logits))
     log(loss_curve_end(losses))
     probe.eval()
-    hits = []
+
+
+def predict(probe: Probe, ids: torch.Tensor, positions: torch.Tensor, batch_size: int) -> list[np.ndarray]:
+    """Per head, the class probabilities of every row (rows x classes)."""
+    device = probe.embedding.device
+    out: list[list[torch.Tensor]] = [[] for _ in probe.heads]
     with torch.no_grad():
-        for chunk in torch.from_numpy(np.flatnonzero(~train)).to(device).split(cfg.batch_size):
-            predicted = torch.stack([out.argmax(-1) for out in probe(ids[chunk], positions[chunk])], dim=1)
-            hits.append(predicted.eq(labels[chunk]).cpu())
-    return torch.cat(hits).numpy()
+        for chunk in torch.arange(len(ids)).split(batch_size):
+            for h, logits in enumerate(probe(ids[chunk].to(device), positions[chunk].to(device))):
+                out[h].append(logits.softmax(-1).cpu())
+    return [torch.cat(parts).numpy() for parts in out]
+
+
+def fit_and_score(
+    probe: Probe,
+    ids: torch.Tensor,
+    positions: torch.Tensor,
+    labels: torch.Tensor,
+    train: np.ndarray,
+    cfg: ProbeTraining,
+    seed: int,
+    log: Callable[[str], None] = print,
+) -> np.ndarray:
+    """Train on rows where `train`, return per-row, per-head correctness on the other rows."""
+    fit(probe, ids, positions, labels, train, cfg, seed, log)
+    test = torch.from_numpy(np.flatnonzero(~train))
+    probs = predict(probe, ids[test], positions[test], cfg.batch_size)
+    predicted = np.stack([p.argmax(-1) for p in probs], axis=1)
+    return predicted == labels[test].numpy()
 
 
 def loss_curve_end(losses: list[float]) -> str:
