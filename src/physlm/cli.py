@@ -19,6 +19,7 @@ from physlm.data.igsm import Knobs, ProblemSet
 from physlm.sections import (
     BiosConfig,
     LoraConfig,
+    MistakeProbeConfig,
     ModelConfig,
     ProbeConfig,
     TrainConfig,
@@ -154,6 +155,19 @@ def _measure_steps(steps) -> None:
     p.add_argument("--problems", type=Path, required=True, help="problems the model was not trained on")
     p.add_argument("--params", type=Path, required=True, help="their per-parameter labels")
     p.add_argument("--seed", type=int, required=True)
+    _metrics_options(p)
+
+    p = _step(steps, "mistake-probe", "physlm.mistakes:mistake_probe", "does a math model flag its mistakes?")
+    p.add_argument("--model-dir", type=Path, required=True, help="a trained math model")
+    p.add_argument("--model-config", type=decoder(ModelConfig), required=True, help="its shape")
+    p.add_argument("--probe-config", type=decoder(MistakeProbeConfig), required=True)
+    p.add_argument("--probe-problems", type=Path, required=True, help="problems to train the probe on")
+    p.add_argument("--probe-params", type=Path, required=True, help="their per-parameter labels")
+    p.add_argument("--test-problems", type=Path, required=True, help="the problems the model solved")
+    p.add_argument("--solutions", type=Path, required=True, help="its judged solutions (evaluate-math)")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--scores-out", type=Path, required=True, help="every step's score per detector")
+    p.add_argument("--probe-out", type=Path, required=True, help="the trained probe (for decoding)")
     _metrics_options(p)
 
     p = _step(steps, "probe", "physlm.probing:probe", "P- and Q-probe a model against its random init")

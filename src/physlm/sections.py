@@ -129,6 +129,15 @@ class VProbeConfig(ProbeTraining):
     rank: int
 
 
+@dataclass(frozen=True, kw_only=True)
+class MistakeProbeConfig(ProbeTraining):
+    """The math domain's `mistakes` section: random-parameter steps per problem, the rank of the
+    embedding update, and the training."""
+
+    queries: int
+    rank: int
+
+
 @dataclass(frozen=True)
 class MathThresholds(FromSection):
     min_gap: float

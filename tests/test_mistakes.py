@@ -1,0 +1,130 @@
+"""Mistake labels from the checker, the paper's random-parameter steps, the detectors' scores."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_checker import PROBLEM, QUESTION, STEPS
+
+from physlm import checker, mistakes
+from physlm.checker import Problem as Parsed
+from physlm.data.igsm import PROBE_MARKERS, Knobs, ProblemSet, lexicon, make_set, write_tokenizer
+from physlm.data.tokenizer import build_tokenizer
+from physlm.models import build_model
+from physlm.sections import MistakeProbeConfig, ModelConfig
+
+HAND = pd.DataFrame({"problem": [0], "text": [PROBLEM], "question": [QUESTION]})
+
+
+def own(solution: list[str]) -> pd.DataFrame:
+    return mistakes.own_steps(
+        HAND, pd.DataFrame({"problem": [0], "op": [7], "solution": [" ".join(solution)]})
+    )
+
+
+def test_own_steps_stop_at_the_first_mistake_and_say_why():
+    # step 2 defines Penguin Beach's Animal before Penguin Beach's Lion: not computable
+    table = own([*STEPS[:2], STEPS[3], STEPS[2], *STEPS[4:]])
+    assert table["wrong"].tolist() == [False, False, True]
+    assert table["error"].tolist() == ["", "", checker.NOT_COMPUTABLE]
+    assert table["name"].tolist()[-1] == "Penguin Beach's Animal"
+    assert table["before"].iloc[-1] == STEPS[:2]
+    assert mistakes.step_start(table["before"].iloc[-1], "X") == f"{STEPS[0]} {STEPS[1]} Define X as"
+
+
+def test_own_steps_skip_retries_and_unparsed_sentences_but_keep_them_before():
+    retry = "Define Lion Rock's Animal as [BACK]."
+    table = own([STEPS[0], retry, STEPS[1], "Lion Rock's Tiger is 4."])
+    assert table["step"].tolist() == [0, 2]  # the retry (1) and the unparsed mistake (3) are not read
+    assert table["before"].iloc[-1] == [STEPS[0], retry]
+    assert not table["wrong"].any()
+    assert own(STEPS)["wrong"].sum() == 0 and len(own(STEPS)) == len(STEPS)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_set(Knobs(max_ip=6, max_layers=3, max_items=2), ProblemSet("test", 24, 4), seed=0)
+
+
+def test_random_parameter_steps_are_wrong_exactly_when_not_computable_next(data):
+    problems, params = data
+    steps = mistakes.random_parameter_steps(problems, params, queries=4, seed=0)
+    assert len(steps) == 4 * len(problems) and 0 < steps["wrong"].mean() < 1
+    text = problems.set_index("problem")
+    for row in steps.itertuples():
+        parsed = Parsed.parse(text.loc[row.problem, "text"], text.loc[row.problem, "question"])
+        defined = {s.removeprefix("Define ").split(" as ")[0] for s in row.before}
+        computable = row.name not in defined and set(parsed.inputs(row.name)) <= defined
+        assert row.wrong == (not computable)
+
+
+def test_encoded_steps_end_at_define_a_as(data):
+    problems, params = data
+    tokenizer = build_tokenizer(lexicon(), extra_special=PROBE_MARKERS)
+    steps = mistakes.random_parameter_steps(problems, params, queries=2, seed=0)
+    ids, starts = mistakes.encode(tokenizer, problems, steps)
+    for x, start, row in zip(ids, starts, steps.itertuples(), strict=True):
+        assert x[0] == tokenizer.eos_token_id
+        assert tokenizer.decode(x[start:]).strip() == f"Define {row.name} as"
+
+
+def test_auroc_counts_pairs_ranked_right():
+    assert mistakes.auroc(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.3, 0.4])) == 1.0
+    assert mistakes.auroc(np.array([0, 0, 1, 1]), np.array([0.4, 0.3, 0.2, 0.1])) == 0.0
+    assert mistakes.auroc(np.array([0, 1]), np.array([0.5, 0.5])) == 0.5
+    rng = np.random.default_rng(0)
+    labels, scores = rng.random(50) < 0.3, rng.integers(0, 5, 50).astype(float)
+    pairs = [(p > n) + 0.5 * (p == n) for p in scores[labels] for n in scores[~labels]]
+    assert mistakes.auroc(labels, scores) == pytest.approx(np.mean(pairs))
+    assert np.isnan(mistakes.auroc(np.array([1, 1]), np.array([0.1, 0.2])))
+
+
+def test_flagging_scores():
+    got = mistakes.scores_at_half(np.array([1, 1, 0, 0]), np.array([1, 0, 1, 0]))
+    assert got == {"accuracy": 0.5, "precision": 0.5, "recall": 0.5}
+
+
+def test_the_mistake_probe_step_writes_every_detector_on_both_sets(tmp_path, data):
+    problems, params = data
+    for name, table in (("probe", problems), ("probe.params", params), ("test", problems)):
+        table.to_parquet(tmp_path / f"{name}.parquet")
+    write_tokenizer(out_dir=tmp_path / "model")
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(tmp_path / "model")
+    shape = ModelConfig("llama", 1, 2, 16, 256)
+    model = build_model(shape, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, 1)
+    model.save_pretrained(tmp_path / "model")
+    (tmp_path / "model" / "scale.json").write_text(json.dumps({"pretrain_steps": 0}))
+    wrong = [" ".join([*s[:1], s[-1]]) for s in problems["solution"]]  # skips steps: often a mistake
+    pd.DataFrame({"problem": problems["problem"], "op": problems["op"], "solution": wrong}).to_parquet(
+        tmp_path / "solutions.parquet"
+    )
+    cfg = MistakeProbeConfig(
+        steps=5, batch_size=8, lr=1e-3, embedding_lr=1e-4, weight_decay=0.0, queries=3, rank=2
+    )
+    mistakes.mistake_probe(
+        model_dir=tmp_path / "model",
+        model_config=shape,
+        probe_config=cfg,
+        probe_problems=tmp_path / "probe.parquet",
+        probe_params=tmp_path / "probe.params.parquet",
+        test_problems=tmp_path / "test.parquet",
+        solutions=tmp_path / "solutions.parquet",
+        seed=0,
+        identity={"run": "t"},
+        out=tmp_path / "mistakes.parquet",
+        scores_out=tmp_path / "scores.parquet",
+        probe_out=tmp_path / "probe.pt",
+    )
+    table = pd.read_parquet(tmp_path / "mistakes.parquet")
+    detectors = {"probe", "probe, random init", "entropy", "1 - top probability", "majority class"}
+    assert set(table["set"]) == {mistakes.RANDOM_PARAMETER, mistakes.MODEL_MISTAKES}
+    for _, group in table.groupby("set"):
+        assert set(group["detector"]) == detectors
+        assert group["auroc"].between(0, 1).all()
+    scores = pd.read_parquet(tmp_path / "scores.parquet")
+    own_steps = scores[(scores["set"] == mistakes.MODEL_MISTAKES) & (scores["detector"] == "probe")]
+    assert own_steps["wrong"].sum() == table.loc[table["set"] == mistakes.MODEL_MISTAKES, "wrong"].iloc[0] > 0
+    assert (tmp_path / "probe.pt").exists()
