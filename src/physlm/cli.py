@@ -18,6 +18,7 @@ from physlm.data.biod import BioD
 from physlm.data.igsm import Knobs, ProblemSet
 from physlm.sections import (
     BiosConfig,
+    DecodingConfig,
     LoraConfig,
     MistakeProbeConfig,
     ModelConfig,
@@ -168,6 +169,18 @@ def _measure_steps(steps) -> None:
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--scores-out", type=Path, required=True, help="every step's score per detector")
     p.add_argument("--probe-out", type=Path, required=True, help="the trained probe (for decoding)")
+    _metrics_options(p)
+
+    p = _step(steps, "decode", "physlm.decoding:decode_all", "solve with each decoder, judged, with its cost")
+    p.add_argument("--model-dir", type=Path, required=True, help="a trained math model")
+    p.add_argument("--decoding-config", type=decoder(DecodingConfig), required=True)
+    p.add_argument(
+        "--probe-config", type=decoder(MistakeProbeConfig), required=True, help="the probe's shape"
+    )
+    p.add_argument("--probe", type=Path, required=True, help="the trained mistake probe (mistake-probe)")
+    p.add_argument("--problems", type=Path, required=True, help="held-out problems (test split)")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--solutions-out", type=Path, required=True, help="every judged solution per decoder")
     _metrics_options(p)
 
     p = _step(steps, "probe", "physlm.probing:probe", "P- and Q-probe a model against its random init")

@@ -139,6 +139,24 @@ class MistakeProbeConfig(ProbeTraining):
 
 
 @dataclass(frozen=True)
+class DecodingConfig(FromSection):
+    """The math domain's `decoding` section: k for best of k, resamples allowed per step for the
+    retry decoders, the entropy (nats) above which the entropy decoder resamples, and the length
+    limit of a solution in new tokens."""
+
+    samples: list[int]
+    retries: int
+    entropy_threshold: float
+    max_new_tokens: int
+
+    def __post_init__(self):
+        if not self.samples or min(self.samples) < 1:
+            raise ValueError(f"decoding.samples: {self.samples}, allowed a list of k >= 1")
+        if self.retries < 0:
+            raise ValueError(f"decoding.retries: {self.retries}, allowed >= 0")
+
+
+@dataclass(frozen=True)
 class MathThresholds(FromSection):
     min_gap: float
     min_accuracy: float

@@ -19,19 +19,30 @@ from physlm.data.igsm import prompt
 from physlm.models import pick_device
 
 
-def generate(model, tokenizer, prompts: list[str], batch_size: int, max_new_tokens: int) -> list[list[int]]:
+def generate(
+    model,
+    tokenizer,
+    prompts: list[str],
+    batch_size: int,
+    max_new_tokens: int,
+    samples: int = 0,
+    seed: int = 0,
+) -> list[list[int]]:
     """Greedy continuations (token ids, up to and without EOS) of `prompts`, each preceded by EOS as
     every training document is, and cut at the model's context; batches are sorted by length so
-    little padding is needed."""
+    little padding is needed. With `samples` > 0: that many continuations per prompt (prompt after
+    prompt) sampled at temperature 1 from the whole distribution, the draws seeded by `seed`."""
     model.eval()
     context = model.config.max_position_embeddings
     device = next(model.parameters()).device
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     encoded = [[eos, *ids] for ids in tokenizer(prompts)["input_ids"]]
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-    out: list[list[int]] = [[] for _ in encoded]
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
+    per = max(1, samples)
+    out: list[list[int]] = [[] for _ in range(len(encoded) * per)]
+    torch.manual_seed(seed)
+    for start in range(0, len(order), max(1, batch_size // per)):
+        chunk = order[start : start + max(1, batch_size // per)]
         width = max(len(encoded[i]) for i in chunk)
         ids = torch.tensor([[pad] * (width - len(encoded[i])) + encoded[i] for i in chunk], device=device)
         mask = (ids != pad).long()  # prompts never hold the pad token: it marks the left padding
@@ -40,12 +51,17 @@ def generate(model, tokenizer, prompts: list[str], batch_size: int, max_new_toke
                 input_ids=ids,
                 attention_mask=mask,
                 max_new_tokens=max(1, min(max_new_tokens, context - width)),
-                do_sample=False,
+                do_sample=samples > 0,
+                num_return_sequences=per,
+                **({"temperature": 1.0, "top_k": 0, "top_p": 1.0} if samples > 0 else {}),
                 eos_token_id=eos,
                 pad_token_id=pad,
             )
-        for i, row in zip(chunk, generated[:, width:].tolist(), strict=True):
-            out[i] = row[: row.index(eos)] if eos in row else row
+        rows = generated[:, width:].tolist()
+        for n, i in enumerate(chunk):
+            for j in range(per):
+                row = rows[n * per + j]
+                out[i * per + j] = row[: row.index(eos)] if eos in row else row
     return out
 
 

@@ -1,0 +1,122 @@
+"""Decoders: valid text, deterministic for a seed, within their budget; answers read back; the retry
+decoders resample exactly when their signal fires."""
+
+import dataclasses
+import types
+
+import pandas as pd
+import pytest
+import torch
+from transformers import DynamicCache
+
+from physlm import decoding
+from physlm.data.igsm import Knobs, ProblemSet, lexicon, make_set, prompt
+from physlm.data.tokenizer import build_tokenizer
+from physlm.models import build_model
+from physlm.sections import DecodingConfig, ModelConfig
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    tokenizer = build_tokenizer(lexicon(), prepend_scheme="first")
+    tokenizer.add_tokens(["[BACK]"])
+    return tokenizer
+
+
+@pytest.fixture(scope="module")
+def problems():
+    table, _ = make_set(
+        Knobs(max_ip=4, max_layers=2, max_items=2), ProblemSet("test", 4, 2, op_distribution="each"), 0
+    )
+    return table
+
+
+class Scripted(torch.nn.Module):
+    """A stand-in language model that writes each problem's right solution with probability 0.999 per
+    token (the rest spread over every token): it keeps the text it was fed in the KV cache, so
+    stepping back works as with a real model."""
+
+    def __init__(self, tokenizer, problems):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.config = types.SimpleNamespace(max_position_embeddings=512)
+        self.vocab = len(tokenizer)
+        eos = tokenizer.eos_token_id
+        self.script = {}
+        for text, question, steps in zip(
+            problems["text"], problems["question"], problems["solution"], strict=True
+        ):
+            head = [eos, *tokenizer(prompt(text, question))["input_ids"]]
+            self.script[tuple(head)] = [*tokenizer(" ".join(steps))["input_ids"], eos]
+
+    def forward(self, ids, cache, use_cache):
+        cache.update(ids[:, None, :, None].float(), ids[:, None, :, None].float(), 0)
+        seen = cache.layers[0].values[0, 0, :, 0].long().tolist()
+        head = next(h for h in self.script if tuple(seen[: len(h)]) == h)
+        at = len(seen) - len(head)
+        script = self.script[head]
+        logits = torch.full((1, ids.shape[1], self.vocab), 0.0)
+        logits[0, -1, script[min(at, len(script) - 1)]] = torch.log(torch.tensor(0.999 * self.vocab / 0.001))
+        return types.SimpleNamespace(logits=logits)
+
+
+CFG = DecodingConfig(samples=[1, 2], retries=2, entropy_threshold=0.69, max_new_tokens=40)
+
+
+def test_answers_are_read_back_and_voted():
+    question = "How many Lion does Penguin Beach have?"
+    right = (
+        "Define Lion Rock's Tiger as e; so e = 4. Define Penguin Beach's Lion as c; so c = a + b = 3 + 5 = 8."
+    )
+    assert decoding.claimed_answer(question, right) == 8
+    assert decoding.claimed_answer(question, "Define Lion Rock's Tiger as e; so e = 4.") is None
+    other = right.replace("= 8.", "= 9.")
+    assert decoding.majority_vote(question, [other, right, right]) == 1
+    assert decoding.majority_vote(question, [other, right]) == 0  # a tie: the earliest
+    assert decoding.majority_vote(question, ["", ""]) == 0
+
+
+@pytest.mark.parametrize(
+    ("strategy", "k"),
+    [(decoding.GREEDY, 1), (decoding.BEST_OF, 2), (decoding.ENTROPY_RETRY, 1), (decoding.PROBE_RETRY, 1)],
+)
+def test_each_decoder_writes_text_deterministically_within_its_budget(tokenizer, problems, strategy, k):
+    model = build_model(
+        ModelConfig("llama", 1, 2, 16, 256), len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, 0
+    )
+    score = (lambda ids, entropies: 1.0) if strategy == decoding.PROBE_RETRY else decoding.entropy_scorer
+    runs = [decoding.decode(model, tokenizer, problems, strategy, CFG, seed, score, k) for seed in (0, 0, 1)]
+    first = runs[0]
+    assert first["solution"].map(lambda s: isinstance(s, str)).all()
+    assert first.equals(runs[1])
+    assert (first["tokens"] <= k * CFG.max_new_tokens * (CFG.retries + 1)).all()
+    if strategy == decoding.GREEDY:
+        assert (first["tokens"] <= CFG.max_new_tokens).all()
+
+
+def test_retries_cost_exactly_what_they_resample(tokenizer, problems):
+    model, cfg = Scripted(tokenizer, problems), dataclasses.replace(CFG, max_new_tokens=300)
+    never = decoding.decode(model, tokenizer, problems, decoding.PROBE_RETRY, cfg, 0, lambda i, e: 0.0)
+    assert never["correct"].all()  # the scripted model's greedy text is the right solution
+    gold = [len(tokenizer(" ".join(steps))["input_ids"]) for steps in problems["solution"]]
+    assert never["tokens"].tolist() == gold
+    always = decoding.decode(model, tokenizer, problems, decoding.PROBE_RETRY, cfg, 0, lambda i, e: 1.0)
+    # every step start is tried 1 + retries times; all score alike, so the first (greedy) one is kept
+    assert always["correct"].all() and (always["tokens"] > never["tokens"]).all()
+    starts = [
+        sum(len(tokenizer(s.split(" as ")[0] + " as")["input_ids"]) for s in steps)
+        for steps in problems["solution"]
+    ]
+    assert (always["tokens"] - never["tokens"]).tolist() == [cfg.retries * n for n in starts]
+
+
+def test_stepping_back_forgets_what_was_written(tokenizer, problems):
+    model = Scripted(tokenizer, problems)
+    head = next(iter(model.script))
+    writer = decoding.Writer(model, tokenizer, list(head), 40, torch.Generator().manual_seed(0))
+    start, logits = len(writer.ids), writer.logits
+    first = writer.until(writer.as_, sample=False)
+    writer.back_to(start, logits)
+    assert writer.ids == list(head) and writer.cache.get_seq_length() == len(head)
+    assert writer.until(writer.as_, sample=False) == first
+    assert isinstance(writer.cache, DynamicCache) and pd.notna(first[0])
