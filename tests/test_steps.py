@@ -90,3 +90,35 @@ def test_collect_refuses_tables_whose_columns_differ(tmp_path):
     with pytest.raises(ValueError, match=r"differ in the columns \['seed'\]"):
         collect(tables=[tmp_path / "a.parquet", tmp_path / "b.parquet"], out=tmp_path / "all.parquet")
     assert not (tmp_path / "all.parquet").exists()
+
+
+def test_retry_data_trains_for_the_tokens_of_clean_data(tmp_path):
+    from physlm.artifacts import read_scale
+    from physlm.data import igsm
+
+    knobs = igsm.Knobs(max_ip=6, max_layers=3, max_items=2)
+    for name, retry in (("clean", 0.0), ("retry", 0.5)):
+        igsm.write_problems(
+            knobs=knobs,
+            problems=igsm.ProblemSet("train", 60, 4, retry=retry),
+            seed=0,
+            out=tmp_path / f"{name}.parquet",
+            params_out=tmp_path / f"{name}.params.parquet",
+        )
+    igsm.write_tokenizer(out_dir=tmp_path / "tok")
+    shape = ModelConfig(arch="llama", n_layer=1, n_head=2, d_model=16, context=256)
+    for name, equal in (("clean", None), ("retry", tmp_path / "clean.parquet")):
+        fit(
+            training_config=training_config(steps=40, batch_size=4, warmup_steps=2, weight_decay=0.0),
+            seed=0,
+            checkpoint=tmp_path / f"{name}.pt",
+            out_dir=tmp_path / name,
+            log=tmp_path / f"{name}.log.parquet",
+            tokenizer_dir=tmp_path / "tok",
+            model_config=shape,
+            problems=tmp_path / f"{name}.parquet",
+            equal_tokens_with=equal,
+        )
+    clean, retry = read_scale(tmp_path / "clean"), read_scale(tmp_path / "retry")
+    assert retry["pretrain_steps"] < clean["pretrain_steps"] == 40  # retry documents are longer
+    assert retry["train_tokens"] == pytest.approx(clean["train_tokens"], rel=0.05)

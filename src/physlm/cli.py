@@ -119,6 +119,11 @@ def _train_step(steps) -> None:
         action="store_false",
         help="with --problems: loss on every token",
     )
+    p.add_argument(
+        "--equal-tokens-with",
+        type=Path,
+        help="with --problems: train for the tokens the steps would take on these problems",
+    )
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--checkpoint", type=Path, required=True, help="resumable state, kept until done")

@@ -60,10 +60,14 @@ def _sources(
     return sources, bio_table, qa_people
 
 
+def _mean_length(stream: Rows) -> float:
+    return sum(len(d) for d in stream.docs) / stream.per_epoch
+
+
 def math_scale(prior: dict | None, stream: Rows, training: TrainConfig, network) -> dict:
     """A math model's training in the terms of Part 2.1's conditions, summed over curriculum stages
     (a run from a saved model continues its predecessor's count)."""
-    mean_length = sum(len(d) for d in stream.docs) / stream.per_epoch
+    mean_length = _mean_length(stream)
     prior = prior or {"pretrain_steps": 0, "train_tokens": 0, "stages": 0}
     return {
         "train_problems": stream.per_epoch,
@@ -91,12 +95,15 @@ def fit(
     lora_config: LoraConfig | None = None,
     problems: Path | None = None,
     solution_only: bool = True,
+    equal_tokens_with: Path | None = None,
     threads: int = 1,
 ) -> None:
     """Train a model from scratch (`model_config`, `tokenizer_dir`) or from a saved one (`init_dir`)
     on biographies, QA pairs (their train split) or both mixed with QA share `qa_ratio` of tokens;
     `epochs` passes over the biographies set the length instead of `training.steps`. Or on iGSM
-    `problems` alone, one problem per row, the loss on the solution only if `solution_only`."""
+    `problems` alone, one problem per row, the loss on the solution only if `solution_only`; with
+    `equal_tokens_with` (other problems), as many steps as give the tokens `training.steps` would
+    take on those (retry data against clean data at equal training tokens, Part 2.2)."""
     torch.set_num_threads(threads)
     training = training_config
     network, tokenizer, context = _start(tokenizer_dir, model_config, init_dir, lora_config, seed)
@@ -108,6 +115,11 @@ def fit(
         stream = Rows(docs, masks, context, seed, tokenizer.pad_token_id)
         sources, mixture = {"problems": None}, [(stream, training.batch_size)]
         print(f"{stream.dropped} problems longer than the context ({context}) dropped", flush=True)
+        if equal_tokens_with is not None:
+            other = problem_documents(tokenizer, pd.read_parquet(equal_tokens_with), solution_only)
+            ratio = _mean_length(Rows(*other, context, seed, tokenizer.pad_token_id)) / _mean_length(stream)
+            training = dataclasses.replace(training, steps=max(1, round(training.steps * ratio)))
+            print(f"{training.steps} steps: the tokens of {training_config.steps} on {equal_tokens_with}")
         scale = math_scale(read_scale(init_dir) if init_dir else None, stream, training, network)
     else:
         sources, bio_table, qa_people = _sources(tokenizer, bios, qa)
@@ -132,7 +144,7 @@ def fit(
     # Everything that defines the run: a checkpoint written by any other run is not resumed.
     settings = dict(training=training, seed=seed, model=model_config, qa_ratio=qa_ratio, lora=lora_config)
     settings |= {"solution_only": solution_only} if problems is not None else {}
-    inputs = [p for p in (tokenizer_dir, init_dir, bios, qa, problems) if p is not None]
+    inputs = [p for p in (tokenizer_dir, init_dir, bios, qa, problems, equal_tokens_with) if p is not None]
     fingerprint = run_fingerprint({**settings, "code": code_hash(__name__)}, inputs)
     losses = train(network, mixture, training, checkpoint, lambda line: print(line, flush=True), fingerprint)
     if lora_config is not None:
