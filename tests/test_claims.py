@@ -5,6 +5,7 @@ from physlm.claims import (
     capacity_claims,
     knowledge_claims,
     manipulation_claims,
+    mistake_claims,
     planning_claim,
     probing_claim,
     write_claims,
@@ -12,15 +13,16 @@ from physlm.claims import (
 from physlm.paper import (
     CAPACITY_CONDITIONS,
     MANIPULATION_CONDITIONS,
+    MATH_CONDITIONS,
     PROBING_CONDITIONS,
     QA_CONDITIONS,
-    VPROBE_CONDITIONS,
 )
 from physlm.sections import (
     CapacityThresholds,
     KnowledgeThresholds,
     ManipulationThresholds,
     MathThresholds,
+    MistakeThresholds,
     ProbingThresholds,
 )
 
@@ -31,7 +33,7 @@ ALL_CONDITIONS = (
     MANIPULATION_CONDITIONS,
     PROBING_CONDITIONS,
     CAPACITY_CONDITIONS[100],
-    VPROBE_CONDITIONS,
+    MATH_CONDITIONS,
 )
 # Each condition key at the largest value any paper asks for: this run meets every condition.
 AT_SCALE = {k: max(c.get(k, 0) for c in ALL_CONDITIONS) for c in ALL_CONDITIONS for k in c}
@@ -346,11 +348,19 @@ def vprobes(
     return pd.DataFrame(rows)
 
 
-def math_accuracy(in_distribution: float, seeds=(0, 1)) -> pd.DataFrame:
+def math_accuracy(in_distribution: float, seeds=(0, 1), retry: float | None = None) -> pd.DataFrame:
     return pd.DataFrame(
         [
-            {"seed": s, "op": op, "in_distribution": op <= 3, "accuracy": in_distribution if op <= 3 else 0.1}
+            {
+                "seed": s,
+                "data": data,
+                "op": op,
+                "in_distribution": op <= 3,
+                "accuracy": value if op <= 3 else 0.1,
+                **AT_SCALE,
+            }
             for s in seeds
+            for data, value in (("clean", in_distribution), ("retry0.5", retry or in_distribution))
             for op in (1, 2, 3, 4)
         ]
     )
@@ -371,3 +381,73 @@ def test_planning_claim_needs_a_model_that_solves_and_the_papers_scale_to_refute
     assert small["verdict"].startswith("inconclusive: below the paper's conditions (n_layer 4 < 12")
     with pytest.raises(ValueError, match="no nece task"):
         planning_claim(vprobes(0.9).query("task != 'nece'"), math_accuracy(0.9), MATH)
+
+
+MISTAKES = MistakeThresholds(min_auroc_gap=0.1, min_retry_gain=0.05, min_decoding_gain=0.02)
+
+
+def mistake_table(probe: float, entropy: float = 0.6, wrong: int = 10, scale=AT_SCALE) -> pd.DataFrame:
+    aurocs = {"probe": probe, "probe, random init": 0.5, "entropy": entropy, "1 - top probability": 0.55}
+    return pd.DataFrame(
+        [
+            {
+                "seed": s,
+                "set": where,
+                "detector": d,
+                "auroc": a,
+                "accuracy": 0.7,
+                "recall": 0.6,
+                "n": 40,
+                "wrong": wrong,
+                **scale,
+            }
+            for s in (0, 1)
+            for where in ("random parameter", "model's own steps")
+            for d, a in aurocs.items()
+        ]
+    )
+
+
+def decoding_table(probe_tokens: float, probe_accuracy: float) -> pd.DataFrame:
+    best = [("best of 1", 1, 100, 0.2), ("best of 2", 2, 200, 0.3), ("best of 4", 4, 400, 0.4)]
+    rows = [("greedy", 1, 90, 0.25), *best, ("probe retry", 1, probe_tokens, probe_accuracy)]
+    return pd.DataFrame(
+        [
+            {"seed": s, "strategy": n, "k": k, "tokens": t, "accuracy": a}
+            for s in (0, 1)
+            for n, k, t, a in rows
+        ]
+    )
+
+
+def test_mistake_claims_probe_retry_and_decoding_supported():
+    probe, retry, decoding = mistake_claims(
+        mistake_table(0.8), math_accuracy(0.5, retry=0.6), decoding_table(150, 0.4), MISTAKES
+    )
+    assert probe["verdict"] == "supported" and probe["measured_value"] == pytest.approx(0.2)  # 0.8 - entropy
+    assert retry["finding"] == "F3 mistakes: retry data (0.5)" and retry["measured_value"] == pytest.approx(
+        0.1
+    )
+    assert retry["verdict"] == "supported"
+    # best of k at 150 tokens: halfway between best of 1 (0.2) and best of 2 (0.3)
+    assert decoding["measured_value"] == pytest.approx(0.15) and decoding["verdict"] == "supported"
+
+
+def test_mistake_claims_refute_at_scale_and_stay_inconclusive_below_it_or_without_mistakes():
+    probe, retry, decoding = mistake_claims(
+        mistake_table(0.65), math_accuracy(0.5, retry=0.5), decoding_table(150, 0.2), MISTAKES
+    )
+    assert probe["verdict"] == retry["verdict"] == decoding["verdict"] == "refuted"
+    small = mistake_claims(
+        mistake_table(0.65, scale={**AT_SCALE, "n_layer": 4}),
+        math_accuracy(0.5),
+        decoding_table(150, 0.2),
+        MISTAKES,
+    )
+    assert small[0]["verdict"].startswith("inconclusive: below the paper's conditions (n_layer 4 < 12")
+    none = mistake_claims(
+        mistake_table(float("nan"), wrong=0), math_accuracy(0.5), decoding_table(150, 0.2), MISTAKES
+    )
+    assert none[0]["verdict"].startswith("inconclusive: the model made no mistakes")
+    beyond = mistake_claims(mistake_table(0.8), math_accuracy(0.5), decoding_table(500, 0.9), MISTAKES)
+    assert beyond[-1]["verdict"].startswith("inconclusive: probe retry spent more tokens")

@@ -128,3 +128,10 @@ def test_the_mistake_probe_step_writes_every_detector_on_both_sets(tmp_path, dat
     own_steps = scores[(scores["set"] == mistakes.MODEL_MISTAKES) & (scores["detector"] == "probe")]
     assert own_steps["wrong"].sum() == table.loc[table["set"] == mistakes.MODEL_MISTAKES, "wrong"].iloc[0] > 0
     assert (tmp_path / "probe.pt").exists()
+
+
+def test_a_solution_with_no_readable_step_gives_an_empty_table():
+    table = own(["Lion Rock's Tiger is 4."])
+    assert table.empty and list(table.columns) == mistakes.STEP_COLUMNS
+    tokenizer = build_tokenizer(lexicon(), extra_special=PROBE_MARKERS)
+    assert mistakes.encode(tokenizer, HAND, table) == ([], [])

@@ -61,15 +61,49 @@ def test_smoke_dag_writes_every_output(smoke_run, tmp_path):
         (v, m, p) for v in ("single", "multi5_permute") for m in ("pretrained", "random init") for p in "PQ"
     }
     math = pd.read_parquet(results / "math" / "accuracy.parquet")
-    assert math["op"].tolist() == [1, 2, 3, 4] and math["in_distribution"].tolist() == [True] * 3 + [False]
+    for data in ("clean", "retry0.5"):
+        rows = math[math["data"] == data]
+        assert rows["op"].tolist() == [1, 2, 3, 4] and rows["in_distribution"].tolist() == [True] * 3 + [
+            False
+        ]
     vprobes = pd.read_parquet(results / "math" / "vprobes.parquet")
     assert set(zip(vprobes.task, vprobes.model, strict=True)) == {
         (t, m)
         for t in ("nece", "dep", "known", "value", "can_next", "nece_next")
         for m in ("trained", "random init")
     }
-    last_stage = json.loads((results / "math" / "seed0" / "stage2" / "model" / "scale.json").read_text())
-    assert last_stage["stages"] == 2 and last_stage["pretrain_steps"] == 20  # the stages chained
+
+    def last_stage(data: str) -> dict:
+        return json.loads((results / "math" / "seed0" / data / "stage2" / "model" / "scale.json").read_text())
+
+    assert last_stage("clean")["stages"] == 2 and last_stage("clean")["pretrain_steps"] == 20  # chained
+    # retry data trains for the clean data's tokens: fewer steps of longer solutions
+    retry = last_stage("retry0.5")
+    assert retry["pretrain_steps"] < 20 and retry["train_tokens"] == pytest.approx(
+        last_stage("clean")["train_tokens"], rel=0.1
+    )
+    mistakes = pd.read_parquet(results / "math" / "mistakes.parquet")
+    assert set(mistakes["detector"]) == {
+        "probe",
+        "probe, random init",
+        "entropy",
+        "1 - top probability",
+        "majority class",
+    }
+    decoding = pd.read_parquet(results / "math" / "decoding.parquet")
+    assert decoding["strategy"].tolist() == [
+        "greedy",
+        "best of 1",
+        "best of 2",
+        "probe retry",
+        "entropy retry",
+    ]
+    findings = pd.read_parquet(results / "claims.parquet")["finding"].tolist()
+    assert {
+        "F3 mistakes: probe",
+        "F3 mistakes: retry data (0.5)",
+        "F3+ decoding: probe retry vs best of k",
+    } <= set(findings)
     metrics = pd.read_parquet(results / "knowledge" / "qa_accuracy.parquet")
     settings = set(zip(metrics.regime, metrics.variant, strict=True))
     assert settings == {
@@ -143,11 +177,20 @@ def test_an_edit_reruns_exactly_the_steps_whose_code_it_touches(smoke_run, tmp_p
         "figure_p_probing",
         "figure_q_probing",
         "claim_probing",
-        # V-probes run the P-probe machinery of probing.py
+        # V-probes and the mistake probe run the P-probe machinery of probing.py; decoding reads
+        # the mistake probe
         "math_vprobe",
         "collect_math_vprobes",
         "figure_vprobing",
         "claim_math",
+        "math_mistakes",
+        "collect_math_mistakes",
+        "collect_math_mistake_scores",
+        "figure_mistake_roc",
+        "math_decode",
+        "collect_math_decoding",
+        "figure_decoding",
+        "claim_mistakes",
         "claims",
         "all",
     }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from physlm.artifacts import require_columns, write_table
@@ -17,17 +18,21 @@ from physlm.paper import (
     INT4_KEPT,
     MANIPULATION_ACCURACY,
     MANIPULATION_CONDITIONS,
+    MATH_CONDITIONS,
+    MISTAKE_RANDOM_ACCURACY,
+    MISTAKES_FLAGGED,
     MIXED_CONDITIONS,
     PROBING_CONDITIONS,
     QA_ACCURACY,
     QA_CONDITIONS,
-    VPROBE_CONDITIONS,
+    RETRY_ACCURACY,
 )
 from physlm.sections import (
     CapacityThresholds,
     KnowledgeThresholds,
     ManipulationThresholds,
     MathThresholds,
+    MistakeThresholds,
     ProbingThresholds,
 )
 
@@ -421,7 +426,8 @@ def planning_claim(vprobes: pd.DataFrame, accuracy: pd.DataFrame, thresholds: Ma
     solve its in-distribution problems (mean accuracy over ops below `min_accuracy`): a probe then has
     no learned model to read."""
     require_columns(vprobes, ("seed", "task", "model"), "the V-probe table")
-    require_columns(accuracy, ("seed", "op", "in_distribution"), "the math accuracy table")
+    require_columns(accuracy, ("seed", "data", "op", "in_distribution"), "the math accuracy table")
+    accuracy = accuracy[accuracy.data == "clean"]
     if "nece" not in set(vprobes.task):
         raise ValueError("the V-probe table has no nece task: add it to math.vprobe.tasks")
     by_task = vprobes.groupby(["task", "model"])[["accuracy", "majority"]].mean()
@@ -430,14 +436,14 @@ def planning_claim(vprobes: pd.DataFrame, accuracy: pd.DataFrame, thresholds: Ma
     gap = trained["accuracy"] - pd.concat([random["accuracy"], trained["majority"]], axis=1).max(axis=1)
     solved = accuracy[accuracy.in_distribution].groupby("seed")["accuracy"].mean()
     beyond = accuracy[~accuracy.in_distribution]["accuracy"].mean()
-    scale = _scale(vprobes[vprobes.model == "trained"], VPROBE_CONDITIONS)
+    scale = _scale(vprobes[vprobes.model == "trained"], MATH_CONDITIONS)
     if solved.mean() < thresholds.min_accuracy:
         verdict = (
             f"inconclusive: the model solves {solved.mean():.3f} < {thresholds.min_accuracy} of its "
             "in-distribution problems, so there is no learned model to read"
         )
     else:
-        verdict = _judge(gap.mean() >= thresholds.min_gap, scale, VPROBE_CONDITIONS)
+        verdict = _judge(gap.mean() >= thresholds.min_gap, scale, MATH_CONDITIONS)
 
     def task(name: str) -> str:
         trained, random = by_task.loc[(name, "trained")], by_task.loc[(name, "random init")]
@@ -454,10 +460,128 @@ def planning_claim(vprobes: pd.DataFrame, accuracy: pd.DataFrame, thresholds: Ma
         "spread": _spread(gap),
         "threshold": f">= {thresholds.min_gap:.3f}",
         "verdict": verdict,
-        **_scale_columns(scale, VPROBE_CONDITIONS),
+        **_scale_columns(scale, MATH_CONDITIONS),
         "details": f"probe accuracy trained / random init / majority: {tasks}; problems solved in "
         f"distribution {solved.mean():.3f}, out of distribution {beyond:.3f}",
     }
+
+
+OTHER_DETECTORS = ("probe, random init", "entropy", "1 - top probability")
+OWN = "model's own steps"  # physlm.mistakes.MODEL_MISTAKES (not imported: claims need no torch)
+
+
+def _probe_claim(mistakes: pd.DataFrame, min_gap: float) -> dict:
+    """Finding 3: the mistake probe flags the model's own wrong steps better than any other detector."""
+    require_columns(mistakes, ("seed", "set", "detector", "auroc", "recall", "wrong"), "the mistakes table")
+    own = mistakes[mistakes.set == OWN].pivot(index="seed", columns="detector", values="auroc")
+    gap = own["probe"] - own[list(OTHER_DETECTORS)].max(axis=1)
+    scale = _scale(mistakes, MATH_CONDITIONS)
+    wrong = mistakes[(mistakes.set == OWN) & (mistakes.detector == "probe")]
+    if wrong["wrong"].sum() == 0 or gap.isna().all():
+        verdict = "inconclusive: the model made no mistakes (or no right steps) to tell apart"
+    else:
+        verdict = _judge(gap.mean() >= min_gap, scale, MATH_CONDITIONS)
+    means = mistakes.groupby(["set", "detector"])[["auroc", "recall", "accuracy"]].mean()
+
+    def line(where: str) -> str:
+        rows = means.loc[where]
+        aurocs = ", ".join(f"{d} {rows.loc[d, 'auroc']:.3f}" for d in ("probe", *OTHER_DETECTORS))
+        probe = rows.loc["probe"]
+        return (
+            f"{where}: AUROC {aurocs}; probe accuracy {probe['accuracy']:.3f}, recall {probe['recall']:.3f}"
+        )
+
+    return {
+        "finding": "F3 mistakes: probe",
+        "hypothesis": "a probe on the hidden state at 'Define A as' flags the model's own wrong steps "
+        "better than the same probe on a random-init model and the model's own uncertainty",
+        "metric": "AUROC on the model's own steps: probe minus the best of random init, entropy, "
+        "top probability",
+        "paper_value": float("nan"),
+        "measured_value": float(gap.mean()),
+        "spread": _spread(gap),
+        "threshold": f">= {min_gap:.3f}",
+        "verdict": verdict,
+        **_scale_columns(scale, MATH_CONDITIONS),
+        "details": f"{line(OWN)} ({int(wrong['wrong'].sum())} wrong of {int(wrong['n'].sum())} steps; "
+        f"paper: about {MISTAKES_FLAGGED:.0%} of real mistakes flagged); {line('random parameter')} "
+        f"(paper: {MISTAKE_RANDOM_ACCURACY:.0%} accurate)",
+    }
+
+
+def _retry_claims(accuracy: pd.DataFrame, min_gain: float) -> list[dict]:
+    """Retry data: at equal training tokens, a model trained with retries solves more of its
+    in-distribution problems than one trained on clean data. One claim per retry rate."""
+    solved = accuracy[accuracy.in_distribution].groupby(["data", "seed"])["accuracy"].mean()
+    rows = []
+    for data in sorted(set(accuracy.data) - {"clean"}):
+        gain = solved.loc[data] - solved.loc["clean"]
+        runs = accuracy[accuracy.data.isin(["clean", data])]
+        scale = _scale(runs, MATH_CONDITIONS)
+        rows.append(
+            {
+                "finding": f"F3 mistakes: retry data ({data.removeprefix('retry')})",
+                "hypothesis": "at equal training tokens, retry data (wrong steps taken back with [BACK]) "
+                "beats clean data",
+                "metric": "in-distribution accuracy, retry minus clean",
+                "paper_value": RETRY_ACCURACY[1] - RETRY_ACCURACY[0],
+                "measured_value": float(gain.mean()),
+                "spread": _spread(gain),
+                "threshold": f">= {min_gain:.3f}",
+                "verdict": _judge(gain.mean() >= min_gain, scale, MATH_CONDITIONS),
+                **_scale_columns(scale, MATH_CONDITIONS),
+                "details": f"in distribution: clean {solved.loc['clean'].mean():.3f}, {data} "
+                f"{solved.loc[data].mean():.3f}; paper (iGSM-med op = 23, q = 0.5): "
+                f"{RETRY_ACCURACY[0]:.0%} -> {RETRY_ACCURACY[1]:.1%}",
+            }
+        )
+    return rows
+
+
+def _decoding_claim(decoding: pd.DataFrame, mistakes: pd.DataFrame, min_gain: float) -> dict:
+    """Beyond the paper: retrying where the mistake probe fires beats best of k at the same number of
+    generated tokens (best of k's accuracy interpolated over its k at the probe's tokens)."""
+    require_columns(decoding, ("seed", "strategy", "k", "accuracy", "tokens"), "the decoding table")
+    gains, beyond = [], []
+    for _, runs in decoding.groupby("seed"):
+        best = runs[runs.strategy.str.startswith("best of")].sort_values("tokens")
+        probe = runs[runs.strategy == "probe retry"].iloc[0]
+        beyond.append(probe["tokens"] > best["tokens"].max())
+        gains.append(probe["accuracy"] - np.interp(probe["tokens"], best["tokens"], best["accuracy"]))
+    gain = pd.Series(gains)
+    scale = _scale(mistakes, MATH_CONDITIONS)
+    if any(beyond):
+        verdict = "inconclusive: probe retry spent more tokens than the largest best of k (add a larger k)"
+    else:
+        verdict = _judge(gain.mean() >= min_gain, scale, MATH_CONDITIONS)
+    table = decoding.groupby("strategy", sort=False)[["accuracy", "tokens"]].mean()
+    shown = "; ".join(f"{name} {r.accuracy:.3f} ({r.tokens:.0f} tokens)" for name, r in table.iterrows())
+    return {
+        "finding": "F3+ decoding: probe retry vs best of k",
+        "hypothesis": "beyond the paper: resampling a step where the mistake probe fires beats best of k "
+        "(majority answer) at equal generated tokens",
+        "metric": "accuracy, probe retry minus best of k at the same tokens per problem",
+        "paper_value": float("nan"),
+        "measured_value": float(gain.mean()),
+        "spread": _spread(gain),
+        "threshold": f">= {min_gain:.3f}",
+        "verdict": verdict,
+        **_scale_columns(scale, MATH_CONDITIONS),
+        "details": f"accuracy (tokens per problem): {shown}",
+    }
+
+
+def mistake_claims(
+    mistakes: pd.DataFrame, accuracy: pd.DataFrame, decoding: pd.DataFrame, thresholds: MistakeThresholds
+) -> list[dict]:
+    """Finding 3 (Part 2.2) and the step beyond it: the mistake probe, retry data, probe-guided
+    decoding; each below the paper's model scale can support but not refute."""
+    require_columns(accuracy, ("seed", "data", "in_distribution", "accuracy"), "the math accuracy table")
+    return [
+        _probe_claim(mistakes, thresholds.min_auroc_gap),
+        *_retry_claims(accuracy, thresholds.min_retry_gain),
+        _decoding_claim(decoding, mistakes, thresholds.min_decoding_gain),
+    ]
 
 
 VERDICT_COLORS = {"supported": "#d8f0d8", "refuted": "#f6d5d5", "inconclusive": "#eeeeee"}
@@ -487,7 +611,7 @@ def write_claims(*, rows: list[Path], markdown: Path, parquet: Path, html: Path 
     """Step `claims`: every domain's claim rows (written by `plugins.claim`) in one table, as
     Parquet, Markdown and (for the report) a web page."""
     table = pd.concat([pd.read_parquet(p) for p in rows], ignore_index=True)[COLUMNS]
-    table = table.sort_values("finding", key=lambda f: f.str[:2], kind="stable")  # F1, F2, F4, F5
+    table = table.sort_values("finding", key=lambda f: f.str[:2], kind="stable")  # F1, F2, F3, F4, F5
     write_table(table, parquet)
     lines = [
         "# Claims",

@@ -37,6 +37,7 @@ from physlm.probing import Probe, fit, pad_right, predict, probe_model
 from physlm.sections import MistakeProbeConfig, ModelConfig
 from physlm.vprobe import TEST_EVERY
 
+STEP_COLUMNS = ["problem", "op", "step", "name", "wrong", "error", "necessary", "before"]
 RANDOM_PARAMETER = "random parameter"  # the paper's set: right solutions, "Define A as" a random A
 MODEL_MISTAKES = "model's own steps"  # what the model wrote, up to its first mistake
 
@@ -73,7 +74,7 @@ def own_steps(problems: pd.DataFrame, solutions: pd.DataFrame) -> pd.DataFrame:
             if step.error is not None:
                 break
             before.append(step.text + ".")
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=STEP_COLUMNS)
 
 
 def random_parameter_steps(
@@ -103,12 +104,14 @@ def random_parameter_steps(
                     "before": list(problem.solution[:k]),
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=STEP_COLUMNS)
 
 
 def encode(tokenizer, problems: pd.DataFrame, steps: pd.DataFrame) -> tuple[list[list[int]], list[int]]:
     """Token ids of each step's prompt and solution so far up to "Define A as" (preceded by the
     document separator, as in training), and where "Define" is (the name follows it)."""
+    if steps.empty:
+        return [], []
     text = problems.set_index("problem")
     eos = tokenizer.eos_token_id
     prompts = [prompt(text.loc[p, "text"], text.loc[p, "question"]) for p in steps["problem"]]
@@ -155,7 +158,7 @@ def scores_at_half(labels: np.ndarray, flagged: np.ndarray) -> dict[str, float]:
     labels, flagged = np.asarray(labels, dtype=bool), np.asarray(flagged, dtype=bool)
     hits = (labels & flagged).sum()
     return {
-        "accuracy": float((labels == flagged).mean()),
+        "accuracy": float((labels == flagged).mean()) if len(labels) else float("nan"),
         "precision": float(hits / flagged.sum()) if flagged.any() else float("nan"),
         "recall": float(hits / labels.sum()) if labels.any() else float("nan"),
     }
@@ -192,6 +195,8 @@ def train_probe(
 
 def flag_probability(probe: Probe, ids: list[list[int]], pad: int, batch_size: int) -> np.ndarray:
     """The probe's probability that each step (read at its last token, "as") is wrong."""
+    if not ids:
+        return np.zeros(0)
     return predict(probe, pad_right(ids, pad), _last(ids), batch_size)[0][:, 1]
 
 
@@ -208,8 +213,9 @@ def _detectors(labels: np.ndarray, scores: dict[str, np.ndarray]) -> list[dict]:
         if name.startswith("probe"):
             row |= scores_at_half(labels, score > 0.5)
         rows.append(row)
-    flagged = np.full(len(labels), np.mean(labels) > 0.5)
-    rows.append({"detector": "majority class", "auroc": 0.5, **scores_at_half(labels, flagged)})
+    flagged = np.full(len(labels), len(labels) > 0 and np.mean(labels) > 0.5)
+    chance = 0.5 if len(labels) else float("nan")
+    rows.append({"detector": "majority class", "auroc": chance, **scores_at_half(labels, flagged)})
     for row in rows:
         row |= {"n": len(labels), "wrong": int(np.sum(labels))}
     return rows

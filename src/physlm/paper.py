@@ -67,6 +67,12 @@ CAPACITY_CONDITIONS = {
 }
 
 # Part 2.1: iGSM-med pq accuracy in distribution (op <= 15), GPT2-12-12 trained ~100K steps x 512 x 768
-# tokens (about 39B tokens); V-probes read those models (the papers' smallest for this finding).
+# tokens (about 39B tokens); V-probes read those models, and Part 2.2's mistake probes and retry data
+# use the same (the papers' smallest for these findings).
 MATH_ACCURACY_IN_DISTRIBUTION = 0.999
-VPROBE_CONDITIONS = {"n_layer": 12, "pretrain_steps": 100_000, "train_tokens": 39_000_000_000}
+# Part 2.2: the can_next probe at "Define A as": 99% on random A, about 60% of the model's real first
+# mistakes flagged; retry data (q = 0.5) at equal tokens lifts med op = 23 from 78% to 94-95%.
+MISTAKE_RANDOM_ACCURACY = 0.99
+MISTAKES_FLAGGED = 0.6
+RETRY_ACCURACY = (0.78, 0.945)
+MATH_CONDITIONS = {"n_layer": 12, "pretrain_steps": 100_000, "train_tokens": 39_000_000_000}

@@ -163,6 +163,17 @@ class MathThresholds(FromSection):
 
 
 @dataclass(frozen=True)
+class MistakeThresholds(FromSection):
+    """Finding 3's claims: the probe's AUROC on the model's own steps over the best other detector;
+    retry data's in-distribution accuracy over clean data's; probe retry's accuracy over best of k at
+    the same generated tokens."""
+
+    min_auroc_gap: float
+    min_retry_gain: float
+    min_decoding_gain: float
+
+
+@dataclass(frozen=True)
 class CapacityThresholds(FromSection):
     min_fraction: float
     max_ratio: float

@@ -105,24 +105,38 @@ def cap_trains(size, n):
     return n <= CAP_MODELS[size].get("max_people", n)
 
 
-# Finding 4: the math curriculum, test and probe sets.
+# Findings 3 and 4: the math curriculum, test and probe sets. Each kind of training data ("clean",
+# or "retry<q>": retries at rate q, Part 2.2) trains its own model through the curriculum; the clean
+# model is the one probed and decoded.
 MATH_DATA = "results/math/data/seed{seed}"
 MATH_RUN = "results/math/seed{seed}"
+MATH_MODEL = f"{MATH_RUN}/{{data}}"
 STAGES = config["math"]["curriculum"]
-LAST_STAGE = f"{MATH_RUN}/stage{len(STAGES)}/model"
+MATH_VARIANTS = ["clean"] + [f"retry{q}" for q in config["math"]["retry_rates"]]
+LAST_STAGE = f"{MATH_MODEL}/stage{len(STAGES)}/model"
+CLEAN_MODEL = LAST_STAGE.replace("{data}", "clean")
 # Fails before any job when a stage or the test set asks for more operations than its knobs allow.
 check_math(config["math"])
 
 
 def math_set(name):
-    """(knobs, problem set) of a named set: a curriculum stage's training problems; the test set (the
-    last stage's knobs, equal numbers of each op up to test.max_op, beyond the training ops); the probe
-    set (the last stage's knobs and ops, problems the model never saw)."""
+    """(knobs, problem set) of a named set: a curriculum stage's training problems (with retries at
+    rate q for "retry<q>_stage<k>"); the test set (the last stage's knobs, equal numbers of each op
+    up to test.max_op, beyond the training ops); the probe set (the last stage's knobs and ops,
+    problems the model never saw)."""
     last = STAGES[-1]
-    if name.startswith("stage"):
-        stage = STAGES[int(name.removeprefix("stage")) - 1]
+    if "stage" in name:
+        variant, _, number = name.rpartition("stage")
+        stage = STAGES[int(number) - 1]
         keys = ("problems", "max_op", "op_distribution")
-        return stage["knobs"], {"split": "train", **{k: stage[k] for k in keys}}
+        retry = (
+            float(variant.removeprefix("retry").removesuffix("_")) if variant else 0.0
+        )
+        return stage["knobs"], {
+            "split": "train",
+            "retry": retry,
+            **{k: stage[k] for k in keys},
+        }
     if name == "test":
         test = config["math"]["test"]
         problems = test["problems_per_op"] * test["max_op"]
@@ -140,12 +154,23 @@ def math_set(name):
     }
 
 
+def math_stage_data(wildcards):
+    """A stage's training problems; retry data also names the clean stage's, whose tokens it matches."""
+    clean = f"{MATH_DATA}/stage{wildcards.stage}.parquet".format(**wildcards)
+    if wildcards.data == "clean":
+        return {"problems": clean}
+    retry = f"{MATH_DATA}/{wildcards.data}_stage{wildcards.stage}.parquet"
+    return {"problems": retry.format(**wildcards), "clean": clean}
+
+
 def math_start(wildcards):
     """Stage 1 starts from the tokenizer, every later stage from the stage before."""
     if wildcards.stage == "1":
         return {"tokenizer": "results/math/tokenizer"}
     return {
-        "init": f"{MATH_RUN}/stage{int(wildcards.stage) - 1}/model".format(**wildcards)
+        "init": f"{MATH_MODEL}/stage{int(wildcards.stage) - 1}/model".format(
+            **wildcards
+        )
     }
 
 

@@ -1,14 +1,18 @@
-# Finding 4 (Part 2.1): models plan before speaking. iGSM problems, a model trained on them through a
-# curriculum of stages (each continuing the last), its held-out accuracy judged by the checker, and
-# V-probes of what it knows before it writes.
+# Findings 4 and 3 (Parts 2.1, 2.2): models plan before speaking, and know when they are wrong. iGSM
+# problems; a model trained on them through a curriculum of stages (each continuing the last), on
+# clean data and on retry data at equal tokens; held-out accuracy judged by the checker; V-probes of
+# what the clean model knows before it writes; a probe that flags its mistakes; and decoders that
+# use that probe or the model's uncertainty, against best of k.
 # Layout: results/math/data/seed{seed}/ holds each problem set ({set}.parquet, its labels
-# {set}.params.parquet); results/math/seed{seed}/stage{stage}/ a model and its training log; the last
-# stage's model is evaluated and probed in results/math/seed{seed}/.
+# {set}.params.parquet); results/math/seed{seed}/{data}/stage{stage}/ a model and its training log,
+# {data} = clean | retry<q>; the last stage's model is evaluated in results/math/seed{seed}/{data}/;
+# the clean one is probed and decoded in results/math/seed{seed}/.
 
 
 wildcard_constraints:
     stage=r"[1-9][0-9]*",
-    set=r"stage[1-9][0-9]*|test|probe",
+    set=r"(retry[0-9.]+_)?stage[1-9][0-9]*|test|probe",
+    data=r"clean|retry[0-9.]+",
 
 
 rule math_tokenizer:
@@ -51,12 +55,12 @@ rule math_problems:
 rule math_train:
     input:
         unpack(math_start),
-        problems=f"{MATH_DATA}/stage{{stage}}.parquet",
+        unpack(math_stage_data),
     output:
-        model=directory(f"{MATH_RUN}/stage{{stage}}/model"),
-        log=f"{MATH_RUN}/stage{{stage}}/train_log.parquet",
+        model=directory(f"{MATH_MODEL}/stage{{stage}}/model"),
+        log=f"{MATH_MODEL}/stage{{stage}}/train_log.parquet",
     log:
-        f"{MATH_RUN}/stage{{stage}}/train.log",
+        f"{MATH_MODEL}/stage{{stage}}/train.log",
     retries: config["resources"]["train"]["retries"]
     conda:
         "../envs/physlm.yaml"
@@ -81,9 +85,16 @@ rule math_train:
                 "steps": STAGES[int(wildcards.stage) - 1]["steps"],
             }
         ),
-        data=lambda wildcards, input: f"--problems {input.problems}",
+        data=lambda wildcards, input: (
+            f"--problems {input.problems}"
+            + (
+                f" --equal-tokens-with {input.clean}"
+                if "clean" in input.keys()
+                else ""
+            )
+        ),
         options="" if config["math"]["solution_only"] else "--loss-on-all",
-        checkpoint=f"{MATH_RUN}/stage{{stage}}/checkpoint.pt",
+        checkpoint=f"{MATH_MODEL}/stage{{stage}}/checkpoint.pt",
         code=code("physlm.fit"),
     shell:
         TRAIN
@@ -94,10 +105,10 @@ rule math_evaluate:
         model=LAST_STAGE,
         problems=f"{MATH_DATA}/test.parquet",
     output:
-        accuracy=f"{MATH_RUN}/accuracy.parquet",
-        solutions=f"{MATH_RUN}/solutions.parquet",
+        accuracy=f"{MATH_MODEL}/accuracy.parquet",
+        solutions=f"{MATH_MODEL}/solutions.parquet",
     log:
-        f"{MATH_RUN}/evaluate.log",
+        f"{MATH_MODEL}/evaluate.log",
     conda:
         "../envs/physlm.yaml"
     threads: threads("evaluate")
@@ -117,7 +128,7 @@ rule math_evaluate:
 
 rule math_vprobe:
     input:
-        model=LAST_STAGE,
+        model=CLEAN_MODEL,
         problems=f"{MATH_DATA}/probe.parquet",
         params=f"{MATH_DATA}/probe.params.parquet",
     output:
@@ -141,24 +152,111 @@ rule math_vprobe:
         "--out {output} > {log} 2>&1"
 
 
+rule math_mistakes:
+    input:
+        model=CLEAN_MODEL,
+        problems=f"{MATH_DATA}/probe.parquet",
+        params=f"{MATH_DATA}/probe.params.parquet",
+        test=f"{MATH_DATA}/test.parquet",
+        solutions=f"{MATH_RUN}/clean/solutions.parquet",
+    output:
+        table=f"{MATH_RUN}/mistakes.parquet",
+        scores=f"{MATH_RUN}/mistake_scores.parquet",
+        probe=f"{MATH_RUN}/mistake_probe.pt",
+    log:
+        f"{MATH_RUN}/mistakes.log",
+    conda:
+        "../envs/physlm.yaml"
+    threads: threads("evaluate")
+    resources:
+        **cluster_resources("evaluate"),
+    params:
+        model=as_json(config["math"]["model"]),
+        probe=as_json(config["math"]["mistakes"]),
+        identity=identity,
+        code=code("physlm.mistakes"),
+    shell:
+        "physlm mistake-probe --model-dir {input.model} --model-config {params.model:q} "
+        "--probe-config {params.probe:q} --probe-problems {input.problems} "
+        "--probe-params {input.params} --test-problems {input.test} --solutions {input.solutions} "
+        "--seed {wildcards.seed} --threads {threads} --identity {params.identity:q} "
+        "--out {output.table} --scores-out {output.scores} --probe-out {output.probe} > {log} 2>&1"
+
+
+rule math_decode:
+    input:
+        model=CLEAN_MODEL,
+        probe=f"{MATH_RUN}/mistake_probe.pt",
+        problems=f"{MATH_DATA}/test.parquet",
+    output:
+        table=f"{MATH_RUN}/decoding.parquet",
+        solutions=f"{MATH_RUN}/decoding_solutions.parquet",
+    log:
+        f"{MATH_RUN}/decoding.log",
+    conda:
+        "../envs/physlm.yaml"
+    threads: threads("evaluate")
+    resources:
+        **cluster_resources("evaluate"),
+    params:
+        decoding=as_json(config["math"]["decoding"]),
+        probe=as_json(config["math"]["mistakes"]),
+        identity=identity,
+        code=code("physlm.decoding"),
+    shell:
+        "physlm decode --model-dir {input.model} --decoding-config {params.decoding:q} "
+        "--probe-config {params.probe:q} --probe {input.probe} --problems {input.problems} "
+        "--seed {wildcards.seed} --threads {threads} --identity {params.identity:q} "
+        "--out {output.table} --solutions-out {output.solutions} > {log} 2>&1"
+
+
 MATH_ACCURACY = "results/math/accuracy.parquet"
 VPROBES = "results/math/vprobes.parquet"
-TABLES[MATH_ACCURACY] = [f"results/math/seed{seed}/accuracy.parquet" for seed in SEEDS]
+MISTAKES = "results/math/mistakes.parquet"
+MISTAKE_SCORES = "results/math/mistake_scores.parquet"
+DECODING = "results/math/decoding.parquet"
+TABLES[MATH_ACCURACY] = [
+    f"results/math/seed{seed}/{data}/accuracy.parquet"
+    for seed in SEEDS
+    for data in MATH_VARIANTS
+]
 TABLES[VPROBES] = [f"results/math/seed{seed}/vprobes.parquet" for seed in SEEDS]
+TABLES[MISTAKES] = [f"results/math/seed{seed}/mistakes.parquet" for seed in SEEDS]
+TABLES[MISTAKE_SCORES] = [
+    f"results/math/seed{seed}/mistake_scores.parquet" for seed in SEEDS
+]
+TABLES[DECODING] = [f"results/math/seed{seed}/decoding.parquet" for seed in SEEDS]
 FIGURES["math_accuracy"] = figure(
     plot="physlm.plots.math:plot_accuracy_by_op",
     tables={"accuracy": MATH_ACCURACY},
     caption="math_accuracy.rst",
-    category="Finding 4",
+    category="Findings 3 and 4",
 )
 FIGURES["vprobing"] = figure(
     plot="physlm.plots.math:plot_vprobes",
     tables={"vprobes": VPROBES},
     caption="vprobing.rst",
-    category="Finding 4",
+    category="Findings 3 and 4",
+)
+FIGURES["mistake_roc"] = figure(
+    plot="physlm.plots.math:plot_mistake_roc",
+    tables={"scores": MISTAKE_SCORES, "mistakes": MISTAKES},
+    caption="mistake_roc.rst",
+    category="Findings 3 and 4",
+)
+FIGURES["decoding"] = figure(
+    plot="physlm.plots.math:plot_decoding",
+    tables={"decoding": DECODING},
+    caption="decoding.rst",
+    category="Findings 3 and 4",
 )
 CLAIMS["math"] = claim(
     function="physlm.claims:planning_claim",
     tables={"vprobes": VPROBES, "accuracy": MATH_ACCURACY},
     thresholds="math",
+)
+CLAIMS["mistakes"] = claim(
+    function="physlm.claims:mistake_claims",
+    tables={"mistakes": MISTAKES, "accuracy": MATH_ACCURACY, "decoding": DECODING},
+    thresholds="mistakes",
 )

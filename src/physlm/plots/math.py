@@ -1,4 +1,5 @@
-"""Figures of the math domain (Part 2.1): accuracy by op, and V-probe accuracy per task."""
+"""Figures of the math domain (Parts 2.1, 2.2): accuracy by op (clean and retry data), V-probe
+accuracy per task, the mistake detectors' ROC curves, and accuracy against tokens per decoder."""
 
 from __future__ import annotations
 
@@ -21,22 +22,31 @@ TASK_LABELS = {  # in the order of physlm.vprobe.TASKS (not imported: a figure n
 }
 
 
+def _data_label(data: str) -> str:
+    return "clean data" if data == "clean" else f"retry data, q = {data.removeprefix('retry')}"
+
+
 def plot_accuracy_by_op(accuracy: pd.DataFrame, outputs: list[Path]) -> None:
-    """Share of held-out problems solved (checker: every step right, the answer right) and of shortest
-    solutions, per op; the shaded side is out of distribution (more operations than any training
-    problem); mean over seeds with sd."""
+    """Share of held-out problems solved (checker: every step right, the answer right) per op, by the
+    model's training data (clean, or with retries at rate q at the same tokens), and the share of
+    shortest solutions of the clean model; the shaded side is out of distribution (more operations
+    than any training problem); mean over seeds with sd."""
     stats = (
-        accuracy.groupby(["op", "in_distribution"])[["accuracy", "shortest"]]
+        accuracy.groupby(["data", "op", "in_distribution"])[["accuracy", "shortest"]]
         .agg(["mean", "std"])
         .reset_index()
     )
     sns.set_theme(style="whitegrid", context="paper")
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for column, marker, label in (("accuracy", "o", "correct"), ("shortest", "s", "correct and shortest")):
+    variants = sorted(stats["data"].unique(), key=lambda d: (d != "clean", d))
+    lines = [(d, "accuracy", f"correct, {_data_label(d)}") for d in variants]
+    lines.append(("clean", "shortest", "correct and shortest, clean data"))
+    for (data, column, label), marker in zip(lines, "o^vDs", strict=False):
+        rows = stats[stats["data"] == data]
         ax.errorbar(
-            stats["op"],
-            stats[(column, "mean")],
-            yerr=stats[(column, "std")].fillna(0),
+            rows["op"],
+            rows[(column, "mean")],
+            yerr=rows[(column, "std")].fillna(0),
             marker=marker,
             capsize=3,
             label=label,
@@ -57,7 +67,7 @@ def plot_accuracy_by_op(accuracy: pd.DataFrame, outputs: list[Path]) -> None:
     ax.set_xticks(sorted(stats["op"].unique()))
     n_seeds = accuracy["seed"].nunique()
     ax.set_title(
-        "Part 2.1: held-out problems solved, by number of operations"
+        "Parts 2.1 and 2.2: held-out problems solved, by number of operations and training data"
         + (f" (sd over {n_seeds} seeds)" if n_seeds > 1 else ""),
         fontsize=9,
     )
@@ -101,4 +111,70 @@ def plot_vprobes(vprobes: pd.DataFrame, outputs: list[Path]) -> None:
         "Finding 4 (Part 2.1): what a frozen math model knows about each quantity, read by V-probes",
         fontsize=9,
     )
+    save_figure(fig, outputs)
+
+
+DETECTORS = ("probe", "probe, random init", "entropy", "1 - top probability")
+
+
+def _roc(wrong: pd.Series, score: pd.Series) -> tuple[list[float], list[float]]:
+    """False and true positive rates as the flagging threshold falls through every score."""
+    order = score.to_numpy().argsort()[::-1]
+    hits = wrong.to_numpy()[order].astype(float)
+    tpr = [0.0, *(hits.cumsum() / max(hits.sum(), 1))]
+    fpr = [0.0, *((1 - hits).cumsum() / max((1 - hits).sum(), 1))]
+    return fpr, tpr
+
+
+def plot_mistake_roc(scores: pd.DataFrame, mistakes: pd.DataFrame, outputs: list[Path]) -> None:
+    """ROC curves of each mistake detector (steps of every seed pooled), on held-out random-parameter
+    steps (the paper's 99% set) and on the steps the model itself wrote (its real mistakes); the
+    legend gives each detector's AUROC, mean over seeds."""
+    sets = ["random parameter", "model's own steps"]
+    auroc = mistakes.groupby(["set", "detector"])["auroc"].mean()
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 4.2), sharey=True)
+    for ax, where in zip(axes, sets, strict=True):
+        rows = scores[scores["set"] == where]
+        for detector in DETECTORS:
+            steps = rows[rows["detector"] == detector]
+            fpr, tpr = _roc(steps["wrong"], steps["score"])
+            ax.plot(fpr, tpr, label=f"{detector} (AUROC {auroc.get((where, detector), float('nan')):.2f})")
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="chance")
+        wrong = int(rows[rows["detector"] == "probe"]["wrong"].sum())
+        total = int((rows["detector"] == "probe").sum())
+        ax.set(xlabel="right steps flagged (false positive rate)", title=f"{where}: {wrong} wrong of {total}")
+        ax.legend(fontsize=7, loc="lower right")
+    axes[0].set_ylabel("wrong steps flagged (true positive rate)")
+    fig.suptitle(
+        "Finding 3 (Part 2.2): does the model know a step is wrong as it starts writing it?", fontsize=9
+    )
+    save_figure(fig, outputs)
+
+
+def plot_decoding(decoding: pd.DataFrame, outputs: list[Path]) -> None:
+    """Held-out accuracy against tokens generated per problem: best of k (majority answer) as a curve
+    over k, greedy and the two retry decoders as points; mean over seeds."""
+    means = decoding.groupby(["strategy", "k"], sort=False)[["accuracy", "tokens"]].mean().reset_index()
+    best = means[means["strategy"].str.startswith("best of")].sort_values("tokens")
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.plot(best["tokens"], best["accuracy"], marker="o", color="grey", label="best of k (majority answer)")
+    for row in best.itertuples():
+        ax.annotate(
+            f"k={row.k}", (row.tokens, row.accuracy), textcoords="offset points", xytext=(4, -10), fontsize=7
+        )
+    for (name, row), marker in zip(
+        means[~means["strategy"].str.startswith("best of")].set_index("strategy").iterrows(),
+        "s^D",
+        strict=False,
+    ):
+        ax.scatter(row["tokens"], row["accuracy"], marker=marker, s=50, label=name, zorder=3)
+    ax.set(
+        xlabel="tokens generated per problem (discarded ones included)",
+        ylabel="share of held-out problems solved",
+    )
+    ax.set_ylim(bottom=0)
+    ax.set_title("Beyond Part 2.2: decoding with the model's own signals, at its cost in tokens", fontsize=9)
+    ax.legend(fontsize=7)
     save_figure(fig, outputs)
