@@ -118,11 +118,17 @@ DETECTORS = ("probe", "probe, random init", "entropy", "1 - top probability")
 
 
 def _roc(wrong: pd.Series, score: pd.Series) -> tuple[list[float], list[float]]:
-    """False and true positive rates as the flagging threshold falls through every score."""
-    order = score.to_numpy().argsort()[::-1]
-    hits = wrong.to_numpy()[order].astype(float)
-    tpr = [0.0, *(hits.cumsum() / max(hits.sum(), 1))]
-    fpr = [0.0, *((1 - hits).cumsum() / max((1 - hits).sum(), 1))]
+    """False and true positive rates as the flagging threshold falls through the scores (steps with
+    equal scores are flagged together: a diagonal segment)."""
+    counts = (
+        pd.DataFrame({"score": score, "wrong": wrong.astype(int)})
+        .groupby("score")["wrong"]
+        .agg(["sum", "size"])
+    )
+    counts = counts.sort_index(ascending=False)
+    hits, misses = counts["sum"].cumsum(), (counts["size"] - counts["sum"]).cumsum()
+    tpr = [0.0, *(hits / max(hits.iloc[-1], 1))] if len(counts) else [0.0]
+    fpr = [0.0, *(misses / max(misses.iloc[-1], 1))] if len(counts) else [0.0]
     return fpr, tpr
 
 
