@@ -25,6 +25,9 @@ def test_smoke_dag_writes_every_output(smoke_run, tmp_path):
         "F2a augmentation: knowledge must be in pretraining",
         "F2b mixed training: knowledge must be in pretraining",
         "F2 mechanism: P-probing",
+        "F3 mistakes: probe",
+        "F3 mistakes: retry data (0.5)",
+        "F3+ decoding: probe retry vs best of k",
         "F4 planning: V-probing",
         "F5 knowledge access is one-way",
         "F5 control: reversed biographies",
@@ -98,12 +101,6 @@ def test_smoke_dag_writes_every_output(smoke_run, tmp_path):
         "probe retry",
         "entropy retry",
     ]
-    findings = pd.read_parquet(results / "claims.parquet")["finding"].tolist()
-    assert {
-        "F3 mistakes: probe",
-        "F3 mistakes: retry data (0.5)",
-        "F3+ decoding: probe retry vs best of k",
-    } <= set(findings)
     metrics = pd.read_parquet(results / "knowledge" / "qa_accuracy.parquet")
     settings = set(zip(metrics.regime, metrics.variant, strict=True))
     assert settings == {
