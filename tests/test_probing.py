@@ -8,7 +8,8 @@ from physlm.data.templates import ATTRIBUTES
 from physlm.probing import (
     Probe,
     attribute_labels,
-    fit_and_score,
+    fit,
+    held_out_correct,
     loss_curve_end,
     majority_baseline,
     p_probe,
@@ -38,7 +39,9 @@ def synthetic(shuffle: bool):
     train = np.arange(n) < n // 2
     probe = Probe(embedding, body, rank=2, classes=[4], seed=0)
     positions = torch.full((n, 1), length - 1)
-    correct = fit_and_score(probe, ids, positions, torch.from_numpy(labels)[:, None], train, CFG, seed=0)
+    targets = torch.from_numpy(labels)[:, None]
+    fit(probe, ids, positions, targets, train, CFG, seed=0)
+    correct = held_out_correct(probe, ids, positions, targets, train, CFG.batch_size)
     return correct[:, 0].mean(), np.bincount(labels[~train]).max() / (~train).sum()
 
 
@@ -123,9 +126,8 @@ def test_q_probe_reads_the_name_between_markers_at_the_end_marker(people, tokeni
 
     def spy(probe, ids, positions, labels, train, cfg, seed, log):
         seen.append((probe, ids, positions))
-        return np.zeros(((~train).sum(), labels.shape[1]), dtype=bool)
 
-    monkeypatch.setattr(probing, "fit_and_score", spy)
+    monkeypatch.setattr(probing, "fit", spy)
     cfg = ProbeConfig(p_rank=2, q_rank=2, steps=1, batch_size=8, lr=1e-3, embedding_lr=1e-4, weight_decay=0.0)
     q_probe(tiny_model, tokenizer, people, cfg, seed=0)
     assert len(seen) == len(ATTRIBUTES)  # one probe per attribute

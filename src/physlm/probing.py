@@ -151,20 +151,17 @@ def predict(probe: Probe, ids: torch.Tensor, positions: torch.Tensor, batch_size
     return [torch.cat(parts).numpy() for parts in out]
 
 
-def fit_and_score(
+def held_out_correct(
     probe: Probe,
     ids: torch.Tensor,
     positions: torch.Tensor,
     labels: torch.Tensor,
     train: np.ndarray,
-    cfg: ProbeTraining,
-    seed: int,
-    log: Callable[[str], None] = print,
+    batch_size: int,
 ) -> np.ndarray:
-    """Train on rows where `train`, return per-row, per-head correctness on the other rows."""
-    fit(probe, ids, positions, labels, train, cfg, seed, log)
+    """Per-row, per-head correctness of the probe's most likely class on the rows not in `train`."""
     test = torch.from_numpy(np.flatnonzero(~train))
-    probs = predict(probe, ids[test], positions[test], cfg.batch_size)
+    probs = predict(probe, ids[test], positions[test], batch_size)
     predicted = np.stack([p.argmax(-1) for p in probs], axis=1)
     return predicted == labels[test].numpy()
 
@@ -247,7 +244,8 @@ def p_probe(
         log(f"P-probe {attribute}:")
         probe = probe_model(model, cfg.p_rank, [classes[a]] * n_pos, seed, norm="layer")
         targets = torch.from_numpy(np.repeat(labels[:, [a]], n_pos, axis=1))
-        correct = fit_and_score(probe, padded, positions, targets, train, cfg, seed, log)
+        fit(probe, padded, positions, targets, train, cfg, seed, log)
+        correct = held_out_correct(probe, padded, positions, targets, train, cfg.batch_size)
         for k in range(n_pos):
             hit = correct[:, k]
             later, nxt = held_out[:, a] > k, held_out[:, a] == k
@@ -289,7 +287,9 @@ def q_probe(
     for a, attribute in enumerate(ATTRIBUTES):
         log(f"Q-probe {attribute}:")
         probe = probe_model(model, cfg.q_rank, [classes[a]], seed, norm="batch", markers=2)
-        correct = fit_and_score(probe, padded, read, torch.from_numpy(labels[:, [a]]), train, cfg, seed, log)
+        targets = torch.from_numpy(labels[:, [a]])
+        fit(probe, padded, read, targets, train, cfg, seed, log)
+        correct = held_out_correct(probe, padded, read, targets, train, cfg.batch_size)
         accuracy.append(correct[:, 0].mean())
     return pd.DataFrame(
         {

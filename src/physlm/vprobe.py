@@ -28,7 +28,7 @@ import torch
 from physlm.artifacts import load_model, read_scale, with_identity, write_table
 from physlm.data.igsm import MOD, PROBE_MARKERS, at_position, prompt
 from physlm.models import build_model
-from physlm.probing import fit_and_score, pad_right, probe_model
+from physlm.probing import fit, held_out_correct, pad_right, probe_model
 from physlm.sections import ModelConfig, VProbeConfig
 
 TASKS = ("nece", "dep", "known", "value", "can_next", "nece_next")
@@ -102,16 +102,9 @@ def probe_task(
     y = np.array(labels)
     read = torch.tensor([[len(x) - 1] for x in ids])
     probe = probe_model(model, cfg.rank, [CLASSES.get(task, 2)], seed)
-    correct = fit_and_score(
-        probe,
-        pad_right(ids, tokenizer.pad_token_id),
-        read,
-        torch.from_numpy(y[:, None]),
-        train,
-        cfg,
-        seed,
-        log,
-    )
+    padded, targets = pad_right(ids, tokenizer.pad_token_id), torch.from_numpy(y[:, None])
+    fit(probe, padded, read, targets, train, cfg, seed, log)
+    correct = held_out_correct(probe, padded, read, targets, train, cfg.batch_size)
     majority = np.bincount(y[train]).argmax()
     return {
         "task": task,
