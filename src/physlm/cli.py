@@ -222,6 +222,17 @@ def _result_steps(steps) -> None:
     p.add_argument("--thresholds-config", dest="thresholds", required=True, help="the claim's thresholds")
     p.add_argument("--out", type=Path, required=True)
 
+    p = _step(steps, "bench", "physlm.bench:bench", "training and evaluation speed against the matmul peak")
+    p.add_argument(
+        "--config", type=Path, default=Path("workflow/config/default.yaml"), help="a scale's config"
+    )
+    p.add_argument("--out", type=Path, required=True, help="the table of rates")
+    p.add_argument("--steps", type=int, default=20, help="timed training steps per model")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps first (--steps: a multiple of it)")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads")
+    p.add_argument("--questions", type=int, default=1000, help="QA questions to answer")
+    p.add_argument("--problems", type=int, default=64, help="math problems to solve")
+
     p = _step(steps, "claims", "physlm.claims:write_claims", "the claims table of every domain")
     p.add_argument("rows", type=Path, nargs="+", help="claim rows written by `physlm claim`")
     p.add_argument("--markdown", type=Path, required=True)

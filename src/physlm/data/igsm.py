@@ -614,14 +614,20 @@ def lexicon() -> list[str]:
     return [FIXED_WORDS, *LAYER_OF, " ".join(map(str, range(MOD))), " ".join(LETTERS)]
 
 
-def write_tokenizer(*, out_dir: Path) -> None:
-    """Step `igsm-tokenizer`: the word-level tokenizer of the iGSM world (with the probe markers)."""
-    from physlm.artifacts import mark
+def make_tokenizer():
+    """The word-level tokenizer of the iGSM world, with the probe markers and the retry token."""
     from physlm.data.tokenizer import build_tokenizer
 
     tokenizer = build_tokenizer(lexicon(), extra_special=PROBE_MARKERS, prepend_scheme="first")
     tokenizer.add_tokens([RETRY])  # one token, and not special: decoding keeps it
-    tokenizer.save_pretrained(out_dir)
+    return tokenizer
+
+
+def write_tokenizer(*, out_dir: Path) -> None:
+    """Step `igsm-tokenizer`: the iGSM world's tokenizer, saved."""
+    from physlm.artifacts import mark
+
+    make_tokenizer().save_pretrained(out_dir)
     mark(out_dir)
 
 

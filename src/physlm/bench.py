@@ -1,0 +1,257 @@
+"""How fast the pipeline trains and evaluates, against this machine's own limits (`physlm bench`).
+
+Training: for every model shape a config trains (the knowledge model, the math model, each capacity
+model), the pipeline's own training loop (physlm.train.train over a packed stream of windows) is
+timed, and beside it a plain-PyTorch model of the same shape (physlm.reference_gpt) trained the same
+way. Both become FLOP/s by one count, and a ratio to the machine's matmul peak, measured by the same
+command. Evaluation: QA questions answered, and math solutions generated, per second.
+
+FLOPs per trained token follow PaLM's appendix B: 6 x the parameters of every matrix multiply (the
+output head included, the embedding lookup not), plus 12 x layers x width x context for attention.
+The data are random tokens and the models untrained: speed does not depend on either, except that an
+untrained model never stops generating early, so the evaluation rates are the slow case.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+
+from physlm.models import build_model, pick_device
+from physlm.reference_gpt import ReferenceGPT
+from physlm.sections import ModelConfig, TrainConfig
+from physlm.train import Stream, make_optimizer, train
+
+PEAK_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One model shape a config trains, with the batch it trains at and its vocabulary."""
+
+    name: str
+    model: ModelConfig
+    batch_size: int
+    vocab_size: int
+
+
+def config_shapes(config: dict, knowledge_vocab: int, math_vocab: int) -> list[Shape]:
+    """Every model shape `config` trains: the knowledge model, the math model, the capacity models."""
+    shapes = [
+        Shape("knowledge", ModelConfig(**config["model"]), config["pretrain"]["batch_size"], knowledge_vocab)
+    ]
+    if "math" in config:
+        math = config["math"]
+        shapes.append(Shape("math", ModelConfig(**math["model"]), math["training"]["batch_size"], math_vocab))
+    for size in config["capacity"]["models"]:
+        shape = {**config["model"], **{k: size[k] for k in ("n_layer", "n_head", "d_model")}}
+        batch = config["capacity"]["training"]["batch_size"]
+        shapes.append(Shape(f"capacity {size['name']}", ModelConfig(**shape), batch, knowledge_vocab))
+    return shapes
+
+
+def flops_per_token(model: torch.nn.Module, n_layer: int, d_model: int, context: int) -> float:
+    """Training FLOPs per token (forward and backward): 6 per weight of every linear map, plus
+    attention's 12 x layers x width x context (PaLM, appendix B)."""
+    weights = {id(m.weight): m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear)}
+    return 6 * sum(weights.values()) + 12 * n_layer * d_model * context
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, size: int, seconds: float = 1.0) -> float:
+    """FLOP/s of a square matmul of `size`, the best of repeated runs lasting `seconds` in all: the
+    ceiling the training FLOP/s are compared against."""
+    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
+    best, spent = float("inf"), 0.0
+    while spent < seconds or best == float("inf"):
+        _sync(device)
+        start = time.perf_counter()
+        a @ b
+        _sync(device)
+        took = time.perf_counter() - start
+        best, spent = min(best, took), spent + took
+    return 2 * size**3 / best
+
+
+def _random_windows(shape: Shape, n: int, seed: int = 0) -> np.ndarray:
+    """`n` windows of random token ids (above the two special ids 0 and 1)."""
+    return np.random.default_rng(seed).integers(2, shape.vocab_size, size=(n, shape.model.context))
+
+
+def pipeline_rate(shape: Shape, steps: int, warmup: int, log: Callable[[str], None]) -> tuple[float, float]:
+    """(tokens/s, FLOPs per token) of physlm.train.train on this shape, over `steps` steps after
+    `warmup` untimed ones (`steps` a multiple of `warmup`: the loop's own log times each block)."""
+    model = build_model(shape.model, shape.vocab_size, eos_id=0, pad_id=1, seed=0)
+    windows = _random_windows(shape, 4 * shape.batch_size)
+    stream = Stream(
+        [list(w) for w in windows], [[True] * len(w) for w in windows], shape.model.context, seed=0
+    )
+    cfg = _bench_training(shape.batch_size, warmup + steps, warmup)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = train(model, [(stream, shape.batch_size)], cfg, Path(tmp) / "checkpoint.pt", log=log)
+    rates = rows["tokens_per_s"].to_numpy()[1:]  # each row: `warmup` steps of equal tokens
+    return len(rates) / np.sum(1 / rates), flops_per_token(model, *_dims(shape))
+
+
+def _bench_training(batch_size: int, steps: int, log_every: int) -> TrainConfig:
+    """Training settings for timing: no checkpoint (the loop writes none at its last step)."""
+    return TrainConfig(
+        batch_size=batch_size,
+        lr=1e-3,
+        final_lr_ratio=0.1,
+        warmup_steps=1,
+        weight_decay=0.1,
+        checkpoint_every=steps,
+        log_every=log_every,
+        steps=steps,
+    )
+
+
+def _dims(shape: Shape) -> tuple[int, int, int]:
+    return shape.model.n_layer, shape.model.d_model, shape.model.context
+
+
+def reference_rate(shape: Shape, steps: int, warmup: int) -> tuple[float, float]:
+    """(tokens/s, FLOPs per token) of the plain-PyTorch model of this shape, trained as the pipeline
+    trains (AdamW from physlm.train, gradient clipping, bf16 autocast on CUDA)."""
+    device = pick_device()
+    m = shape.model
+    model = ReferenceGPT(shape.vocab_size, m.n_layer, m.n_head, m.d_model, m.context).to(device)
+    optimizer = make_optimizer(model, _bench_training(shape.batch_size, warmup + steps, warmup), device)
+    batch = torch.from_numpy(_random_windows(shape, shape.batch_size)).to(device)
+    clock = 0.0
+    for step in range(warmup + steps):
+        if step == warmup:
+            _sync(device)
+            clock = time.perf_counter()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            loss = model.loss(batch)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    loss.item()
+    _sync(device)
+    elapsed = time.perf_counter() - clock
+    return steps * batch.numel() / elapsed, flops_per_token(model, *_dims(shape))
+
+
+def qa_rate(shape: Shape, tokenizer, people: pd.DataFrame, questions: int, batch_size: int) -> float:
+    """QA questions answered per second (greedy, batched as the evaluate step batches them)."""
+    from physlm.data.bios import make_qa
+    from physlm.evaluate import answer_questions
+
+    model = build_model(shape.model, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed=0)
+    qa = make_qa(people).head(questions)
+    start = time.perf_counter()
+    answer_questions(model.to(pick_device()), tokenizer, qa, batch_size)
+    return len(qa) / (time.perf_counter() - start)
+
+
+def solution_rate(shape: Shape, tokenizer, problems: pd.DataFrame, batch_size: int) -> tuple[float, float]:
+    """(solutions, generated tokens) per second, generating as the evaluate-math step does (up to
+    twice the longest reference solution, plus 8 tokens)."""
+    from physlm.data.igsm import prompt
+    from physlm.solve import generate
+
+    model = build_model(shape.model, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed=0)
+    reference = tokenizer([" ".join(s) for s in problems["solution"]])["input_ids"]
+    prompts = [prompt(t, q) for t, q in zip(problems["text"], problems["question"], strict=True)]
+    start = time.perf_counter()
+    ids = generate(model.to(pick_device()), tokenizer, prompts, batch_size, 2 * max(map(len, reference)) + 8)
+    elapsed = time.perf_counter() - start
+    return len(prompts) / elapsed, sum(map(len, ids)) / elapsed
+
+
+def training_rows(shapes: list[Shape], steps: int, warmup: int, peak: float) -> list[dict]:
+    """Tokens/s, FLOP/s and share of `peak` of the pipeline and of the reference, shape by shape."""
+    rows = []
+    for shape in shapes:
+        for implementation in ("pipeline", "reference"):
+            if implementation == "pipeline":
+                tokens_per_s, per_token = pipeline_rate(shape, steps, warmup, log=lambda line: None)
+            else:
+                tokens_per_s, per_token = reference_rate(shape, steps, warmup)
+            m = shape.model
+            rows.append(
+                {
+                    "measure": "training",
+                    "shape": f"{shape.name} {m.n_layer}x{m.d_model}, {m.context} x {shape.batch_size}",
+                    "implementation": implementation,
+                    "unit": "tokens",
+                    "per_s": tokens_per_s,
+                    "flops_per_s": tokens_per_s * per_token,
+                    "peak_share": tokens_per_s * per_token / peak,
+                }
+            )
+            print(f"{rows[-1]['shape']} {implementation}: {tokens_per_s:,.0f} tokens/s", flush=True)
+    return rows
+
+
+def bench(
+    *, config: Path, out: Path, steps: int, warmup: int, threads: int, questions: int, problems: int
+) -> None:
+    """Step `bench`: the training speed of every model shape in `config`, the pipeline's loop beside
+    the plain-PyTorch reference, as FLOP/s and as a share of the measured matmul peak (bf16 on a GPU,
+    fp32 on a CPU); then QA and math evaluation speed. Prints the table and writes it to `out`."""
+    from physlm.artifacts import write_table
+    from physlm.data.bios import lexicon, make_people
+    from physlm.data.igsm import Knobs, ProblemSet, make_set, make_tokenizer
+    from physlm.data.tokenizer import build_tokenizer
+
+    if steps % warmup:
+        raise ValueError(f"--steps ({steps}) must be a multiple of --warmup ({warmup})")
+    torch.set_num_threads(threads)
+    settings = yaml.safe_load(config.read_text())
+    device = pick_device()
+    people = make_people(max(settings["bios"]["n_people"], questions), settings["bios"]["pools"], seed=0)
+    knowledge_tokenizer, math_tokenizer = build_tokenizer(lexicon(people)), make_tokenizer()
+    size = 8192 if device.type == "cuda" else 1024
+    peaks = {name: matmul_peak(device, dtype, size) for name, dtype in PEAK_DTYPES.items()}
+    peak_dtype = "bfloat16" if device.type == "cuda" else "float32"
+    print(f"{device}, {threads} threads, matmul peak: {peaks}", flush=True)
+    shapes = config_shapes(settings, len(knowledge_tokenizer), len(math_tokenizer))
+    rows = training_rows(shapes, steps, warmup, peaks[peak_dtype])
+    knowledge, math = shapes[0], shapes[1]
+    qa_per_s = qa_rate(knowledge, knowledge_tokenizer, people, questions, settings["evaluate"]["batch_size"])
+    test = ProblemSet("test", problems, settings["math"]["test"]["max_op"], op_distribution="each")
+    table, _ = make_set(Knobs(**settings["math"]["curriculum"][-1]["knobs"]), test, seed=0)
+    per_s = solution_rate(math, math_tokenizer, table, settings["math"]["evaluate"]["batch_size"])
+    for shape, unit, rate in [
+        (knowledge, "QA questions", qa_per_s),
+        (math, "solutions", per_s[0]),
+        (math, "generated tokens", per_s[1]),
+    ]:
+        rows.append(
+            {
+                "measure": "evaluation",
+                "shape": shape.name,
+                "implementation": "pipeline",
+                "unit": unit,
+                "per_s": rate,
+            }
+        )
+    result = pd.DataFrame(rows).assign(
+        device=str(device),
+        threads=threads,
+        peak_dtype=peak_dtype,
+        **{f"matmul_{k}_flops_per_s": v for k, v in peaks.items()},
+    )
+    print(
+        result[
+            ["measure", "shape", "implementation", "unit", "per_s", "flops_per_s", "peak_share"]
+        ].to_markdown(index=False, floatfmt=",.3g")
+    )
+    write_table(result, out)

@@ -1,0 +1,88 @@
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from physlm.bench import Shape, bench, config_shapes, flops_per_token, matmul_peak, reference_rate
+from physlm.models import build_model, count_parameters
+from physlm.reference_gpt import ReferenceGPT
+from physlm.sections import ModelConfig
+
+CONFIGS = Path(__file__).resolve().parents[1] / "workflow" / "config"
+SHAPE = ModelConfig(arch="llama", n_layer=2, n_head=2, d_model=16, context=32)
+
+
+def test_the_reference_has_the_pipeline_models_matrices():
+    pipeline = build_model(SHAPE, vocab_size=50, eos_id=0, pad_id=1, seed=0)
+    reference = ReferenceGPT(50, SHAPE.n_layer, SHAPE.n_head, SHAPE.d_model, SHAPE.context)
+    assert count_parameters(reference) == count_parameters(pipeline)
+    assert flops_per_token(reference, 2, 16, 32) == flops_per_token(pipeline, 2, 16, 32)
+
+
+def test_flops_count_each_matrix_once_and_attention_by_context():
+    model = ReferenceGPT(10, n_layer=1, n_head=2, d_model=8, context=16)
+    # qkv 8x24, out 8x8, gate/up 8x42, down 21x8, the head 8x10 (tied: the embedding is not counted)
+    weights = 192 + 64 + 336 + 168 + 80
+    assert flops_per_token(model, 1, 8, 16) == 6 * weights + 12 * 1 * 8 * 16
+
+
+def test_the_reference_is_causal_and_learns():
+    torch.manual_seed(0)
+    model = ReferenceGPT(20, n_layer=2, n_head=2, d_model=16, context=12)
+    ids = torch.randint(0, 20, (3, 12))
+    changed = ids.clone()
+    changed[:, 7] = (changed[:, 7] + 1) % 20
+    with torch.no_grad():
+        assert torch.allclose(model(ids)[:, :7], model(changed)[:, :7], atol=1e-6)
+        assert not torch.allclose(model(ids)[:, 7:], model(changed)[:, 7:])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    first = model.loss(ids).item()
+    for _ in range(30):
+        optimizer.zero_grad()
+        model.loss(ids).backward()
+        optimizer.step()
+    assert model.loss(ids).item() < first / 2
+
+
+def test_every_shape_a_config_trains_is_benchmarked():
+    config = yaml.safe_load((CONFIGS / "default.yaml").read_text())
+    shapes = config_shapes(config, knowledge_vocab=100, math_vocab=200)
+    assert [s.name for s in shapes] == ["knowledge", "math"] + [
+        f"capacity {m['name']}" for m in config["capacity"]["models"]
+    ]
+    assert shapes[1].model == ModelConfig(**config["math"]["model"]) and shapes[1].vocab_size == 200
+    assert shapes[2].model.d_model == config["capacity"]["models"][0]["d_model"]
+
+
+def test_matmul_peak_and_reference_rate_are_positive():
+    assert matmul_peak(torch.device("cpu"), torch.float32, 64, seconds=0.05) > 1e6
+    rate, per_token = reference_rate(Shape("tiny", SHAPE, 2, 50), steps=2, warmup=1)
+    assert rate > 0 and per_token > 0
+
+
+def test_bench_writes_a_row_per_shape_and_implementation_and_the_evaluation_rates(tmp_path):
+    out = tmp_path / "bench.parquet"
+    bench(config=CONFIGS / "smoke.yaml", out=out, steps=2, warmup=1, threads=1, questions=12, problems=4)
+    table = pd.read_parquet(out)
+    training = table[table["measure"] == "training"]
+    assert len(training) == 2 * 4  # knowledge, math, two capacity models; pipeline and reference
+    assert set(training["implementation"]) == {"pipeline", "reference"}
+    assert (training["peak_share"] > 0).all() and (training["flops_per_s"] > training["per_s"]).all()
+    evaluation = table[table["measure"] == "evaluation"].set_index("unit")["per_s"]
+    assert set(evaluation.index) == {"QA questions", "solutions", "generated tokens"}
+    assert (evaluation > 0).all() and evaluation["generated tokens"] > evaluation["solutions"]
+
+
+def test_steps_must_be_whole_blocks_of_warmup(tmp_path):
+    with pytest.raises(ValueError, match="multiple of --warmup"):
+        bench(
+            config=CONFIGS / "smoke.yaml",
+            out=tmp_path / "b.parquet",
+            steps=5,
+            warmup=2,
+            threads=1,
+            questions=1,
+            problems=1,
+        )
