@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import datetime
+import functools
 import hashlib
 import json
 import platform
@@ -124,8 +125,16 @@ def _imported(module: str) -> set[str]:
     """The physlm modules a module's code imports, at its top or inside functions."""
     source = _source(module)
     package = module if source.name == "__init__.py" else module.rpartition(".")[0]
+    return {name for name in _import_names(source.read_bytes(), package) if _source(name) is not None}
+
+
+@functools.cache
+def _import_names(code: bytes, package: str) -> frozenset[str]:
+    """Every name the code imports (modules, and module.name for `from` imports). Cached by content:
+    parsing the workflow hashes the code of every rule, and the same modules come up hundreds of
+    times."""
     names = set()
-    for node in ast.walk(ast.parse(source.read_bytes())):
+    for node in ast.walk(ast.parse(code)):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -136,7 +145,7 @@ def _imported(module: str) -> set[str]:
             names.add(base)
             # `from physlm import probing` names a module; `from physlm.x import f` a function.
             names.update(f"{base}.{alias.name}" for alias in node.names)
-    return {name for name in names if _source(name) is not None}
+    return frozenset(names)
 
 
 def code_closure(*modules: str) -> list[str]:
