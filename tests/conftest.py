@@ -55,12 +55,13 @@ def smoke_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def slurm_run(tmp_path_factory):
-    """The whole smoke-scale DAG through workflow/profiles/slurm on a real one-node cluster on this
-    machine, once; skips, saying why, where no cluster can start. Returns (workdir, the run)."""
-    from smk import SLURM, copy_workflow, snakemake, start_cluster
+    """The knowledge half of the smoke-scale DAG (smk.SECOND_RUN) through workflow/profiles/slurm on
+    a real one-node cluster on this machine, once; skips, saying why, where no cluster can start.
+    Returns (workdir, the run)."""
+    from smk import SECOND_RUN, SLURM, copy_workflow, snakemake, start_cluster
 
     reason = start_cluster()
     if reason:
         pytest.skip(reason)
     workdir = copy_workflow(tmp_path_factory.mktemp("slurm"))
-    return workdir, snakemake(workdir, *SLURM, cores=None)
+    return workdir, snakemake(workdir, *SLURM, *SECOND_RUN, cores=None)

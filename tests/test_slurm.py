@@ -1,11 +1,11 @@
-"""The smoke DAG through workflow/profiles/slurm on a real one-node SLURM cluster on this machine
-(started by tests/slurm/start-cluster: Debian's slurm-wlm and munge, loopback only)."""
+"""The knowledge half of the smoke DAG (smk.SECOND_RUN) through workflow/profiles/slurm on a real
+one-node SLURM cluster on this machine (started by tests/slurm/start-cluster: Debian's slurm-wlm
+and munge, loopback only)."""
 
 import re
 
-import pandas as pd
 import pytest
-from smk import FIGURES
+from smk import SECOND_RUN_FIGURES
 
 
 @pytest.mark.e2e
@@ -16,14 +16,13 @@ def test_smoke_dag_runs_through_the_slurm_profile(slurm_run):
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", out)
     # Every compute job went through sbatch, each in a submission of its own (no group asks for the
     # summed threads of its jobs, which would pend for ever on this 2-CPU node).
-    assert len(submitted) >= 45 and len(set(submitted)) == len(submitted)
+    assert len(submitted) >= 30 and len(set(submitted)) == len(submitted)
     logs = work / ".snakemake" / "slurm_logs"
     for rule in ("rule_people", "rule_biographies", "rule_pretrain", "rule_capacity_train", "rule_probe"):
         assert any((logs / rule).rglob("*.log")), f"no SLURM log for {rule}"
     results = work / "results"
-    for figure in FIGURES:
+    for figure in SECOND_RUN_FIGURES:
         assert (results / "figures" / f"{figure}.png").stat().st_size > 10_000
-    claims = pd.read_parquet(results / "claims.parquet")
-    assert claims["verdict"].str.match(r"(supported|refuted|inconclusive)").all()
     # Local rules (figures, tables) ran here and were never submitted.
-    assert not (logs / "rule_figure_knowledge_capacity").exists()
+    assert not (logs / "rule_figure_p_probing").exists()
+    assert not (logs / "rule_collect_knowledge_qa_accuracy").exists()
