@@ -64,11 +64,27 @@ def test_matmul_peak_and_reference_rate_are_positive():
 
 def test_bench_writes_a_row_per_shape_and_implementation_and_the_evaluation_rates(tmp_path):
     out = tmp_path / "bench.parquet"
-    bench(config=CONFIGS / "smoke.yaml", out=out, steps=2, warmup=1, threads=1, questions=12, problems=4)
+    bench(
+        config=CONFIGS / "smoke.yaml",
+        out=out,
+        steps=2,
+        warmup=1,
+        threads=2,
+        questions=12,
+        problems=4,
+        together=2,
+    )
     table = pd.read_parquet(out)
     training = table[table["measure"] == "training"]
-    assert len(training) == 2 * 4  # knowledge, math, two capacity models; pipeline and reference
-    assert set(training["implementation"]) == {"pipeline", "reference"}
+    # knowledge, math and two capacity models, by the pipeline and the reference; the capacity models
+    # also two at once
+    assert len(training) == 2 * 4 + 2
+    assert set(training["implementation"]) == {"pipeline", "reference", "pipeline, 2 at once"}
+    assert (
+        training[training["implementation"] == "pipeline, 2 at once"]["shape"]
+        .str.startswith("capacity")
+        .all()
+    )
     assert (training["peak_share"] > 0).all() and (training["flops_per_s"] > training["per_s"]).all()
     evaluation = table[table["measure"] == "evaluation"].set_index("unit")["per_s"]
     assert set(evaluation.index) == {"QA questions", "solutions", "generated tokens"}

@@ -14,9 +14,11 @@ untrained model never stops generating early, so the evaluation rates are the sl
 
 from __future__ import annotations
 
+import multiprocessing
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,15 +177,40 @@ def solution_rate(shape: Shape, tokenizer, problems: pd.DataFrame, batch_size: i
     return len(prompts) / elapsed, sum(map(len, ids)) / elapsed
 
 
-def training_rows(shapes: list[Shape], steps: int, warmup: int, peak: float) -> list[dict]:
-    """Tokens/s, FLOP/s and share of `peak` of the pipeline and of the reference, shape by shape."""
+def _alone(shape: Shape, steps: int, warmup: int, threads: int) -> tuple[float, float]:
+    """pipeline_rate in a process of its own, on `threads` threads."""
+    torch.set_num_threads(threads)
+    return pipeline_rate(shape, steps, warmup, log=lambda line: None)
+
+
+def together_rate(shape: Shape, steps: int, warmup: int, copies: int, threads: int) -> tuple[float, float]:
+    """(summed tokens/s, FLOPs per token) of `copies` processes training this shape at the same time,
+    sharing `threads` CPU threads (and the GPU, if any): how the DAG trains many small models at once,
+    each its own job."""
+    context = multiprocessing.get_context("spawn")  # CUDA cannot be used in forked processes
+    each = max(1, threads // copies)
+    with ProcessPoolExecutor(copies, mp_context=context) as pool:
+        rates = list(pool.map(_alone, *zip(*[(shape, steps, warmup, each)] * copies, strict=True)))
+    return sum(r for r, _ in rates), rates[0][1]
+
+
+def training_rows(
+    shapes: list[Shape], steps: int, warmup: int, peak: float, together: int, threads: int
+) -> list[dict]:
+    """Tokens/s, FLOP/s and share of `peak` of the pipeline and of the reference, shape by shape;
+    with `together` > 1, also that many capacity models trained at once."""
     rows = []
     for shape in shapes:
-        for implementation in ("pipeline", "reference"):
-            if implementation == "pipeline":
-                tokens_per_s, per_token = pipeline_rate(shape, steps, warmup, log=lambda line: None)
-            else:
-                tokens_per_s, per_token = reference_rate(shape, steps, warmup)
+        runs = {
+            "pipeline": lambda s=shape: pipeline_rate(s, steps, warmup, log=lambda line: None),
+            "reference": lambda s=shape: reference_rate(s, steps, warmup),
+        }
+        if together > 1 and shape.name.startswith("capacity"):
+            runs[f"pipeline, {together} at once"] = lambda s=shape: together_rate(
+                s, steps, warmup, together, threads
+            )
+        for implementation, run in runs.items():
+            tokens_per_s, per_token = run()
             m = shape.model
             rows.append(
                 {
@@ -201,11 +228,20 @@ def training_rows(shapes: list[Shape], steps: int, warmup: int, peak: float) -> 
 
 
 def bench(
-    *, config: Path, out: Path, steps: int, warmup: int, threads: int, questions: int, problems: int
+    *,
+    config: Path,
+    out: Path,
+    steps: int,
+    warmup: int,
+    threads: int,
+    questions: int,
+    problems: int,
+    together: int = 1,
 ) -> None:
     """Step `bench`: the training speed of every model shape in `config`, the pipeline's loop beside
     the plain-PyTorch reference, as FLOP/s and as a share of the measured matmul peak (bf16 on a GPU,
-    fp32 on a CPU); then QA and math evaluation speed. Prints the table and writes it to `out`."""
+    fp32 on a CPU); with `together` > 1, the capacity models also trained that many at once; then QA
+    and math evaluation speed. Prints the table and writes it to `out`."""
     from physlm.artifacts import write_table
     from physlm.data.bios import lexicon, make_people
     from physlm.data.igsm import Knobs, ProblemSet, make_set, make_tokenizer
@@ -223,7 +259,7 @@ def bench(
     peak_dtype = "bfloat16" if device.type == "cuda" else "float32"
     print(f"{device}, {threads} threads, matmul peak: {peaks}", flush=True)
     shapes = config_shapes(settings, len(knowledge_tokenizer), len(math_tokenizer))
-    rows = training_rows(shapes, steps, warmup, peaks[peak_dtype])
+    rows = training_rows(shapes, steps, warmup, peaks[peak_dtype], together, threads)
     knowledge, math = shapes[0], shapes[1]
     qa_per_s = qa_rate(knowledge, knowledge_tokenizer, people, questions, settings["evaluate"]["batch_size"])
     test = ProblemSet("test", problems, settings["math"]["test"]["max_op"], op_distribution="each")
