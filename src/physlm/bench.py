@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -197,8 +198,9 @@ def together_rate(shape: Shape, steps: int, warmup: int, copies: int, threads: i
     context = multiprocessing.get_context("spawn")  # CUDA cannot be used in forked processes
     each = max(1, threads // copies)
     with ProcessPoolExecutor(copies, mp_context=context) as pool:
-        rates = list(pool.map(_alone, *zip(*[(shape, steps, warmup, each)] * copies, strict=True)))
-    return sum(r for r, _ in rates), rates[0][1]
+        runs = [pool.submit(_alone, shape, steps, warmup, each) for _ in range(copies)]
+        rates = [run.result() for run in runs]
+    return sum(rate for rate, _ in rates), rates[0][1]
 
 
 def training_rows(
@@ -209,12 +211,12 @@ def training_rows(
     rows = []
     for shape in shapes:
         runs = {
-            "pipeline": lambda s=shape: pipeline_rate(s, steps, warmup, log=lambda line: None),
-            "reference": lambda s=shape: reference_rate(s, steps, warmup),
+            "pipeline": partial(pipeline_rate, shape, steps, warmup, log=lambda line: None),
+            "reference": partial(reference_rate, shape, steps, warmup),
         }
         if together > 1 and shape.name.startswith("capacity"):
-            runs[f"pipeline, {together} at once"] = lambda s=shape: together_rate(
-                s, steps, warmup, together, threads
+            runs[f"pipeline, {together} at once"] = partial(
+                together_rate, shape, steps, warmup, together, threads
             )
         for implementation, run in runs.items():
             tokens_per_s, per_token = run()
