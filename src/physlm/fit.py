@@ -112,12 +112,13 @@ def fit(
             raise ValueError("math problems are trained on alone: drop the biographies and QA pairs")
         table = pd.read_parquet(problems)
         docs, masks = problem_documents(tokenizer, table, solution_only)
-        stream = Rows(docs, masks, context, seed, tokenizer.pad_token_id)
+        stream = Rows(docs, masks, context, seed, tokenizer.pad_token_id, training.batch_size)
         sources, mixture = {"problems": None}, [(stream, training.batch_size)]
         print(f"{stream.dropped} problems longer than the context ({context}) dropped", flush=True)
         if equal_tokens_with is not None:
             other = problem_documents(tokenizer, pd.read_parquet(equal_tokens_with), solution_only)
-            ratio = _mean_length(Rows(*other, context, seed, tokenizer.pad_token_id)) / _mean_length(stream)
+            reference = Rows(*other, context, seed, tokenizer.pad_token_id, training.batch_size)
+            ratio = _mean_length(reference) / _mean_length(stream)
             training = dataclasses.replace(training, steps=max(1, round(training.steps * ratio)))
             print(f"{training.steps} steps: the tokens of {training_config.steps} on {equal_tokens_with}")
         scale = math_scale(read_scale(init_dir) if init_dir else None, stream, training, network)

@@ -73,25 +73,53 @@ class Stream:
 class Rows:
     """One document per row, right-padded to the batch's longest: a math solution must see its whole
     problem, which packing would cut. Documents longer than `context` are dropped (as the paper drops
-    over-length problems); row k of the endless stream is fixed by (seed, k). Padding comes after the
-    document, so under causal attention it changes nothing the loss sees."""
+    over-length problems). Padding comes after the document, so under causal attention it changes
+    nothing the loss sees.
 
-    def __init__(self, docs: list[list[int]], masks: list[list[bool]], context: int, seed: int, pad: int):
+    Batches are grouped by length (as transformers' `group_by_length`): each epoch's shuffled order is
+    cut into pools of `POOL_BATCHES` batches, each pool sorted by length and cut into batches, and the
+    batches shuffled. A batch then pads to a length close to its every row's instead of to the
+    longest of a random sample (on the default iGSM sets a third of the tokens were padding). Row k of
+    the endless stream stays fixed by (seed, k), and every document is still seen once per epoch.
+    """
+
+    POOL_BATCHES = 50
+
+    def __init__(
+        self,
+        docs: list[list[int]],
+        masks: list[list[bool]],
+        context: int,
+        seed: int,
+        pad: int,
+        batch_size: int,
+    ):
         kept = [i for i, d in enumerate(docs) if len(d) <= context]
         if not kept:
             raise ValueError(f"every document is longer than the context ({context} tokens)")
         self.dropped = len(docs) - len(kept)
         self.docs = [docs[i] for i in kept]
         self.masks = [masks[i] for i in kept]
-        self.per_epoch, self.seed, self.pad = len(kept), seed, pad
+        self.per_epoch, self.seed, self.pad, self.batch_size = len(kept), seed, pad, batch_size
         self._epoch, self._order = -1, None
+
+    def _grouped_order(self, epoch: int) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, epoch])
+        order = rng.permutation(self.per_epoch)
+        lengths = np.array([len(self.docs[i]) for i in order])
+        pool = self.POOL_BATCHES * self.batch_size
+        batches = []
+        for begin in range(0, self.per_epoch, pool):
+            chunk = order[begin : begin + pool][np.argsort(lengths[begin : begin + pool], kind="stable")]
+            batches += [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+        return np.concatenate([batches[b] for b in rng.permutation(len(batches))])
 
     def windows(self, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
         rows = []
         for k in range(start, start + count):
             epoch, row = divmod(k, self.per_epoch)
             if epoch != self._epoch:
-                self._order = np.random.default_rng([self.seed, epoch]).permutation(self.per_epoch)
+                self._order = self._grouped_order(epoch)
                 self._epoch = epoch
             rows.append(self._order[row])
         width = max(len(self.docs[i]) for i in rows)
