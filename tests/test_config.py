@@ -12,7 +12,7 @@ from physlm.config import ConfigError, coerce_numbers, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
-SCALES = ["smoke", "default", "mid", "paper"]
+SCALES = ["smoke", "default", "mid", "gpu", "paper"]
 
 
 def load(scale: str) -> dict:
@@ -171,3 +171,26 @@ def test_capacity_models_stop_at_their_max_people(tmp_path):
         for n, sizes in (("400", "sml"), ("5000", "sm"))
         for size in sizes
     }
+
+
+@pytest.mark.parametrize("scale", ["default", "mid", "gpu", "paper"])
+def test_every_scale_plans_the_whole_dag(scale, tmp_path):
+    """A scale no test runs must still make a DAG: every finding's claim reachable, no missing rule."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--cores",
+            "1",
+            f"--configfile=workflow/config/{scale}.yaml",
+        ],
+        cwd=copy_workflow(tmp_path),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    claims = ["capacity", "knowledge", "manipulation", "probing", "math", "mistakes"]
+    for rule in (f"claim_{name}" for name in claims):
+        assert re.search(rf"^{rule}\s+1$", result.stdout, re.M), rule
