@@ -30,6 +30,12 @@ def _error(config: dict) -> str:
     return str(info.value)
 
 
+def dry_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """`snakemake -n ARGS` in a copy of the workflow: plans the DAG, runs nothing."""
+    command = [sys.executable, "-m", "snakemake", "-n", "--cores", "1", *args]
+    return subprocess.run(command, cwd=copy_workflow(tmp_path), capture_output=True, text=True)
+
+
 def test_unknown_key_is_named_with_the_allowed_keys():
     config = load("smoke")
     config["pretrain"]["learning_rate"] = 0.1
@@ -88,24 +94,7 @@ def test_snakemake_fails_before_any_job_on_bad_config(tmp_path):
     bad["finetune"]["method"] = "qlora"
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(bad))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-n",
-            "--cores",
-            "1",
-            "--configfile",
-            str(path),
-            "--directory",
-            str(tmp_path),
-            "-s",
-            str(ROOT / "Snakefile"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    result = dry_run(tmp_path, f"--configfile={path}")
     assert result.returncode != 0
     assert (
         "config key finetune.method: 'qlora' is not one of ['full', 'lora']" in result.stdout + result.stderr
@@ -118,12 +107,7 @@ def test_math_knobs_that_cannot_make_a_problem_fail_before_any_job(tmp_path):
     bad["math"]["test"]["max_op"] = 40  # 4 links cannot hold 40 operations
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(bad))
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", str(path)],
-        cwd=copy_workflow(tmp_path),
-        capture_output=True,
-        text=True,
-    )
+    result = dry_run(tmp_path, f"--configfile={path}")
     assert result.returncode != 0
     assert "math.test.max_op: 40 operations cannot be reached" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
@@ -157,12 +141,7 @@ def test_schema_pool_maxima_are_what_the_word_lists_allow():
 
 def test_capacity_models_stop_at_their_max_people(tmp_path):
     """The default grid trains the 2x64 model at N=400 only; the others at every N."""
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "results/capacity/bits.parquet"],
-        cwd=copy_workflow(tmp_path),
-        capture_output=True,
-        text=True,
-    )
+    result = dry_run(tmp_path, "results/capacity/bits.parquet")
     assert result.returncode == 0, result.stderr
     trained = set(re.findall(r"results/capacity/(\w+)/N(\d+)/E100/(\w+)/seed0/model", result.stdout))
     assert trained == {
@@ -176,20 +155,7 @@ def test_capacity_models_stop_at_their_max_people(tmp_path):
 @pytest.mark.parametrize("scale", ["default", "mid", "gpu", "paper"])
 def test_every_scale_plans_the_whole_dag(scale, tmp_path):
     """A scale no test runs must still make a DAG: every finding's claim reachable, no missing rule."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-n",
-            "--cores",
-            "1",
-            f"--configfile=workflow/config/{scale}.yaml",
-        ],
-        cwd=copy_workflow(tmp_path),
-        capture_output=True,
-        text=True,
-    )
+    result = dry_run(tmp_path, f"--configfile=workflow/config/{scale}.yaml")
     assert result.returncode == 0, result.stderr
     claims = ["capacity", "knowledge", "manipulation", "probing", "math", "mistakes"]
     for rule in (f"claim_{name}" for name in claims):
