@@ -58,8 +58,8 @@ def test_every_shape_a_config_trains_is_benchmarked():
 
 def test_matmul_peak_and_reference_rate_are_positive():
     assert matmul_peak(torch.device("cpu"), torch.float32, 64, seconds=0.05) > 1e6
-    rate, per_token = reference_rate(Shape("tiny", SHAPE, 2, 50), steps=2, warmup=1)
-    assert rate > 0 and per_token > 0
+    rate, per_token, first_block_s = reference_rate(Shape("tiny", SHAPE, 2, 50), steps=2, warmup=1)
+    assert rate > 0 and per_token > 0 and first_block_s > 0
 
 
 def test_bench_writes_a_row_per_shape_and_implementation_and_the_evaluation_rates(tmp_path):
@@ -86,19 +86,25 @@ def test_bench_writes_a_row_per_shape_and_implementation_and_the_evaluation_rate
         .all()
     )
     assert (training["peak_share"] > 0).all() and (training["flops_per_s"] > training["per_s"]).all()
+    assert (training["warmup_s"] > 0).all()
     evaluation = table[table["measure"] == "evaluation"].set_index("unit")["per_s"]
     assert set(evaluation.index) == {"QA questions", "solutions", "generated tokens"}
     assert (evaluation > 0).all() and evaluation["generated tokens"] > evaluation["solutions"]
 
 
-def test_steps_must_be_whole_blocks_of_warmup(tmp_path):
-    with pytest.raises(ValueError, match="multiple of --warmup"):
+@pytest.mark.parametrize(
+    ("steps", "compile_mode", "message"),
+    [(5, None, "multiple of --warmup"), (4, "fast", "--compile: 'fast' is not one of")],
+)
+def test_bad_options_are_refused_before_anything_runs(tmp_path, steps, compile_mode, message):
+    with pytest.raises(ValueError, match=message):
         bench(
             config=CONFIGS / "smoke.yaml",
             out=tmp_path / "b.parquet",
-            steps=5,
+            steps=steps,
             warmup=2,
             threads=1,
             questions=1,
             problems=1,
+            compile_mode=compile_mode,
         )

@@ -1,4 +1,5 @@
 import copy
+import os
 import re
 import subprocess
 import sys
@@ -30,10 +31,12 @@ def _error(config: dict) -> str:
     return str(info.value)
 
 
-def dry_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    """`snakemake -n ARGS` in a copy of the workflow: plans the DAG, runs nothing."""
+def dry_run(tmp_path: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`snakemake -n ARGS` in a copy of the workflow (with `env` added to the environment): plans the
+    DAG, runs nothing."""
     command = [sys.executable, "-m", "snakemake", "-n", "--cores", "1", *args]
-    return subprocess.run(command, cwd=copy_workflow(tmp_path), capture_output=True, text=True)
+    workdir, environment = copy_workflow(tmp_path), {**os.environ, **(env or {})}
+    return subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=environment)
 
 
 def test_unknown_key_is_named_with_the_allowed_keys():
@@ -100,6 +103,12 @@ def test_snakemake_fails_before_any_job_on_bad_config(tmp_path):
         "config key finetune.method: 'qlora' is not one of ['full', 'lora']" in result.stdout + result.stderr
     )
     assert not (tmp_path / "results").exists()
+
+
+def test_a_bad_compile_mode_fails_before_any_job(tmp_path):
+    result = dry_run(tmp_path, env={"PHYSLM_COMPILE": "fast"})
+    assert result.returncode != 0
+    assert "PHYSLM_COMPILE: 'fast' is not one of" in result.stdout + result.stderr
 
 
 def test_math_knobs_that_cannot_make_a_problem_fail_before_any_job(tmp_path):

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from physlm.corpus import bio_documents
 from physlm.data.bios import lexicon, make_biographies, make_people
 from physlm.data.tokenizer import build_tokenizer
-from physlm.models import build_model
+from physlm.models import build_model, compile_mode
 from physlm.sections import ModelConfig, TrainConfig
 from physlm.train import IGNORE, Stream, build_mixture, learning_rate, train
 
@@ -187,3 +187,34 @@ def test_a_checkpoint_of_another_run_is_not_resumed(unbroken):
     assert "it was written by another run" in rerun.stdout
     log = pd.read_parquet(work / f"{name}.parquet")
     assert log["step"].tolist() == list(range(10, STEPS + 1, 10))  # every step ran under the new settings
+
+
+def test_compiled_training_computes_what_eager_training_does(people, tmp_path):
+    """PHYSLM_COMPILE's path: the same run compiled ends with the same losses and weights (up to
+    float rounding), and the checkpointed model is the plain one."""
+    tokenizer = build_tokenizer(lexicon(people))
+    docs, masks = bio_documents(tokenizer, make_biographies(people.head(20), "single", seed=0))
+    runs = {}
+    for mode in (None, "default"):
+        model = build_model(
+            TINY_MODEL, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed=0
+        )
+        cfg = _config(steps=10, log_every=5)
+        stream = Stream(docs, masks, 32, seed=0)
+        log = train(model, [(stream, 8)], cfg, tmp_path / f"{mode}.pt", log=lambda _: None, compile_mode=mode)
+        runs[mode] = (log["loss"].to_numpy(), model.state_dict())
+    (eager_loss, eager_weights), (compiled_loss, compiled_weights) = runs.values()
+    np.testing.assert_allclose(compiled_loss, eager_loss, rtol=1e-4)
+    assert eager_weights.keys() == compiled_weights.keys()  # no "_orig_mod." prefix: the plain model
+    for name, weight in eager_weights.items():
+        torch.testing.assert_close(compiled_weights[name], weight, rtol=1e-3, atol=1e-4)
+
+
+def test_a_compile_mode_that_torch_has_not_is_refused_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("PHYSLM_COMPILE", "fast")
+    with pytest.raises(ValueError, match=r"PHYSLM_COMPILE: 'fast' is not one of .*reduce-overhead"):
+        compile_mode()
+    monkeypatch.setenv("PHYSLM_COMPILE", "reduce-overhead")
+    assert compile_mode() == "reduce-overhead"
+    monkeypatch.delenv("PHYSLM_COMPILE")
+    assert compile_mode() is None

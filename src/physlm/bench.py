@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 import yaml
 
-from physlm.models import build_model, pick_device
+from physlm.models import build_model, checked_compile_mode, pick_device
 from physlm.reference_gpt import ReferenceGPT
 from physlm.sections import ModelConfig, TrainConfig
 from physlm.train import Stream, make_optimizer, train
@@ -100,9 +100,13 @@ def _random_windows(shape: Shape, n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(2, shape.vocab_size, size=(n, shape.model.context))
 
 
-def pipeline_rate(shape: Shape, steps: int, warmup: int, log: Callable[[str], None]) -> tuple[float, float]:
-    """(tokens/s, FLOPs per token) of physlm.train.train on this shape, over `steps` steps after
-    `warmup` untimed ones (`steps` a multiple of `warmup`: the loop's own log times each block)."""
+def pipeline_rate(
+    shape: Shape, steps: int, warmup: int, log: Callable[[str], None], compile_mode: str | None = None
+) -> tuple[float, float, float]:
+    """(tokens/s, FLOPs per token, seconds of the untimed first steps) of physlm.train.train on this
+    shape, over `steps` steps after `warmup` untimed ones (`steps` a multiple of `warmup`: the loop's
+    own log times each block). With `compile_mode`, the first steps' seconds include compiling: the
+    warm-up a compiled run must pay back."""
     model = build_model(shape.model, shape.vocab_size, eos_id=0, pad_id=1, seed=0)
     windows = _random_windows(shape, 4 * shape.batch_size)
     stream = Stream(
@@ -110,9 +114,18 @@ def pipeline_rate(shape: Shape, steps: int, warmup: int, log: Callable[[str], No
     )
     cfg = _bench_training(shape.batch_size, warmup + steps, warmup)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = train(model, [(stream, shape.batch_size)], cfg, Path(tmp) / "checkpoint.pt", log=log)
-    rates = rows["tokens_per_s"].to_numpy()[1:]  # each row: `warmup` steps of equal tokens
-    return len(rates) / np.sum(1 / rates), flops_per_token(model, *_dims(shape))
+        rows = train(
+            model,
+            [(stream, shape.batch_size)],
+            cfg,
+            Path(tmp) / "checkpoint.pt",
+            log,
+            compile_mode=compile_mode,
+        )
+    rates = rows["tokens_per_s"].to_numpy()
+    first_block_s = warmup * shape.batch_size * shape.model.context / rates[0]
+    timed = rates[1:]  # each row: `warmup` steps of equal tokens
+    return len(timed) / np.sum(1 / timed), flops_per_token(model, *_dims(shape)), first_block_s
 
 
 def _bench_training(batch_size: int, steps: int, log_every: int) -> TrainConfig:
@@ -133,19 +146,20 @@ def _dims(shape: Shape) -> tuple[int, int, int]:
     return shape.model.n_layer, shape.model.d_model, shape.model.context
 
 
-def reference_rate(shape: Shape, steps: int, warmup: int) -> tuple[float, float]:
-    """(tokens/s, FLOPs per token) of the plain-PyTorch model of this shape, trained as the pipeline
-    trains (AdamW from physlm.train, gradient clipping, bf16 autocast on CUDA)."""
+def reference_rate(shape: Shape, steps: int, warmup: int) -> tuple[float, float, float]:
+    """(tokens/s, FLOPs per token, seconds of the untimed first steps) of the plain-PyTorch model of
+    this shape, trained as the pipeline trains (AdamW from physlm.train, gradient clipping, bf16
+    autocast on CUDA)."""
     device = pick_device()
     m = shape.model
     model = ReferenceGPT(shape.vocab_size, m.n_layer, m.n_head, m.d_model, m.context).to(device)
     optimizer = make_optimizer(model, _bench_training(shape.batch_size, warmup + steps, warmup), device)
     batch = torch.from_numpy(_random_windows(shape, shape.batch_size)).to(device)
-    clock = 0.0
+    clock = time.perf_counter()
     for step in range(warmup + steps):
         if step == warmup:
             _sync(device)
-            clock = time.perf_counter()
+            first_block_s, clock = time.perf_counter() - clock, time.perf_counter()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             loss = model.loss(batch)
         loss.backward()
@@ -155,7 +169,7 @@ def reference_rate(shape: Shape, steps: int, warmup: int) -> tuple[float, float]
     loss.item()
     _sync(device)
     elapsed = time.perf_counter() - clock
-    return steps * batch.numel() / elapsed, flops_per_token(model, *_dims(shape))
+    return steps * batch.numel() / elapsed, flops_per_token(model, *_dims(shape)), first_block_s
 
 
 def qa_rate(shape: Shape, tokenizer, people: pd.DataFrame, questions: int, batch_size: int) -> float:
@@ -185,41 +199,55 @@ def solution_rate(shape: Shape, tokenizer, problems: pd.DataFrame, batch_size: i
     return len(prompts) / elapsed, sum(map(len, ids)) / elapsed
 
 
-def _alone(shape: Shape, steps: int, warmup: int, threads: int) -> tuple[float, float]:
+def _alone(shape: Shape, steps: int, warmup: int, threads: int) -> tuple[float, float, float]:
     """pipeline_rate in a process of its own, on `threads` threads."""
     torch.set_num_threads(threads)
     return pipeline_rate(shape, steps, warmup, log=lambda line: None)
 
 
-def together_rate(shape: Shape, steps: int, warmup: int, copies: int, threads: int) -> tuple[float, float]:
-    """(summed tokens/s, FLOPs per token) of `copies` processes training this shape at the same time,
-    sharing `threads` CPU threads (and the GPU, if any): how the DAG trains many small models at once,
-    each its own job."""
+def together_rate(
+    shape: Shape, steps: int, warmup: int, copies: int, threads: int
+) -> tuple[float, float, float]:
+    """(summed tokens/s, FLOPs per token, the slowest first steps' seconds) of `copies` processes
+    training this shape at the same time, sharing `threads` CPU threads (and the GPU, if any): how the
+    DAG trains many small models at once, each its own job."""
     context = multiprocessing.get_context("spawn")  # CUDA cannot be used in forked processes
     each = max(1, threads // copies)
     with ProcessPoolExecutor(copies, mp_context=context) as pool:
         runs = [pool.submit(_alone, shape, steps, warmup, each) for _ in range(copies)]
         rates = [run.result() for run in runs]
-    return sum(rate for rate, _ in rates), rates[0][1]
+    return sum(rate[0] for rate in rates), rates[0][1], max(rate[2] for rate in rates)
 
 
 def training_rows(
-    shapes: list[Shape], steps: int, warmup: int, peak: float, together: int, threads: int
+    shapes: list[Shape],
+    steps: int,
+    warmup: int,
+    peak: float,
+    together: int,
+    threads: int,
+    compile_mode: str | None = None,
 ) -> list[dict]:
     """Tokens/s, FLOP/s and share of `peak` of the pipeline and of the reference, shape by shape;
-    with `together` > 1, also that many capacity models trained at once."""
+    with `together` > 1, also that many capacity models trained at once; with `compile_mode`, also
+    the pipeline compiled in that mode."""
     rows = []
+    quiet = partial(pipeline_rate, log=lambda line: None)
     for shape in shapes:
         runs = {
-            "pipeline": partial(pipeline_rate, shape, steps, warmup, log=lambda line: None),
+            "pipeline": partial(quiet, shape, steps, warmup),
             "reference": partial(reference_rate, shape, steps, warmup),
         }
+        if compile_mode:
+            runs[f"pipeline, compiled {compile_mode}"] = partial(
+                quiet, shape, steps, warmup, compile_mode=compile_mode
+            )
         if together > 1 and shape.name.startswith("capacity"):
             runs[f"pipeline, {together} at once"] = partial(
                 together_rate, shape, steps, warmup, together, threads
             )
         for implementation, run in runs.items():
-            tokens_per_s, per_token = run()
+            tokens_per_s, per_token, first_block_s = run()
             m = shape.model
             rows.append(
                 {
@@ -230,6 +258,7 @@ def training_rows(
                     "per_s": tokens_per_s,
                     "flops_per_s": tokens_per_s * per_token,
                     "peak_share": tokens_per_s * per_token / peak,
+                    "warmup_s": first_block_s,
                 }
             )
             print(f"{rows[-1]['shape']} {implementation}: {tokens_per_s:,.0f} tokens/s", flush=True)
@@ -246,11 +275,13 @@ def bench(
     questions: int,
     problems: int,
     together: int = 1,
+    compile_mode: str | None = None,
 ) -> None:
     """Step `bench`: the training speed of every model shape in `config`, the pipeline's loop beside
     the plain-PyTorch reference, as FLOP/s and as a share of the measured matmul peak (bf16 on a GPU,
-    fp32 on a CPU); with `together` > 1, the capacity models also trained that many at once; then QA
-    and math evaluation speed. Prints the table and writes it to `out`."""
+    fp32 on a CPU); with `together` > 1, the capacity models also trained that many at once; with
+    `compile_mode`, the pipeline also compiled (torch.compile mode); then QA and math evaluation
+    speed. Prints the table and writes it to `out`."""
     from physlm.artifacts import write_table
     from physlm.data.bios import lexicon, make_people
     from physlm.data.igsm import Knobs, ProblemSet, make_set, make_tokenizer
@@ -258,6 +289,7 @@ def bench(
 
     if steps % warmup:
         raise ValueError(f"--steps ({steps}) must be a multiple of --warmup ({warmup})")
+    compile_mode = checked_compile_mode(compile_mode, "--compile")
     torch.set_num_threads(threads)
     settings = yaml.safe_load(config.read_text())
     device = pick_device()
@@ -267,7 +299,7 @@ def bench(
     peak_dtype = "bfloat16" if device.type == "cuda" else "float32"
     print(f"{device}, {threads} threads, matmul peak: {peaks}", flush=True)
     shapes = config_shapes(settings, len(knowledge_tokenizer), len(math_tokenizer))
-    rows = training_rows(shapes, steps, warmup, peaks[peak_dtype], together, threads)
+    rows = training_rows(shapes, steps, warmup, peaks[peak_dtype], together, threads, compile_mode)
     knowledge, math = shapes[0], shapes[1]
     qa_per_s = qa_rate(knowledge, knowledge_tokenizer, people, questions, settings["evaluate"]["batch_size"])
     test = ProblemSet("test", problems, settings["math"]["test"]["max_op"], op_distribution="each")
@@ -295,7 +327,7 @@ def bench(
     )
     print(
         result[
-            ["measure", "shape", "implementation", "unit", "per_s", "flops_per_s", "peak_share"]
+            ["measure", "shape", "implementation", "unit", "per_s", "flops_per_s", "peak_share", "warmup_s"]
         ].to_markdown(index=False, floatfmt=",.3g")
     )
     write_table(result, out)

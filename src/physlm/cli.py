@@ -233,6 +233,12 @@ def _result_steps(steps) -> None:
     p.add_argument("--questions", type=int, default=1000, help="QA questions to answer")
     p.add_argument("--problems", type=int, default=64, help="math problems to solve")
     p.add_argument("--together", type=int, default=1, help="also train this many capacity models at once")
+    p.add_argument(
+        "--compile",
+        dest="compile_mode",
+        metavar="MODE",
+        help="also time the pipeline compiled in this torch.compile mode, e.g. reduce-overhead",
+    )
 
     p = _step(steps, "claims", "physlm.claims:write_claims", "the claims table of every domain")
     p.add_argument("rows", type=Path, nargs="+", help="claim rows written by `physlm claim`")

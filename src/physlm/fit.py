@@ -8,6 +8,7 @@ resumes), and saves the model folder with the scale of its training and the loss
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import torch
 
 from physlm.artifacts import load_model, read_scale, save_model, write_table
 from physlm.corpus import Documents, bio_documents, problem_documents, qa_documents
-from physlm.models import add_lora, build_model, count_parameters, pick_device
+from physlm.models import add_lora, build_model, compile_mode, count_parameters, pick_device
 from physlm.provenance import beside, code_hash, run_fingerprint, write_provenance
 from physlm.sections import LoraConfig, ModelConfig, TrainConfig
 from physlm.train import Rows, build_mixture, run_scale, train
@@ -147,7 +148,8 @@ def fit(
     settings |= {"solution_only": solution_only} if problems is not None else {}
     inputs = [p for p in (tokenizer_dir, init_dir, bios, qa, problems, equal_tokens_with) if p is not None]
     fingerprint = run_fingerprint({**settings, "code": code_hash(__name__)}, inputs)
-    losses = train(network, mixture, training, checkpoint, lambda line: print(line, flush=True), fingerprint)
+    say = functools.partial(print, flush=True)
+    losses = train(network, mixture, training, checkpoint, say, fingerprint, compile_mode())
     if lora_config is not None:
         network = network.merge_and_unload()
     save_model(network, tokenizer, scale, out_dir)

@@ -239,16 +239,18 @@ def train(
     checkpoint: Path,
     log: Callable[[str], None] = print,
     fingerprint: str = "",
+    compile_mode: str | None = None,
 ) -> pd.DataFrame:
     """Train in place for cfg.steps; each step takes `count` windows from each (stream, count).
 
     Resumes from `checkpoint` if it exists and was written by the same run (same `fingerprint`: see
     provenance.run_fingerprint), else starts from step 0 and says why. Returns one row per logged
     step (loss, lr, tokens/s). On SIGTERM or SIGUSR1 it saves a checkpoint after the current step
-    and raises Preempted.
+    and raises Preempted. With `compile_mode` (a torch.compile mode), the forward and backward run
+    compiled; the checkpoint holds the plain model's weights either way.
     """
     with _SignalFlag() as flag:
-        return _train(model, mixture, cfg, checkpoint, log, flag, fingerprint)
+        return _train(model, mixture, cfg, checkpoint, log, flag, fingerprint, compile_mode)
 
 
 def _resume(checkpoint: Path, fingerprint: str, model, optimizer, device, log) -> tuple[int, list[dict]]:
@@ -269,7 +271,9 @@ def _resume(checkpoint: Path, fingerprint: str, model, optimizer, device, log) -
     return state["step"], state["rows"]
 
 
-def _train(model, mixture, cfg, checkpoint, log, flag: _SignalFlag, fingerprint: str) -> pd.DataFrame:
+def _train(
+    model, mixture, cfg, checkpoint, log, flag: _SignalFlag, fingerprint: str, compile_mode: str | None
+) -> pd.DataFrame:
     device = pick_device()
     model.to(device)
     model.train()
@@ -279,6 +283,7 @@ def _train(model, mixture, cfg, checkpoint, log, flag: _SignalFlag, fingerprint:
     if use_bf16:
         torch.backends.cuda.matmul.allow_tf32 = True
     n_params = count_parameters(model)
+    forward = torch.compile(model, mode=compile_mode) if compile_mode else model
     tokens, clock = 0, time.perf_counter()
     for step in range(start, cfg.steps):
         batches = [stream.windows(step * count, count) for stream, count in mixture if count]
@@ -287,7 +292,7 @@ def _train(model, mixture, cfg, checkpoint, log, flag: _SignalFlag, fingerprint:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, cfg)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            loss = model(input_ids=ids, labels=labels).loss
+            loss = forward(input_ids=ids, labels=labels).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()

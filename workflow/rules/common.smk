@@ -8,11 +8,13 @@ from pathlib import Path
 from physlm.config import coerce_numbers, validate
 from physlm.data.igsm import check_math
 from physlm.data.manipulation import TASKS
+from physlm.models import compile_mode
 from physlm.provenance import code_hash
 
 config.update(coerce_numbers(config))
 # Fails before any job runs, naming the key and what is allowed.
 validate(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+compile_mode()  # a bad PHYSLM_COMPILE, likewise
 
 SEEDS = config["seeds"]
 
