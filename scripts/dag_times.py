@@ -44,6 +44,8 @@ def jobs(log: Path) -> pd.DataFrame:
         for job, (name, begin) in started.items()
     ]
     table = pd.DataFrame(rows, columns=["rule", "jobid", "start", "end", "finished"])
+    # typed even when empty, so that logs concatenate
+    table = table.astype({"start": "datetime64[s]", "end": "datetime64[s]", "finished": bool})
     table["seconds"] = (table["end"] - table["start"]).dt.total_seconds()
     table["log"] = log.name
     return table

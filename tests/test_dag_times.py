@@ -3,6 +3,8 @@
 import importlib.util
 from pathlib import Path
 
+import pandas as pd
+
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "dag_times.py"
 spec = importlib.util.spec_from_file_location("dag_times", SCRIPT)
 dag_times = importlib.util.module_from_spec(spec)
@@ -43,3 +45,14 @@ def test_jobs_pair_starts_with_ends_and_flag_the_interrupted(tmp_path):
     assert summary.loc["math_train", "jobs"] == 2 and summary.loc["math_train", "minutes"] == 20.5
     assert summary.loc["math_train", "longest_minutes"] == 20
     assert summary.loc["pretrain", "interrupted"] == 1 and summary.loc["math_train", "interrupted"] == 0
+
+
+def test_a_log_without_jobs_adds_nothing(tmp_path):
+    """A run that stopped before its first job (a locked directory) still writes a log."""
+    empty, run = tmp_path / "locked.snakemake.log", tmp_path / "run.snakemake.log"
+    empty.write_text("Building DAG of jobs...\nLockException:\n")
+    run.write_text(LOG)
+    assert dag_times.jobs(empty).empty
+    both = pd.concat([dag_times.jobs(empty), dag_times.jobs(run)], ignore_index=True)
+    summary = dag_times.by_rule(both)
+    assert summary["jobs"].sum() == 3 and summary["interrupted"].tolist() == [1, 0]
