@@ -59,7 +59,7 @@ def plot_capacity(metrics: pd.DataFrame, outputs: list[Path]) -> None:
             xlabel="parameters (used embedding rows only)",
             ylabel="bits of knowledge learned",
             title=f"{DATASETS[data]}\n(dash-dot: all bits in the data; "
-            f"{hidden} models at or below 0 bits not drawn)",
+            f"{hidden} model{'s' if hidden != 1 else ''} at or below 0 bits not drawn)",
         )
         ax.legend(fontsize=7)
     right = axes[-1]
