@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from physlm.corpus import bio_documents
 from physlm.data.bios import lexicon, make_biographies, make_people
 from physlm.data.tokenizer import build_tokenizer
-from physlm.models import build_model, compile_mode
+from physlm.models import build_model
 from physlm.sections import ModelConfig, TrainConfig
 from physlm.train import IGNORE, Stream, build_mixture, learning_rate, train
 
@@ -208,13 +208,3 @@ def test_compiled_training_computes_what_eager_training_does(people, tmp_path):
     assert eager_weights.keys() == compiled_weights.keys()  # no "_orig_mod." prefix: the plain model
     for name, weight in eager_weights.items():
         torch.testing.assert_close(compiled_weights[name], weight, rtol=1e-3, atol=1e-4)
-
-
-def test_a_compile_mode_that_torch_has_not_is_refused_naming_the_variable(monkeypatch):
-    monkeypatch.setenv("PHYSLM_COMPILE", "fast")
-    with pytest.raises(ValueError, match=r"PHYSLM_COMPILE: 'fast' is not one of .*reduce-overhead"):
-        compile_mode()
-    monkeypatch.setenv("PHYSLM_COMPILE", "reduce-overhead")
-    assert compile_mode() == "reduce-overhead"
-    monkeypatch.delenv("PHYSLM_COMPILE")
-    assert compile_mode() is None

@@ -28,7 +28,8 @@ import pandas as pd
 import torch
 import yaml
 
-from physlm.models import build_model, checked_compile_mode, pick_device
+from physlm.environment import checked_compile_mode
+from physlm.models import build_model, pick_device
 from physlm.reference_gpt import ReferenceGPT
 from physlm.sections import ModelConfig, TrainConfig
 from physlm.train import Stream, make_optimizer, train

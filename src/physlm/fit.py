@@ -17,7 +17,8 @@ import torch
 
 from physlm.artifacts import load_model, read_scale, save_model, write_table
 from physlm.corpus import Documents, bio_documents, problem_documents, qa_documents
-from physlm.models import add_lora, build_model, compile_mode, count_parameters, pick_device
+from physlm.environment import compile_mode
+from physlm.models import add_lora, build_model, count_parameters, pick_device
 from physlm.provenance import beside, code_hash, run_fingerprint, write_provenance
 from physlm.sections import LoraConfig, ModelConfig, TrainConfig
 from physlm.train import Rows, build_mixture, run_scale, train

@@ -56,26 +56,6 @@ def pick_device() -> torch.device:
     return torch.device(name)
 
 
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
-
-
-def compile_mode() -> str | None:
-    """The torch.compile mode training uses, from PHYSLM_COMPILE (unset or empty: none, eager).
-
-    An environment setting, like PHYSLM_DEVICE, because it changes how fast a run goes and not what
-    it computes: on a GPU, "reduce-overhead" (CUDA graphs) removes the per-kernel launch cost that
-    bounds the small models' steps; on a CPU compiling did not pay (README, Benchmarks).
-    """
-    return checked_compile_mode(os.environ.get("PHYSLM_COMPILE"), "PHYSLM_COMPILE")
-
-
-def checked_compile_mode(mode: str | None, where: str) -> str | None:
-    """`mode` if torch.compile has it (None or empty: None); else ValueError naming `where`."""
-    if mode and mode not in COMPILE_MODES:
-        raise ValueError(f"{where}: {mode!r} is not one of {COMPILE_MODES} (or unset: no compiling)")
-    return mode or None
-
-
 def count_parameters(model: torch.nn.Module) -> int:
     """Distinct parameters (tied embeddings counted once)."""
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())

@@ -8,7 +8,7 @@ from pathlib import Path
 from physlm.config import coerce_numbers, validate
 from physlm.data.igsm import check_math
 from physlm.data.manipulation import TASKS
-from physlm.models import compile_mode
+from physlm.environment import compile_mode
 from physlm.provenance import code_hash
 
 config.update(coerce_numbers(config))
