@@ -5,7 +5,15 @@ import pytest
 import torch
 import yaml
 
-from physlm.bench import Shape, bench, config_shapes, flops_per_token, matmul_peak, reference_rate
+from physlm.bench import (
+    Shape,
+    bench,
+    config_shapes,
+    flops_per_token,
+    matmul_peak,
+    reference_rate,
+    training_rows,
+)
 from physlm.models import build_model, count_parameters
 from physlm.reference_gpt import ReferenceGPT
 from physlm.sections import ModelConfig
@@ -90,6 +98,17 @@ def test_bench_writes_a_row_per_shape_and_implementation_and_the_evaluation_rate
     evaluation = table[table["measure"] == "evaluation"].set_index("unit")["per_s"]
     assert set(evaluation.index) == {"QA questions", "solutions", "generated tokens"}
     assert (evaluation > 0).all() and evaluation["generated tokens"] > evaluation["solutions"]
+
+
+def test_with_a_compile_mode_the_compiled_pipeline_is_timed_too_with_its_compile_seconds():
+    tiny = Shape("tiny", SHAPE, 2, 50)
+    rows = pd.DataFrame(
+        training_rows([tiny], steps=2, warmup=1, peak=1e9, together=1, threads=1, compile_mode="default")
+    )
+    assert rows["implementation"].tolist() == ["pipeline", "reference", "pipeline, compiled default"]
+    assert (rows["per_s"] > 0).all()
+    compiled = rows.set_index("implementation")["warmup_s"]
+    assert compiled["pipeline, compiled default"] > compiled["pipeline"]  # the first step compiles
 
 
 @pytest.mark.parametrize(
