@@ -92,6 +92,14 @@ def test_manipulation_and_probing_settings_are_checked():
     assert "config key manipulation.runs: 'multi5_permut' does not match" in _error(config)
 
 
+def test_decoding_sizes_are_checked():
+    config = copy.deepcopy(load("smoke"))
+    config["math"]["decoding"].update(problems_per_op=0, batch_size=0)
+    message = _error(config)
+    assert "config key math.decoding.problems_per_op: 0 is less than the minimum of 1" in message
+    assert "config key math.decoding.batch_size: 0 is less than the minimum of 1" in message
+
+
 def test_snakemake_fails_before_any_job_on_bad_config(tmp_path):
     bad = load("smoke")
     bad["finetune"]["method"] = "qlora"

@@ -120,3 +120,17 @@ def test_stepping_back_forgets_what_was_written(tokenizer, problems):
     assert writer.ids == list(head) and writer.cache.get_seq_length() == len(head)
     assert writer.until(writer.as_, sample=False) == first
     assert isinstance(writer.cache, DynamicCache) and pd.notna(first[0])
+
+
+def test_the_decoded_problems_are_the_first_of_each_op_count(problems):
+    assert sorted(problems["op"].value_counts().tolist()) == [2, 2]  # two problems of op 1 and of op 2
+    first = decoding.decoded_problems(problems, 1)
+    assert sorted(first["op"]) == [1, 2]
+    assert set(first["problem"]) == {problems[problems["op"] == op]["problem"].iloc[0] for op in (1, 2)}
+    assert decoding.decoded_problems(problems, None).equals(problems)
+
+
+@pytest.mark.parametrize(("key", "value"), [("problems_per_op", 0), ("batch_size", 0)])
+def test_a_bad_decoding_size_names_its_key(key, value):
+    with pytest.raises(ValueError, match=f"decoding.{key}: 0, allowed >= 1"):
+        dataclasses.replace(CFG, **{key: value})

@@ -37,7 +37,6 @@ from physlm.sections import DecodingConfig, MistakeProbeConfig
 from physlm.solve import generate, judge
 
 GREEDY, BEST_OF, PROBE_RETRY, ENTROPY_RETRY = "greedy", "best of {k}", "probe retry", "entropy retry"
-BATCH = 64  # prompts (times samples) generated together by the batched strategies
 
 
 @dataclass
@@ -195,7 +194,7 @@ def decode(
     prompts = [prompt(t, q) for t, q in zip(problems["text"], problems["question"], strict=True)]
     if strategy in (GREEDY, BEST_OF):  # batched over problems (and samples)
         samples = 0 if strategy == GREEDY else k
-        ids = generate(model, tokenizer, prompts, BATCH, cfg.max_new_tokens, samples, seed)
+        ids = generate(model, tokenizer, prompts, cfg.batch_size, cfg.max_new_tokens, samples, seed)
         written = [[Written(x, len(x)) for x in ids[i * k : (i + 1) * k]] for i in range(len(prompts))]
     else:  # step by step, one problem at a time
         threshold = 0.5 if strategy == PROBE_RETRY else cfg.entropy_threshold
@@ -218,6 +217,13 @@ def decode(
     return judged
 
 
+def decoded_problems(problems: pd.DataFrame, per_op: int | None) -> pd.DataFrame:
+    """The test problems every strategy decodes: the first `per_op` of each op count (all if None)."""
+    if per_op is None:
+        return problems
+    return problems.groupby("op", sort=False).head(per_op).reset_index(drop=True)
+
+
 def decode_all(
     *,
     model_dir: Path,
@@ -235,7 +241,7 @@ def decode_all(
     strategy, and every judged solution."""
     torch.set_num_threads(threads)
     model, tokenizer = load_model(model_dir)
-    table = pd.read_parquet(problems)
+    table = decoded_problems(pd.read_parquet(problems), decoding_config.problems_per_op)
     runs = [(GREEDY, None, 1)]
     runs += [(BEST_OF, None, k) for k in decoding_config.samples]
     runs += [(PROBE_RETRY, probe_scorer(model, probe, probe_config, seed), 1)]

@@ -141,19 +141,27 @@ class MistakeProbeConfig(ProbeTraining):
 @dataclass(frozen=True)
 class DecodingConfig(FromSection):
     """The math domain's `decoding` section: k for best of k, resamples allowed per step for the
-    retry decoders, the entropy (nats) above which the entropy decoder resamples, and the length
-    limit of a solution in new tokens."""
+    retry decoders, the entropy (nats) above which the entropy decoder resamples, the length
+    limit of a solution in new tokens; optionally, how many test problems of each op count to decode
+    (the retry decoders write one problem at a time, which a GPU-scale test set makes the slowest job
+    of the DAG) and how many sequences greedy and best of k generate together."""
 
     samples: list[int]
     retries: int
     entropy_threshold: float
     max_new_tokens: int
+    problems_per_op: int | None = None
+    batch_size: int = 64
 
     def __post_init__(self):
         if not self.samples or min(self.samples) < 1:
             raise ValueError(f"decoding.samples: {self.samples}, allowed a list of k >= 1")
         if self.retries < 0:
             raise ValueError(f"decoding.retries: {self.retries}, allowed >= 0")
+        if self.problems_per_op is not None and self.problems_per_op < 1:
+            raise ValueError(f"decoding.problems_per_op: {self.problems_per_op}, allowed >= 1")
+        if self.batch_size < 1:
+            raise ValueError(f"decoding.batch_size: {self.batch_size}, allowed >= 1")
 
 
 @dataclass(frozen=True)
