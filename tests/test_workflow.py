@@ -96,6 +96,7 @@ def test_smoke_dag_writes_every_output(smoke_run, tmp_path):
         "probe retry",
         "entropy retry",
     ]
+    assert (decoding["n"] == 2 * 4).all()  # decoding.problems_per_op: 2 of each of the 4 op counts
     metrics = pd.read_parquet(results / "knowledge" / "qa_accuracy.parquet")
     settings = set(zip(metrics.regime, metrics.variant, strict=True))
     assert settings == {
