@@ -94,7 +94,8 @@ def test_bench_writes_a_row_per_shape_and_implementation_and_the_evaluation_rate
         .all()
     )
     assert (training["peak_share"] > 0).all() and (training["flops_per_s"] > training["per_s"]).all()
-    assert (training["warmup_s"] > 0).all()
+    assert (training["warmup_s"] > 0).all() and (training["vs_reference"] > 0).all()
+    assert (training[training["implementation"] == "reference"]["vs_reference"] == 1).all()
     evaluation = table[table["measure"] == "evaluation"].set_index("unit")["per_s"]
     assert set(evaluation.index) == {"QA questions", "solutions", "generated tokens"}
     assert (evaluation > 0).all() and evaluation["generated tokens"] > evaluation["solutions"]
@@ -111,9 +112,34 @@ def test_with_a_compile_mode_the_compiled_pipeline_is_timed_too_with_its_compile
     assert compiled["pipeline, compiled default"] > compiled["pipeline"]  # the first step compiles
 
 
+def test_repeated_rounds_give_median_rates_and_same_round_ratios(monkeypatch):
+    from physlm import bench as module
+
+    def scripted(rates):
+        it = iter(rates)
+        return lambda *args, **kwargs: (next(it), 10.0, 0.5)
+
+    monkeypatch.setattr(module, "pipeline_rate", scripted([110.0, 180.0, 330.0]))
+    monkeypatch.setattr(module, "reference_rate", scripted([100.0, 200.0, 300.0]))
+    rows = pd.DataFrame(
+        training_rows(
+            [Shape("tiny", SHAPE, 2, 50)], steps=2, warmup=1, peak=1e4, together=1, threads=1, repeats=3
+        )
+    ).set_index("implementation")
+    assert rows.loc["pipeline", "per_s"] == 180.0 and rows.loc["reference", "per_s"] == 200.0
+    # per round 1.1, 0.9, 1.1: the median ratio, not the ratio of medians (0.9)
+    assert rows.loc["pipeline", "vs_reference"] == pytest.approx(1.1)
+    assert rows.loc["reference", "vs_reference"] == 1.0 and (rows["repeats"] == 3).all()
+    assert rows.loc["pipeline", "peak_share"] == pytest.approx(180.0 * 10.0 / 1e4)
+
+
 @pytest.mark.parametrize(
     ("steps", "compile_mode", "message"),
-    [(5, None, "multiple of --warmup"), (4, "fast", "--compile: 'fast' is not one of")],
+    [
+        (5, None, "multiple of --warmup"),
+        (4, "fast", "--compile: 'fast' is not one of"),
+        (4, None, "--repeats: 0, allowed >= 1"),
+    ],
 )
 def test_bad_options_are_refused_before_anything_runs(tmp_path, steps, compile_mode, message):
     with pytest.raises(ValueError, match=message):
@@ -126,4 +152,5 @@ def test_bad_options_are_refused_before_anything_runs(tmp_path, steps, compile_m
             questions=1,
             problems=1,
             compile_mode=compile_mode,
+            repeats=0 if "repeats" in message else 1,
         )

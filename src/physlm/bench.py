@@ -228,10 +228,17 @@ def training_rows(
     together: int,
     threads: int,
     compile_mode: str | None = None,
+    repeats: int = 1,
 ) -> list[dict]:
     """Tokens/s, FLOP/s and share of `peak` of the pipeline and of the reference, shape by shape;
     with `together` > 1, also that many capacity models trained at once; with `compile_mode`, also
-    the pipeline compiled in that mode."""
+    the pipeline compiled in that mode.
+
+    With `repeats` > 1 every implementation of a shape is timed that many times, in rounds (each
+    round times each implementation once, one after the other): a row holds the median rate, and
+    `vs_reference` is the median over rounds of its rate over the reference's in the same round. A
+    shared machine's speed drifts from minute to minute; rates timed minutes apart can differ by
+    more than the implementations do, a ratio within one round much less."""
     rows = []
     quiet = partial(pipeline_rate, log=lambda line: None)
     for shape in shapes:
@@ -247,9 +254,12 @@ def training_rows(
             runs[f"pipeline, {together} at once"] = partial(
                 together_rate, shape, steps, warmup, together, threads
             )
-        for implementation, run in runs.items():
-            tokens_per_s, per_token, first_block_s = run()
-            m = shape.model
+        rounds = [{name: run() for name, run in runs.items()} for _ in range(repeats)]
+        m = shape.model
+        for implementation in runs:
+            rates = np.array([r[implementation][0] for r in rounds])
+            ratios = rates / np.array([r["reference"][0] for r in rounds])
+            tokens_per_s, per_token = float(np.median(rates)), rounds[0][implementation][1]
             rows.append(
                 {
                     "measure": "training",
@@ -257,12 +267,19 @@ def training_rows(
                     "implementation": implementation,
                     "unit": "tokens",
                     "per_s": tokens_per_s,
+                    "vs_reference": float(np.median(ratios)),
+                    "repeats": repeats,
                     "flops_per_s": tokens_per_s * per_token,
                     "peak_share": tokens_per_s * per_token / peak,
-                    "warmup_s": first_block_s,
+                    "warmup_s": rounds[0][implementation][2],
                 }
             )
-            print(f"{rows[-1]['shape']} {implementation}: {tokens_per_s:,.0f} tokens/s", flush=True)
+            spread = f" (rounds: {', '.join(f'{x:,.0f}' for x in rates)})" if repeats > 1 else ""
+            print(
+                f"{rows[-1]['shape']} {implementation}: {tokens_per_s:,.0f} tokens/s{spread}, "
+                f"{rows[-1]['vs_reference']:.2f}x the reference",
+                flush=True,
+            )
     return rows
 
 
@@ -277,11 +294,13 @@ def bench(
     problems: int,
     together: int = 1,
     compile_mode: str | None = None,
+    repeats: int = 1,
 ) -> None:
     """Step `bench`: the training speed of every model shape in `config`, the pipeline's loop beside
     the plain-PyTorch reference, as FLOP/s and as a share of the measured matmul peak (bf16 on a GPU,
     fp32 on a CPU); with `together` > 1, the capacity models also trained that many at once; with
-    `compile_mode`, the pipeline also compiled (torch.compile mode); then QA and math evaluation
+    `compile_mode`, the pipeline also compiled (torch.compile mode); each timed `repeats` times in
+    rounds (median rates, ratios to the reference within a round); then QA and math evaluation
     speed. Prints the table and writes it to `out`."""
     from physlm.artifacts import write_table
     from physlm.data.bios import lexicon, make_people
@@ -290,6 +309,8 @@ def bench(
 
     if steps % warmup:
         raise ValueError(f"--steps ({steps}) must be a multiple of --warmup ({warmup})")
+    if repeats < 1:
+        raise ValueError(f"--repeats: {repeats}, allowed >= 1")
     compile_mode = checked_compile_mode(compile_mode, "--compile")
     torch.set_num_threads(threads)
     settings = yaml.safe_load(config.read_text())
@@ -300,7 +321,7 @@ def bench(
     peak_dtype = "bfloat16" if device.type == "cuda" else "float32"
     print(f"{device}, {threads} threads, matmul peak: {peaks}", flush=True)
     shapes = config_shapes(settings, len(knowledge_tokenizer), len(math_tokenizer))
-    rows = training_rows(shapes, steps, warmup, peaks[peak_dtype], together, threads, compile_mode)
+    rows = training_rows(shapes, steps, warmup, peaks[peak_dtype], together, threads, compile_mode, repeats)
     knowledge, math = shapes[0], shapes[1]
     qa_per_s = qa_rate(knowledge, knowledge_tokenizer, people, questions, settings["evaluate"]["batch_size"])
     test = ProblemSet("test", problems, settings["math"]["test"]["max_op"], op_distribution="each")
@@ -328,7 +349,17 @@ def bench(
     )
     print(
         result[
-            ["measure", "shape", "implementation", "unit", "per_s", "flops_per_s", "peak_share", "warmup_s"]
+            [
+                "measure",
+                "shape",
+                "implementation",
+                "unit",
+                "per_s",
+                "vs_reference",
+                "flops_per_s",
+                "peak_share",
+                "warmup_s",
+            ]
         ].to_markdown(index=False, floatfmt=",.3g")
     )
     write_table(result, out)

@@ -234,6 +234,9 @@ def _result_steps(steps) -> None:
     p.add_argument("--problems", type=int, default=64, help="math problems to solve")
     p.add_argument("--together", type=int, default=1, help="also train this many capacity models at once")
     p.add_argument(
+        "--repeats", type=int, default=1, help="time each training run this many times, in rounds (medians)"
+    )
+    p.add_argument(
         "--compile",
         dest="compile_mode",
         metavar="MODE",
