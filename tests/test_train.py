@@ -17,7 +17,7 @@ from physlm.data.bios import lexicon, make_biographies, make_people
 from physlm.data.tokenizer import build_tokenizer
 from physlm.models import build_model
 from physlm.sections import ModelConfig, TrainConfig
-from physlm.train import IGNORE, Stream, build_mixture, learning_rate, train
+from physlm.train import IGNORE, Stream, build_mixture, learning_rate, to_device, train
 
 TINY_MODEL = ModelConfig(arch="llama", n_layer=1, n_head=2, d_model=32, context=32)
 
@@ -45,6 +45,18 @@ def test_learning_rate_warms_up_then_decays_to_the_floor():
     no_warmup = _config(steps=100, warmup_steps=0, lr=1.0, final_lr_ratio=0.1)  # the paper's LoRA
     assert learning_rate(0, no_warmup) == pytest.approx(1.0)
     assert learning_rate(99, no_warmup) == pytest.approx(0.1, abs=1e-3)
+
+
+def test_a_batch_reaches_cuda_through_pinned_memory_without_blocking(monkeypatch):
+    batch = np.arange(6).reshape(2, 3)
+    assert torch.equal(to_device(batch, torch.device("cpu")), torch.from_numpy(batch))
+    calls = []
+    monkeypatch.setattr(torch.Tensor, "pin_memory", lambda t: calls.append("pin") or t)
+    monkeypatch.setattr(
+        torch.Tensor, "to", lambda t, device, non_blocking=False: calls.append(non_blocking) or t
+    )
+    moved = to_device(batch, torch.device("cuda"))  # no GPU needed: the copy itself is recorded
+    assert calls == ["pin", True] and torch.equal(moved, torch.from_numpy(batch))
 
 
 def test_stream_reshuffles_documents_each_epoch_and_is_reproducible():

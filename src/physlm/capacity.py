@@ -118,15 +118,16 @@ def used_parameters(n_parameters: int, vocab_size: int, used_tokens: int, width:
     return n_parameters - (vocab_size - used_tokens) * width
 
 
-def _bits(world: World, model, tokenizer, bios: pd.DataFrame) -> BioSBits | BioDBits:
+def _bits(world: World, model, tokenizer, bios: pd.DataFrame, batch_size: int) -> BioSBits | BioDBits:
     """The bits `model` has learned of `world`: the formula of the world's kind on the losses of
-    the items it scores (bioS: name and values; bioD: name and every chunk)."""
+    the items it scores (bioS: name and values; bioD: name and every chunk), `batch_size`
+    biographies a forward pass."""
     from physlm.evaluate import biod_chunk_losses, item_losses
 
     if isinstance(world, BioDWorld):
-        names, chunks = biod_chunk_losses(model, tokenizer, bios, world.people, world.strings)
+        names, chunks = biod_chunk_losses(model, tokenizer, bios, world.people, world.strings, batch_size)
         return biod_measure(names, chunks, world.n_names, world.spec)
-    losses = item_losses(model, tokenizer, bios, world.people)
+    losses = item_losses(model, tokenizer, bios, world.people, batch_size)
     value_space = bios_value_space_bits(world.pools)
     n = len(world.people)
     return bios_bits(n, world.n_names, losses["name_loss"].mean(), value_space, losses["value_loss"].mean())
@@ -148,6 +149,7 @@ def capacity_bits(
     identity: dict,
     out: Path,
     quantization: tuple[str, ...] = ("none", "int8", "int4"),
+    batch_size: int = 64,
     threads: int = 1,
 ) -> None:
     """Step `capacity-bits`: bits of knowledge and bits per (used) parameter of a trained model, as
@@ -167,7 +169,7 @@ def capacity_bits(
     params = used_parameters(count_parameters(model), len(tokenizer), used, width)
     rows = []
     for scheme in quantization:
-        bits = _bits(world, quantized(model, scheme), tokenizer, table)
+        bits = _bits(world, quantized(model, scheme), tokenizer, table, batch_size)
         rows.append(
             {
                 "quantization": scheme,

@@ -202,6 +202,7 @@ def _measure_steps(steps) -> None:
     p.add_argument("--bios", type=Path, required=True, help="the biographies the model was trained on")
     p.add_argument("--world-dir", type=Path, required=True)
     p.add_argument("--quantization", nargs="+", default=["none", "int8", "int4"])
+    p.add_argument("--batch-size", type=int, default=64, help="biographies scored in one forward pass")
     _metrics_options(p)
 
     p = _step(steps, "collect", "physlm.artifacts:collect", "concatenate metrics tables of one kind")

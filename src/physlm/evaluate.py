@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -89,20 +90,51 @@ def span_tokens(offsets: list[tuple[int, int]], start: int, end: int) -> list[in
     return [i for i, (s, e) in enumerate(offsets) if s >= start - 1 and e <= end]
 
 
-def text_losses(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, text: str
-) -> tuple[torch.Tensor, list[tuple[int, int]]]:
-    """Teacher-forced loss in nats of each token of `text`, with the tokens' character offsets.
+def teacher_forced(
+    model: PreTrainedModel,
+    rows: list[list[int]],
+    pad: int,
+    read: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    batch_size: int,
+) -> list[torch.Tensor]:
+    """`read(logits, ids)` (one value per position, batch x width) of each row of token ids, on the
+    CPU, cut to the row's length. Rows run `batch_size` at a time, sorted by length and right-padded:
+    under causal attention padding after a row changes none of its positions, and one forward pass
+    per row would leave a GPU idle between launches."""
+    device = next(model.parameters()).device
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+    out: list[torch.Tensor] = [torch.empty(0)] * len(rows)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        width = max(len(rows[i]) for i in chunk)
+        ids = torch.tensor([rows[i] + [pad] * (width - len(rows[i])) for i in chunk], device=device)
+        values = read(model(ids).logits, ids).cpu()
+        for r, i in enumerate(chunk):
+            out[i] = values[r, : len(rows[i])]
+    return out
 
-    The text is preceded by EOS, as every document is in training, so that even a name at the very
+
+def _next_token_loss(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """Loss in nats of each next token: position i predicts ids[i + 1] (the last position's value
+    is meaningless: it wraps around to the first token)."""
+    logp = torch.log_softmax(logits.float(), -1)
+    return -logp.gather(-1, torch.roll(ids, -1, dims=1)[..., None])[..., 0]
+
+
+def text_losses(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, texts: list[str], batch_size: int = 64
+) -> list[tuple[torch.Tensor, list[tuple[int, int]]]]:
+    """Per text: the teacher-forced loss in nats of each of its tokens, with the tokens' character
+    offsets.
+
+    Each text is preceded by EOS, as every document is in training, so that even a name at the very
     start has a prediction.
     """
-    encoded = tokenizer(text, return_offsets_mapping=True)
-    ids = [tokenizer.eos_token_id, *encoded["input_ids"]]
-    device = next(model.parameters()).device
-    logp = torch.log_softmax(model(torch.tensor([ids], device=device)).logits[0].float(), -1)
-    # Token i of the text is ids[i + 1], predicted at position i.
-    return -logp[torch.arange(len(ids) - 1), torch.tensor(ids[1:])].cpu(), encoded["offset_mapping"]
+    encoded = tokenizer(texts, return_offsets_mapping=True)
+    rows = [[tokenizer.eos_token_id, *ids] for ids in encoded["input_ids"]]
+    losses = teacher_forced(model, rows, tokenizer.pad_token_id, _next_token_loss, batch_size)
+    # Token i of a text is row[i + 1], predicted at position i: drop the last position's.
+    return [(loss[:-1], offsets) for loss, offsets in zip(losses, encoded["offset_mapping"], strict=True)]
 
 
 def span_loss(nll: torch.Tensor, offsets: list[tuple[int, int]], start: int, length: int) -> float:
@@ -112,16 +144,20 @@ def span_loss(nll: torch.Tensor, offsets: list[tuple[int, int]], start: int, len
 
 @torch.no_grad()
 def item_losses(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, bios: pd.DataFrame, people: pd.DataFrame
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerFast,
+    bios: pd.DataFrame,
+    people: pd.DataFrame,
+    batch_size: int = 64,
 ) -> pd.DataFrame:
     """Per person, the model's loss in nats summed over the tokens of the name and of the attribute
     values S0 counts (work city, a function of the employer, is in neither), teacher-forced on the
     person's first biography (Part 3.3's p1 and p2)."""
     model.eval()
     first = bios[bios["copy"] == 0].merge(people, on="person_id")
+    losses = text_losses(model, tokenizer, first["text"].tolist(), batch_size)
     rows = []
-    for person in first.itertuples():
-        nll, offsets = text_losses(model, tokenizer, person.text)
+    for person, (nll, offsets) in zip(first.itertuples(), losses, strict=True):
         values = [(a, start) for a, start in zip(ATTRIBUTES, person.starts, strict=True) if a != "work_city"]
         rows.append(
             {
@@ -145,14 +181,15 @@ def biod_chunk_losses(
     bios: pd.DataFrame,
     people: pd.DataFrame,
     strings: np.ndarray,
+    batch_size: int = 64,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """On each person's first bioD biography: the loss of the name, and of every chunk of every value
     (one row per person, attribute and chunk position, with the string the chunk is)."""
     model.eval()
     first = bios[bios["copy"] == 0].merge(people, on="person_id")
+    losses = text_losses(model, tokenizer, first["text"].tolist(), batch_size)
     names, chunks = [], []
-    for person in first.itertuples():
-        nll, offsets = text_losses(model, tokenizer, person.text)
+    for person, (nll, offsets) in zip(first.itertuples(), losses, strict=True):
         start = person.text.index(person.full_name)
         names.append(
             {
@@ -179,7 +216,11 @@ def biod_chunk_losses(
 
 @torch.no_grad()
 def bio_recall(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, bios: pd.DataFrame, people: pd.DataFrame
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerFast,
+    bios: pd.DataFrame,
+    people: pd.DataFrame,
+    batch_size: int = 64,
 ) -> pd.DataFrame:
     """Whether the model predicts every token of each attribute value inside the person's biography.
 
@@ -187,16 +228,19 @@ def bio_recall(
     from "the knowledge is extractable by a question", the distinction finding 2 is about.
     """
     model.eval()
-    device = next(model.parameters()).device
     first = bios[bios["copy"] == 0].merge(people, on="person_id")
+    encoded = tokenizer(first["text"].tolist(), return_offsets_mapping=True)
+    argmax = teacher_forced(
+        model, encoded["input_ids"], tokenizer.pad_token_id, lambda logits, ids: logits.argmax(-1), batch_size
+    )
     rows = []
-    for person in first.itertuples():
-        encoded = tokenizer(person.text, return_offsets_mapping=True)
-        ids = encoded["input_ids"]
-        predicted = model(torch.tensor([ids], device=device)).logits[0].argmax(-1).tolist()
+    for person, ids, offsets, best in zip(
+        first.itertuples(), encoded["input_ids"], encoded["offset_mapping"], argmax, strict=True
+    ):
+        predicted = best.tolist()
         for attribute, start in zip(ATTRIBUTES, person.starts, strict=True):
             end = start + len(str(getattr(person, attribute)))
-            inside = [i for i in span_tokens(encoded["offset_mapping"], start, end) if i]
+            inside = [i for i in span_tokens(offsets, start, end) if i]
             rows.append(
                 {
                     "person_id": person.person_id,
@@ -250,7 +294,7 @@ def evaluate_qa(
     torch.set_num_threads(threads)
     model, tokenizer = load_model(model_dir, pick_device())
     scored = answer_questions(model, tokenizer, pd.read_parquet(qa), batch_size)
-    recall = bio_recall(model, tokenizer, pd.read_parquet(bios), load_world(world_dir).people)
+    recall = bio_recall(model, tokenizer, pd.read_parquet(bios), load_world(world_dir).people, batch_size)
     write_table(with_identity(accuracy_table(scored, recall), identity, read_scale(model_dir)), out)
 
 

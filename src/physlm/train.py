@@ -207,6 +207,16 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.devic
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6, fused=device.type == "cuda")
 
 
+def to_device(batch: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A step's batch on the training device. On CUDA it goes through pinned memory without
+    blocking: a plain copy from ordinary memory waits until the GPU has finished everything queued
+    before it, so the host could not prepare and queue the next step while the GPU runs this one."""
+    tensor = torch.from_numpy(batch)
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
 def _save_checkpoint(path: Path, state: dict) -> None:
     """Write then rename, so a kill mid-write never leaves a truncated checkpoint."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -287,8 +297,8 @@ def _train(
     tokens, clock = 0, time.perf_counter()
     for step in range(start, cfg.steps):
         batches = [stream.windows(step * count, count) for stream, count in mixture if count]
-        ids = torch.from_numpy(np.concatenate([b[0] for b in batches])).to(device)
-        labels = torch.from_numpy(np.concatenate([b[1] for b in batches])).to(device)
+        ids = to_device(np.concatenate([b[0] for b in batches]), device)
+        labels = to_device(np.concatenate([b[1] for b in batches]), device)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, cfg)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
