@@ -10,6 +10,7 @@ import yaml
 from smk import copy_workflow
 
 from physlm.config import ConfigError, coerce_numbers, validate
+from physlm.decoding import DECODERS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -177,3 +178,5 @@ def test_every_scale_plans_the_whole_dag(scale, tmp_path):
     claims = ["capacity", "knowledge", "manipulation", "probing", "math", "mistakes"]
     for rule in (f"claim_{name}" for name in claims):
         assert re.search(rf"^{rule}\s+1$", result.stdout, re.M), rule
+    # one decoding job per decoder the library knows
+    assert set(re.findall(r"seed0/decoding/(\w+?)(?:_solutions)?\.parquet", result.stdout)) == set(DECODERS)

@@ -134,3 +134,19 @@ def test_the_decoded_problems_are_the_first_of_each_op_count(problems):
 def test_a_bad_decoding_size_names_its_key(key, value):
     with pytest.raises(ValueError, match=f"decoding.{key}: 0, allowed >= 1"):
         dataclasses.replace(CFG, **{key: value})
+
+
+def test_an_unknown_decoder_or_probe_retry_without_its_probe_is_refused(tmp_path):
+    common = dict(
+        model_dir=tmp_path,
+        decoding_config=CFG,
+        problems=tmp_path / "test.parquet",
+        seed=0,
+        identity={},
+        out=tmp_path / "d.parquet",
+        solutions_out=tmp_path / "s.parquet",
+    )
+    with pytest.raises(ValueError, match="--decoder: 'beam' is not one of"):
+        decoding.decode_with(decoder="beam", **common)
+    with pytest.raises(ValueError, match="probe_retry needs --probe and --probe-config"):
+        decoding.decode_with(decoder="probe_retry", **common)

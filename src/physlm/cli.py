@@ -176,13 +176,12 @@ def _measure_steps(steps) -> None:
     p.add_argument("--probe-out", type=Path, required=True, help="the trained probe (for decoding)")
     _metrics_options(p)
 
-    p = _step(steps, "decode", "physlm.decoding:decode_all", "solve with each decoder, judged, with its cost")
+    p = _step(steps, "decode", "physlm.decoding:decode_with", "solve with one decoder, judged, with its cost")
+    p.add_argument("--decoder", required=True, help="greedy, best_of, probe_retry or entropy_retry")
     p.add_argument("--model-dir", type=Path, required=True, help="a trained math model")
     p.add_argument("--decoding-config", type=decoder(DecodingConfig), required=True)
-    p.add_argument(
-        "--probe-config", type=decoder(MistakeProbeConfig), required=True, help="the probe's shape"
-    )
-    p.add_argument("--probe", type=Path, required=True, help="the trained mistake probe (mistake-probe)")
+    p.add_argument("--probe-config", type=decoder(MistakeProbeConfig), help="the probe's shape (probe_retry)")
+    p.add_argument("--probe", type=Path, help="the trained mistake probe (mistake-probe; probe_retry)")
     p.add_argument("--problems", type=Path, required=True, help="held-out problems (test split)")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--solutions-out", type=Path, required=True, help="every judged solution per decoder")

@@ -224,28 +224,40 @@ def decoded_problems(problems: pd.DataFrame, per_op: int | None) -> pd.DataFrame
     return problems.groupby("op", sort=False).head(per_op).reset_index(drop=True)
 
 
-def decode_all(
+DECODERS = ("greedy", "best_of", "probe_retry", "entropy_retry")
+
+
+def decode_with(
     *,
+    decoder: str,
     model_dir: Path,
     decoding_config: DecodingConfig,
-    probe_config: MistakeProbeConfig,
-    probe: Path,
     problems: Path,
     seed: int,
     identity: dict,
     out: Path,
     solutions_out: Path,
+    probe_config: MistakeProbeConfig | None = None,
+    probe: Path | None = None,
     threads: int = 1,
 ) -> None:
-    """Step `decode`: every strategy on the held-out problems; accuracy and tokens per problem per
-    strategy, and every judged solution."""
+    """Step `decode`: one decoder (best_of: every k of the config) on the held-out problems; accuracy
+    and tokens per problem per strategy, and every judged solution. One job per decoder, so that
+    the slow retry decoders run beside the others, and only probe retry waits for the mistake probe.
+    Every draw is seeded per strategy, so the results do not depend on which jobs ran."""
+    if decoder not in DECODERS:
+        raise ValueError(f"--decoder: {decoder!r} is not one of {list(DECODERS)}")
+    if decoder == "probe_retry" and (probe is None or probe_config is None):
+        raise ValueError("--decoder probe_retry needs --probe and --probe-config (the mistake probe)")
     torch.set_num_threads(threads)
     model, tokenizer = load_model(model_dir)
     table = decoded_problems(pd.read_parquet(problems), decoding_config.problems_per_op)
-    runs = [(GREEDY, None, 1)]
-    runs += [(BEST_OF, None, k) for k in decoding_config.samples]
-    runs += [(PROBE_RETRY, probe_scorer(model, probe, probe_config, seed), 1)]
-    runs += [(ENTROPY_RETRY, entropy_scorer, 1)]
+    runs = {
+        "greedy": lambda: [(GREEDY, None, 1)],
+        "best_of": lambda: [(BEST_OF, None, k) for k in decoding_config.samples],
+        "probe_retry": lambda: [(PROBE_RETRY, probe_scorer(model, probe, probe_config, seed), 1)],
+        "entropy_retry": lambda: [(ENTROPY_RETRY, entropy_scorer, 1)],
+    }[decoder]()
     judged = []
     for strategy, score, k in runs:
         print(f"Decoding: {strategy.format(k=k)}", flush=True)

@@ -9,10 +9,15 @@
 # the clean one is probed and decoded in results/math/seed{seed}/.
 
 
+# One decoding job per decoder (physlm.decoding.DECODERS; best_of runs every k of the config).
+DECODERS = ["greedy", "best_of", "probe_retry", "entropy_retry"]
+
+
 wildcard_constraints:
     stage=r"[1-9][0-9]*",
     set=r"(retry[0-9.]+_)?stage[1-9][0-9]*|test|probe",
     data=r"clean|retry[0-9.]+",
+    decoder="|".join(DECODERS),
 
 
 rule math_tokenizer:
@@ -186,13 +191,18 @@ rule math_mistakes:
 rule math_decode:
     input:
         model=CLEAN_MODEL,
-        probe=f"{MATH_RUN}/mistake_probe.pt",
         problems=f"{MATH_DATA}/test.parquet",
+        # only probe retry reads the mistake probe; the other decoders start once the model is trained
+        probe=lambda wildcards: (
+            f"{MATH_RUN}/mistake_probe.pt".format(**wildcards)
+            if wildcards.decoder == "probe_retry"
+            else []
+        ),
     output:
-        table=f"{MATH_RUN}/decoding.parquet",
-        solutions=f"{MATH_RUN}/decoding_solutions.parquet",
+        table=f"{MATH_RUN}/decoding/{{decoder}}.parquet",
+        solutions=f"{MATH_RUN}/decoding/{{decoder}}_solutions.parquet",
     log:
-        f"{MATH_RUN}/decoding.log",
+        f"{MATH_RUN}/decoding/{{decoder}}.log",
     conda:
         "../envs/physlm.yaml"
     threads: threads("evaluate")
@@ -200,12 +210,16 @@ rule math_decode:
         **cluster_resources("evaluate"),
     params:
         decoding=as_json(config["math"]["decoding"]),
-        probe=as_json(config["math"]["mistakes"]),
+        probe=lambda wildcards, input: (
+            f"--probe {input.probe} --probe-config {shlex.quote(as_json(config['math']['mistakes']))}"
+            if input.probe
+            else ""
+        ),
         identity=identity,
         code=code("physlm.decoding"),
     shell:
-        "physlm decode --model-dir {input.model} --decoding-config {params.decoding:q} "
-        "--probe-config {params.probe:q} --probe {input.probe} --problems {input.problems} "
+        "physlm decode --decoder {wildcards.decoder} --model-dir {input.model} "
+        "--decoding-config {params.decoding:q} {params.probe} --problems {input.problems} "
         "--seed {wildcards.seed} --threads {threads} --identity {params.identity:q} "
         "--out {output.table} --solutions-out {output.solutions} > {log} 2>&1"
 
@@ -225,7 +239,11 @@ TABLES[MISTAKES] = [f"results/math/seed{seed}/mistakes.parquet" for seed in SEED
 TABLES[MISTAKE_SCORES] = [
     f"results/math/seed{seed}/mistake_scores.parquet" for seed in SEEDS
 ]
-TABLES[DECODING] = [f"results/math/seed{seed}/decoding.parquet" for seed in SEEDS]
+TABLES[DECODING] = [
+    f"results/math/seed{seed}/decoding/{decoder}.parquet"
+    for seed in SEEDS
+    for decoder in DECODERS
+]
 FIGURES["math_accuracy"] = figure(
     plot="physlm.plots.math:plot_accuracy_by_op",
     tables={"accuracy": MATH_ACCURACY},
