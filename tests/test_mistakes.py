@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from fakes import NextToken
 from test_checker import PROBLEM, QUESTION, STEPS
 
 from physlm import checker, mistakes
@@ -67,6 +68,21 @@ def test_encoded_steps_end_at_define_a_as(data):
     for x, start, row in zip(ids, starts, steps.itertuples(), strict=True):
         assert x[0] == tokenizer.eos_token_id
         assert tokenizer.decode(x[start:]).strip() == f"Define {row.name} as"
+
+
+def test_uncertainty_is_read_over_the_name_alike_in_batches_or_alone(data):
+    problems, params = data
+    tokenizer = build_tokenizer(lexicon(), extra_special=PROBE_MARKERS)
+    steps = mistakes.random_parameter_steps(problems, params, queries=2, seed=0)
+    ids, starts = mistakes.encode(tokenizer, problems, steps)
+    pad, vocab = tokenizer.pad_token_id, len(tokenizer)
+    entropy, top = mistakes.uncertainty(NextToken(vocab, scale=0.0), ids, starts, pad, batch_size=5)
+    # equal logits: the entropy of a uniform distribution, and its top probability 1 / vocab
+    assert np.allclose(entropy, np.log(vocab)) and np.allclose(top, 1 - 1 / vocab)
+    model = build_model(ModelConfig("llama", 1, 2, 16, 512), vocab, tokenizer.eos_token_id, pad, seed=0)
+    batched = mistakes.uncertainty(model, ids, starts, pad, batch_size=5)
+    alone = mistakes.uncertainty(model, ids, starts, pad, batch_size=1)
+    assert np.allclose(batched, alone, atol=1e-5) and len(batched[0]) == len(ids)
 
 
 def test_auroc_counts_pairs_ranked_right():

@@ -32,6 +32,7 @@ import torch
 from physlm.artifacts import load_model, read_scale, with_identity, write_table
 from physlm.checker import check
 from physlm.data.igsm import at_position, prompt
+from physlm.evaluate import teacher_forced
 from physlm.models import build_model
 from physlm.probing import Probe, fit, pad_right, predict, probe_model
 from physlm.sections import MistakeProbeConfig, ModelConfig
@@ -125,18 +126,23 @@ def encode(tokenizer, problems: pd.DataFrame, steps: pd.DataFrame) -> tuple[list
     return ids, starts
 
 
-def uncertainty(model, ids: list[list[int]], starts: list[int], pad: int) -> tuple[np.ndarray, np.ndarray]:
+def uncertainty(
+    model, ids: list[list[int]], starts: list[int], pad: int, batch_size: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
     """The model's uncertainty while it wrote each step's parameter name (the tokens between
-    "Define" and "as"): mean next-token entropy, and one minus the mean top probability."""
-    entropy, top = [], []
-    device = next(model.parameters()).device
+    "Define" and "as"): mean next-token entropy, and one minus the mean top probability; the steps
+    run through the model `batch_size` at a time."""
+
+    def read(logits: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+        p = logits.float().softmax(-1)
+        return torch.stack([-(p * p.clamp_min(1e-12).log()).sum(-1), p.max(-1).values], -1)
+
     with torch.no_grad():
-        for x, start in zip(ids, starts, strict=True):
-            logits = model(torch.tensor([x], device=device)).logits[0, start : len(x) - 2].float()
-            p = logits.softmax(-1)
-            entropy.append(float(-(p * p.clamp_min(1e-12).log()).sum(-1).mean()))
-            top.append(float(1 - p.max(-1).values.mean()))
-    return np.array(entropy), np.array(top)
+        per_position = teacher_forced(model, ids, pad, read, batch_size)
+    name = [v[start : len(x) - 2] for v, x, start in zip(per_position, ids, starts, strict=True)]
+    return np.array([float(v[:, 0].mean()) for v in name]), np.array(
+        [float(1 - v[:, 1].mean()) for v in name]
+    )
 
 
 def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
