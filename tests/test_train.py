@@ -17,7 +17,7 @@ from physlm.data.bios import lexicon, make_biographies, make_people
 from physlm.data.tokenizer import build_tokenizer
 from physlm.models import build_model
 from physlm.sections import ModelConfig, TrainConfig
-from physlm.train import IGNORE, Stream, build_mixture, learning_rate, to_device, train
+from physlm.train import IGNORE, Stream, build_mixture, learning_rate, make_optimizer, to_device, train
 
 TINY_MODEL = ModelConfig(arch="llama", n_layer=1, n_head=2, d_model=32, context=32)
 
@@ -45,6 +45,29 @@ def test_learning_rate_warms_up_then_decays_to_the_floor():
     no_warmup = _config(steps=100, warmup_steps=0, lr=1.0, final_lr_ratio=0.1)  # the paper's LoRA
     assert learning_rate(0, no_warmup) == pytest.approx(1.0)
     assert learning_rate(99, no_warmup) == pytest.approx(0.1, abs=1e-3)
+
+
+def test_adamw_is_fused_and_decays_matrices_only():
+    model = build_model(TINY_MODEL, vocab_size=50, eos_id=0, pad_id=1, seed=0)
+    optimizer = make_optimizer(model, _config(weight_decay=0.1))
+    assert optimizer.defaults["fused"] is True  # on a CPU too
+    decayed, plain = optimizer.param_groups
+    assert decayed["weight_decay"] == 0.1 and all(p.dim() == 2 for p in decayed["params"])
+    assert plain["weight_decay"] == 0.0 and plain["params"] and all(p.dim() == 1 for p in plain["params"])
+    loop = torch.optim.AdamW(  # the same groups, updated one tensor at a time
+        [
+            {**g, "fused": False, "foreach": False, "params": [p.detach().clone() for p in g["params"]]}
+            for g in optimizer.param_groups
+        ]
+    )
+    assert not any(g["fused"] for g in loop.param_groups)
+    for group in (*optimizer.param_groups, *loop.param_groups):
+        for p in group["params"]:
+            p.grad = torch.ones_like(p)
+    optimizer.step(), loop.step()
+    for fused, single in zip(optimizer.param_groups, loop.param_groups, strict=True):
+        for a, b in zip(fused["params"], single["params"], strict=True):
+            torch.testing.assert_close(a, b)  # the one kernel makes the same update
 
 
 def test_a_batch_reaches_cuda_through_pinned_memory_without_blocking(monkeypatch):

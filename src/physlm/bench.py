@@ -154,7 +154,7 @@ def reference_rate(shape: Shape, steps: int, warmup: int) -> tuple[float, float,
     device = pick_device()
     m = shape.model
     model = ReferenceGPT(shape.vocab_size, m.n_layer, m.n_head, m.d_model, m.context).to(device)
-    optimizer = make_optimizer(model, _bench_training(shape.batch_size, warmup + steps, warmup), device)
+    optimizer = make_optimizer(model, _bench_training(shape.batch_size, warmup + steps, warmup))
     batch = torch.from_numpy(_random_windows(shape, shape.batch_size)).to(device)
     clock = time.perf_counter()
     for step in range(warmup + steps):

@@ -197,14 +197,17 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
     return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
-    """AdamW with weight decay on matrices only (not on biases and norms), as in nanoGPT."""
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with weight decay on matrices only (not on biases and norms), as in nanoGPT.
+
+    Fused (one kernel over all parameters, on a CPU as on a GPU): the small capacity models' steps
+    are a few milliseconds, and updating their 20-odd tensors one at a time took a tenth of that."""
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [
         {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6, fused=device.type == "cuda")
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6, fused=True)
 
 
 def to_device(batch: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -287,7 +290,7 @@ def _train(
     device = pick_device()
     model.to(device)
     model.train()
-    optimizer = make_optimizer(model, cfg, device)
+    optimizer = make_optimizer(model, cfg)
     start, rows = _resume(checkpoint, fingerprint, model, optimizer, device, log)
     use_bf16 = device.type == "cuda"
     if use_bf16:
