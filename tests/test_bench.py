@@ -106,10 +106,42 @@ def test_with_a_compile_mode_the_compiled_pipeline_is_timed_too_with_its_compile
     rows = pd.DataFrame(
         training_rows([tiny], steps=2, warmup=1, peak=1e9, together=1, threads=1, compile_mode="default")
     )
-    assert rows["implementation"].tolist() == ["pipeline", "reference", "pipeline, compiled default"]
+    assert rows["implementation"].tolist() == [
+        "pipeline",
+        "reference",
+        "pipeline, compiled default",
+        "reference, compiled default",
+    ]
     assert (rows["per_s"] > 0).all()
     compiled = rows.set_index("implementation")["warmup_s"]
     assert compiled["pipeline, compiled default"] > compiled["pipeline"]  # the first step compiles
+    assert compiled["reference, compiled default"] > compiled["reference"]
+
+
+def test_a_compiled_run_is_compared_with_the_compiled_reference(monkeypatch):
+    from physlm import bench as module
+
+    def scripted(eager, compiled):
+        def rate(shape, steps, warmup, compile_mode=None, **log):
+            return (compiled if compile_mode else eager), 10.0, 0.5
+
+        return rate
+
+    monkeypatch.setattr(module, "pipeline_rate", scripted(100.0, 300.0))
+    monkeypatch.setattr(module, "reference_rate", scripted(100.0, 200.0))
+    rows = pd.DataFrame(
+        training_rows(
+            [Shape("tiny", SHAPE, 2, 50)],
+            steps=2,
+            warmup=1,
+            peak=1e4,
+            together=1,
+            threads=1,
+            compile_mode="default",
+        )
+    ).set_index("implementation")["vs_reference"]
+    assert rows["pipeline"] == 1.0 and rows["reference, compiled default"] == 1.0
+    assert rows["pipeline, compiled default"] == 1.5  # 300 / 200, not 300 / 100
 
 
 def test_repeated_rounds_give_median_rates_and_same_round_ratios(monkeypatch):

@@ -147,13 +147,16 @@ def _dims(shape: Shape) -> tuple[int, int, int]:
     return shape.model.n_layer, shape.model.d_model, shape.model.context
 
 
-def reference_rate(shape: Shape, steps: int, warmup: int) -> tuple[float, float, float]:
+def reference_rate(
+    shape: Shape, steps: int, warmup: int, compile_mode: str | None = None
+) -> tuple[float, float, float]:
     """(tokens/s, FLOPs per token, seconds of the untimed first steps) of the plain-PyTorch model of
     this shape, trained as the pipeline trains (AdamW from physlm.train, gradient clipping, bf16
-    autocast on CUDA)."""
+    autocast on CUDA; with `compile_mode`, its loss compiled in that torch.compile mode)."""
     device = pick_device()
     m = shape.model
     model = ReferenceGPT(shape.vocab_size, m.n_layer, m.n_head, m.d_model, m.context).to(device)
+    loss_of = torch.compile(model.loss, mode=compile_mode) if compile_mode else model.loss
     optimizer = make_optimizer(model, _bench_training(shape.batch_size, warmup + steps, warmup))
     batch = torch.from_numpy(_random_windows(shape, shape.batch_size)).to(device)
     clock = time.perf_counter()
@@ -162,7 +165,7 @@ def reference_rate(shape: Shape, steps: int, warmup: int) -> tuple[float, float,
             _sync(device)
             first_block_s, clock = time.perf_counter() - clock, time.perf_counter()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss = model.loss(batch)
+            loss = loss_of(batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -232,7 +235,8 @@ def training_rows(
 ) -> list[dict]:
     """Tokens/s, FLOP/s and share of `peak` of the pipeline and of the reference, shape by shape;
     with `together` > 1, also that many capacity models trained at once; with `compile_mode`, also
-    the pipeline compiled in that mode.
+    the pipeline and the reference compiled in that mode. `vs_reference` compares like with like:
+    a compiled run with the compiled reference, the others with the reference as written.
 
     With `repeats` > 1 every implementation of a shape is timed that many times, in rounds (each
     round times each implementation once, one after the other): a row holds the median rate, and
@@ -246,10 +250,10 @@ def training_rows(
             "pipeline": partial(quiet, shape, steps, warmup),
             "reference": partial(reference_rate, shape, steps, warmup),
         }
+        compiled = f"compiled {compile_mode}"
         if compile_mode:
-            runs[f"pipeline, compiled {compile_mode}"] = partial(
-                quiet, shape, steps, warmup, compile_mode=compile_mode
-            )
+            runs[f"pipeline, {compiled}"] = partial(quiet, shape, steps, warmup, compile_mode=compile_mode)
+            runs[f"reference, {compiled}"] = partial(reference_rate, shape, steps, warmup, compile_mode)
         if together > 1 and shape.name.startswith("capacity"):
             runs[f"pipeline, {together} at once"] = partial(
                 together_rate, shape, steps, warmup, together, threads
@@ -257,8 +261,9 @@ def training_rows(
         rounds = [{name: run() for name, run in runs.items()} for _ in range(repeats)]
         m = shape.model
         for implementation in runs:
+            baseline = f"reference, {compiled}" if implementation.endswith(compiled) else "reference"
             rates = np.array([r[implementation][0] for r in rounds])
-            ratios = rates / np.array([r["reference"][0] for r in rounds])
+            ratios = rates / np.array([r[baseline][0] for r in rounds])
             tokens_per_s, per_token = float(np.median(rates)), rounds[0][implementation][1]
             rows.append(
                 {
@@ -277,7 +282,7 @@ def training_rows(
             spread = f" (rounds: {', '.join(f'{x:,.0f}' for x in rates)})" if repeats > 1 else ""
             print(
                 f"{rows[-1]['shape']} {implementation}: {tokens_per_s:,.0f} tokens/s{spread}, "
-                f"{rows[-1]['vs_reference']:.2f}x the reference",
+                f"{rows[-1]['vs_reference']:.2f}x the {baseline}",
                 flush=True,
             )
     return rows
