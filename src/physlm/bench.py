@@ -304,9 +304,9 @@ def bench(
     """Step `bench`: the training speed of every model shape in `config`, the pipeline's loop beside
     the plain-PyTorch reference, as FLOP/s and as a share of the measured matmul peak (bf16 on a GPU,
     fp32 on a CPU); with `together` > 1, the capacity models also trained that many at once; with
-    `compile_mode`, the pipeline also compiled (torch.compile mode); each timed `repeats` times in
-    rounds (median rates, ratios to the reference within a round); then QA and math evaluation
-    speed. Prints the table and writes it to `out`."""
+    `compile_mode`, the pipeline and the reference also compiled (torch.compile mode); each timed
+    `repeats` times in rounds (median rates, ratios to the reference within a round); then QA and
+    math evaluation speed. Prints the table and writes it to `out`."""
     from physlm.artifacts import write_table
     from physlm.data.bios import lexicon, make_people
     from physlm.data.igsm import Knobs, ProblemSet, make_set, make_tokenizer
