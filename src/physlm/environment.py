@@ -16,7 +16,8 @@ def compile_mode() -> str | None:
 
     An environment setting, like PHYSLM_DEVICE, because it changes how fast a run goes and not what
     it computes: on a GPU, "reduce-overhead" (CUDA graphs) removes the per-kernel launch cost that
-    bounds the small models' steps; on a CPU compiling did not pay (README, Benchmarks).
+    bounds the small models' steps; on a CPU, "default" paid on one 2-core machine and not on
+    another (README, Benchmarks), so it is the user's choice, not the default.
     """
     return checked_compile_mode(os.environ.get("PHYSLM_COMPILE"), "PHYSLM_COMPILE")
 
