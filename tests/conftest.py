@@ -65,3 +65,15 @@ def slurm_run(tmp_path_factory):
         pytest.skip(reason)
     workdir = copy_workflow(tmp_path_factory.mktemp("slurm"))
     return workdir, snakemake(workdir, *SLURM, *SECOND_RUN, cores=None)
+
+
+@pytest.fixture
+def no_kv_cache(monkeypatch):
+    """Fails a test whose forward passes fill transformers' KV cache: only generation needs one;
+    training, scoring and probing would build it and throw it away at every step."""
+    from transformers.cache_utils import DynamicCache
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a forward pass filled a KV cache")
+
+    monkeypatch.setattr(DynamicCache, "update", refuse)

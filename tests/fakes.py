@@ -12,7 +12,7 @@ class NextToken(torch.nn.Module):
         self.vocab, self.scale, self.blind = vocab, scale, blind
         self.weight = torch.nn.Parameter(torch.zeros(1))
 
-    def forward(self, ids):
+    def forward(self, ids, use_cache: bool = True):  # use_cache: as a transformers model takes it
         target = torch.roll(ids, -1, dims=1)
         if self.blind is not None:
             target[target == self.blind] = 0

@@ -127,3 +127,9 @@ def test_batched_teacher_forcing_gives_each_text_its_own_losses(people):
         assert len(loss) == len(offsets) == len(tokenizer(text)["input_ids"])
         assert offsets == same and torch.allclose(loss, reference, atol=1e-5)
         assert (loss > 0).all()
+
+
+def test_scoring_fills_no_kv_cache(tiny_model, tokenizer, people, no_kv_cache):
+    texts = make_biographies(people.head(3), "single", seed=0)["text"].tolist()
+    with torch.no_grad():
+        assert len(text_losses(tiny_model, tokenizer, texts, batch_size=2)) == 3

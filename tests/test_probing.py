@@ -13,6 +13,7 @@ from physlm.probing import (
     loss_curve_end,
     majority_baseline,
     p_probe,
+    probe_model,
     q_probe,
     value_positions,
 )
@@ -60,6 +61,12 @@ def test_untrained_probe_sees_the_model_hidden_states_exactly():
     probe = Probe(embedding, lambda embeds: embeds, rank=3, classes=[2], seed=0)
     ids = torch.tensor([[1, 2, 3]])
     assert torch.equal(probe.embedding[ids] + probe.down[ids] @ probe.up, embedding[ids])
+
+
+def test_a_probe_on_a_model_fills_no_kv_cache(tiny_model, no_kv_cache):
+    probe = probe_model(tiny_model, rank=2, classes=[3], seed=0)
+    logits = probe(torch.tensor([[4, 5, 6]]), torch.tensor([[2]]))
+    assert logits[0].shape == (1, 3)
 
 
 def test_labels_and_majority_baseline():

@@ -121,6 +121,15 @@ def test_loss_falls_on_a_tiny_corpus(people, tmp_path):
     assert (log["tokens_per_s"] > 0).all()
 
 
+def test_training_fills_no_kv_cache(people, tmp_path, no_kv_cache):
+    tokenizer = build_tokenizer(lexicon(people))
+    docs, masks = bio_documents(tokenizer, make_biographies(people.head(20), "single", seed=0))
+    model = build_model(TINY_MODEL, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed=0)
+    stream = Stream(docs, masks, 32, seed=0)
+    log = train(model, [(stream, 8)], _config(steps=2, log_every=1), tmp_path / "ck.pt", log=lambda _: None)
+    assert len(log) == 2
+
+
 def _train_command(workdir: Path, out: str, steps: int) -> list[str]:
     training = (
         f'{{"steps": {steps}, "batch_size": 8, "lr": 0.003, "final_lr_ratio": 0.1, "warmup_steps": 5,'

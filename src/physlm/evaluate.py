@@ -108,7 +108,7 @@ def teacher_forced(
         chunk = order[start : start + batch_size]
         width = max(len(rows[i]) for i in chunk)
         ids = torch.tensor([rows[i] + [pad] * (width - len(rows[i])) for i in chunk], device=device)
-        values = read(model(ids).logits, ids).cpu()
+        values = read(model(ids, use_cache=False).logits, ids).cpu()
         for r, i in enumerate(chunk):
             out[i] = values[r, : len(rows[i])]
     return out

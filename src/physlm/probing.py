@@ -86,7 +86,7 @@ def probe_model(
     model.to(pick_device()).eval().requires_grad_(False)
     return Probe(
         model.get_input_embeddings().weight,
-        lambda embeds: model.base_model(inputs_embeds=embeds).last_hidden_state,
+        lambda embeds: model.base_model(inputs_embeds=embeds, use_cache=False).last_hidden_state,
         rank,
         classes,
         seed,

@@ -305,7 +305,8 @@ def _train(
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, cfg)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            loss = forward(input_ids=ids, labels=labels).loss
+            # use_cache=False: transformers otherwise fills a KV cache that training throws away
+            loss = forward(input_ids=ids, labels=labels, use_cache=False).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
