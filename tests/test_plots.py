@@ -16,3 +16,18 @@ def test_roc_curve_steps_through_the_scores_and_its_area_is_the_auroc():
     fpr, tpr = _roc(wrong, score)  # ties: flagged together, a diagonal segment, as the AUROC counts half
     area = float(np.sum(np.diff(fpr) * (np.array(tpr[1:]) + np.array(tpr[:-1])) / 2))
     assert area == pytest.approx(auroc(wrong.to_numpy(), score.to_numpy()))
+
+
+def test_curves_of_a_later_stage_follow_the_steps_of_the_stages_before():
+    from physlm.plots.math import _through_stages
+
+    curves = pd.DataFrame(
+        {
+            "seed": 0,
+            "data": "clean",
+            "stage": [1, 1, 2, 2, 3],
+            "step": [50, 100, 40, 80, 10],
+            "accuracy": 0.0,
+        }
+    )
+    assert _through_stages(curves).sort_values(["stage", "step"])["step"].tolist() == [50, 100, 140, 180, 190]

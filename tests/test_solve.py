@@ -9,8 +9,7 @@ from physlm.data.igsm import Knobs, ProblemSet, lexicon, make_set
 from physlm.data.tokenizer import build_tokenizer
 from physlm.models import build_model
 from physlm.sections import ModelConfig
-from physlm.solve import accuracy_by_op, generate, judge
-from physlm.train import IGNORE, Rows
+from physlm.solve import DistinctLetters, accuracy_by_op, generate, judge
 
 
 @pytest.fixture(scope="module")
@@ -64,41 +63,58 @@ def test_problem_documents_train_on_the_solution_only(problems, tokenizer):
     assert every[0] == [False] + [True] * (len(ids[0]) - 1)
 
 
-def test_rows_keep_one_document_per_row_and_drop_the_too_long():
-    docs = [[1, 2, 3], [4, 5], [6, 7, 8, 9, 10]]
-    rows = Rows(docs, [[True] * len(d) for d in docs], context=4, seed=0, pad=0, batch_size=2)
-    assert rows.dropped == 1 and rows.per_epoch == 2
-    ids, labels = rows.windows(0, 2)
-    assert sorted(map(tuple, ids.tolist())) == [(1, 2, 3), (4, 5, 0)]
-    assert (labels[ids == 0] == IGNORE).all()
-    again, _ = Rows(docs, [[True] * len(d) for d in docs], 4, seed=0, pad=0, batch_size=2).windows(0, 2)
-    assert (again == ids).all()
-    with pytest.raises(ValueError, match="longer than the context"):
-        Rows(docs, [[True] * len(d) for d in docs], context=1, seed=0, pad=0, batch_size=2)
-
-
-def test_rows_group_batches_by_length_and_see_every_document_once_per_epoch():
-    rng = np.random.default_rng(0)
-    docs = [[i + 1] * int(n) for i, n in enumerate(rng.integers(5, 200, size=3200))]
-    rows = Rows(docs, [[True] * len(d) for d in docs], context=256, seed=0, pad=0, batch_size=16)
-    padding, seen = 0, []
-    for step in range(200):
-        ids, _ = rows.windows(step * 16, 16)
-        padding += (ids == 0).sum() / ids.size
-        seen += ids[:, 0].tolist()
-    assert sorted(seen) == list(range(1, 3201))
-    # A random batch of 16 lengths uniform in 5-200 is about 45% padding; grouped, a few percent.
-    assert padding / 200 < 0.05
-    # Batches are shuffled: their lengths do not rise through a pool.
-    widths = [rows.windows(step * 16, 16)[0].shape[1] for step in range(50)]
-    assert widths != sorted(widths)
-    again = Rows(docs, [[True] * len(d) for d in docs], context=256, seed=0, pad=0, batch_size=16)
-    assert (again.windows(160, 16)[0] == rows.windows(160, 16)[0]).all()
-
-
 def test_padding_after_a_document_changes_nothing_it_sees(tokenizer):
     model = build_model(ModelConfig("llama", 2, 2, 32, 64), len(tokenizer), 2, 0, 0)
     ids = torch.tensor([[2, 10, 11, 12]])
     padded = torch.tensor([[2, 10, 11, 12, 0, 0]])
     with torch.no_grad():
         assert torch.allclose(model(ids).logits, model(padded).logits[:, :4], atol=1e-5)
+
+
+def test_distinct_letters_rule_out_used_letters_only_where_a_new_variable_is_named(tokenizer):
+    ids = tokenizer.convert_tokens_to_ids
+    rule = DistinctLetters(tokenizer, start=2)
+    prompt = ids(["▁Define", "▁Q"])  # a letter in the prompt is not the solution's
+    written = ids(
+        ["▁Define", "▁Z", "▁as", "▁g", ";", "▁so", "▁g", "▁", "=", "▁5", ".", "▁Define", "▁Z", "▁as"]
+    )
+    scores = torch.zeros(2, len(tokenizer))
+    rows = torch.tensor([prompt + written, prompt + written[:-1] + ids(["▁so"])])  # not a new name next
+    out = rule(rows, scores.clone())
+    banned = set(tokenizer.convert_ids_to_tokens(torch.nonzero(out[0] == float("-inf")).flatten().tolist()))
+    assert banned == {"▁g", "▁Z"}  # used in the solution; Q only in the prompt
+    assert torch.isfinite(out[1]).all()
+    after_semicolon = rule(torch.tensor([prompt + written[:4] + ids([";"])]), scores[:1].clone())
+    assert after_semicolon[0, ids("▁g")] == float("-inf") and after_semicolon[0, ids("▁R")] == 0
+
+
+def _collapsing_model(tokenizer):
+    """A model whose next token depends on its last one only: after "as" or ";" a letter, T first,
+    then R; after a letter ";". Greedy without the rule: "as T ; T ; T ..." (the collapse)."""
+    model = build_model(
+        ModelConfig("llama", 1, 2, 32, 256), len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, 0
+    )
+    ids = dict(
+        zip(["as", ";", "T", "R"], tokenizer.convert_tokens_to_ids(["▁as", ";", "▁T", "▁R"]), strict=True)
+    )
+    embedding = torch.zeros(len(tokenizer), 32)
+    head = torch.zeros(len(tokenizer), 32)
+    for dim, name in enumerate(["as", ";", "T", "R"]):
+        embedding[ids[name], dim] = 1.0
+    head[ids["T"], :2], head[ids["R"], :2], head[ids[";"], 2:4] = 2.0, 1.0, 2.0
+    with torch.no_grad():
+        model.model.embed_tokens.weight = torch.nn.Parameter(embedding)
+        model.lm_head.weight = torch.nn.Parameter(head)
+        for layer in model.model.layers:  # the residual stream carries the last token's embedding
+            layer.self_attn.o_proj.weight.zero_()
+            layer.mlp.down_proj.weight.zero_()
+    return model
+
+
+def test_generation_rules_out_a_reused_letter_only_when_asked(tokenizer):
+    model = _collapsing_model(tokenizer)
+    prompts = ["Define Zoo 's Lion as"]
+    free = generate(model, tokenizer, prompts, 1, 5, distinct_letters=False)[0]
+    ruled = generate(model, tokenizer, prompts, 1, 4)[0]
+    assert tokenizer.convert_ids_to_tokens(free) == ["▁T", ";", "▁T", ";", "▁T"]
+    assert tokenizer.convert_ids_to_tokens(ruled)[:4] == ["▁T", ";", "▁R", ";"]

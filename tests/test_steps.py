@@ -97,28 +97,40 @@ def test_retry_data_trains_for_the_tokens_of_clean_data(tmp_path):
     from physlm.data import igsm
 
     knobs = igsm.Knobs(max_ip=6, max_layers=3, max_items=2)
-    for name, retry in (("clean", 0.0), ("retry", 0.5)):
-        igsm.write_problems(
-            knobs=knobs,
-            problems=igsm.ProblemSet("train", 60, 4, retry=retry),
-            seed=0,
-            out=tmp_path / f"{name}.parquet",
-            params_out=tmp_path / f"{name}.params.parquet",
-        )
+    igsm.write_problems(
+        knobs=knobs,
+        problems=igsm.ProblemSet("test", 8, 4, op_distribution="each"),
+        seed=0,
+        out=tmp_path / "test.parquet",
+        params_out=tmp_path / "test.params.parquet",
+    )
     igsm.write_tokenizer(out_dir=tmp_path / "tok")
     shape = ModelConfig(arch="llama", n_layer=1, n_head=2, d_model=16, context=256)
-    for name, equal in (("clean", None), ("retry", tmp_path / "clean.parquet")):
+    for name, retry in (("clean", 0.0), ("retry", 0.5)):
         fit(
-            training_config=training_config(steps=40, batch_size=4, warmup_steps=2, weight_decay=0.0),
+            training_config=training_config(
+                steps=40, batch_size=4, warmup_steps=2, weight_decay=0.0, checkpoint_every=20
+            ),
             seed=0,
             checkpoint=tmp_path / f"{name}.pt",
             out_dir=tmp_path / name,
             log=tmp_path / f"{name}.log.parquet",
             tokenizer_dir=tmp_path / "tok",
             model_config=shape,
-            problems=tmp_path / f"{name}.parquet",
-            equal_tokens_with=equal,
+            knobs=knobs,
+            problem_set=igsm.ProblemSet("train", 1, 4, retry=retry),
+            equal_tokens=retry > 0,
+            curve_problems=tmp_path / "test.parquet",
+            curves_per_op=1,
+            curves_out=tmp_path / f"{name}.curves.parquet",
+            curves_identity={"data": name},
         )
+    curves = pd.read_parquet(tmp_path / "clean.curves.parquet")
+    # checkpoint_every 20 of 40 steps: curves at steps 20 and 40, both greedy measures on ops 1-4
+    greedy = curves[curves["measure"] == "greedy"]
+    assert sorted(set(greedy["step"])) == [20, 40] and (greedy["n"] == 1).all() and len(greedy) == 8
+    assert set(curves["data"]) == {"clean"}
+    assert {"name", "stop", "answer"} <= set(curves.loc[curves["measure"] == "teacher-forced", "group"])
     clean, retry = read_scale(tmp_path / "clean"), read_scale(tmp_path / "retry")
     assert retry["pretrain_steps"] < clean["pretrain_steps"] == 40  # retry documents are longer
     assert retry["train_tokens"] == pytest.approx(clean["train_tokens"], rel=0.05)

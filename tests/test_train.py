@@ -47,6 +47,18 @@ def test_learning_rate_warms_up_then_decays_to_the_floor():
     assert learning_rate(99, no_warmup) == pytest.approx(0.1, abs=1e-3)
 
 
+def test_warmup_stable_decay_holds_the_rate_then_decays_over_the_last_fraction():
+    cfg = _config(steps=100, warmup_steps=10, lr=1.0, final_lr_ratio=0.01, schedule="wsd", decay_fraction=0.2)
+    rates = [learning_rate(s, cfg) for s in range(100)]
+    assert rates[0] == pytest.approx(0.1) and rates[9] == pytest.approx(1.0)
+    assert rates[10:81] == [1.0] * 71  # held until the decay's first step (80)
+    assert rates[90] == pytest.approx(1.0 - 0.99 * 0.5)  # halfway down, linearly
+    assert all(a > b for a, b in itertools.pairwise(rates[80:]))
+    assert learning_rate(100, cfg) == pytest.approx(0.01)
+    with pytest.raises(ValueError, match=r"schedule: 'linear', allowed cosine \| wsd"):
+        _config(schedule="linear")
+
+
 def test_adamw_is_fused_and_decays_matrices_only():
     model = build_model(TINY_MODEL, vocab_size=50, eos_id=0, pad_id=1, seed=0)
     optimizer = make_optimizer(model, _config(weight_decay=0.1))
@@ -112,7 +124,7 @@ def test_loss_falls_on_a_tiny_corpus(people, tmp_path):
     tokenizer = build_tokenizer(lexicon(people))
     docs, masks = bio_documents(tokenizer, make_biographies(people.head(20), "single", seed=0))
     model = build_model(TINY_MODEL, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed=0)
-    log = train(
+    log, _ = train(
         model, [(Stream(docs, masks, 32, seed=0), 8)], _config(), tmp_path / "ck.pt", log=lambda _: None
     )
     uniform = np.log(len(tokenizer))
@@ -126,8 +138,42 @@ def test_training_fills_no_kv_cache(people, tmp_path, no_kv_cache):
     docs, masks = bio_documents(tokenizer, make_biographies(people.head(20), "single", seed=0))
     model = build_model(TINY_MODEL, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed=0)
     stream = Stream(docs, masks, 32, seed=0)
-    log = train(model, [(stream, 8)], _config(steps=2, log_every=1), tmp_path / "ck.pt", log=lambda _: None)
+    log, _ = train(
+        model, [(stream, 8)], _config(steps=2, log_every=1), tmp_path / "ck.pt", log=lambda _: None
+    )
     assert len(log) == 2
+
+
+def test_evaluations_at_checkpoints_survive_a_resume_and_leave_training_unchanged(people, tmp_path):
+    tokenizer = build_tokenizer(lexicon(people))
+    docs, masks = bio_documents(tokenizer, make_biographies(people.head(20), "single", seed=0))
+
+    def run(evaluate, checkpoint):
+        model = build_model(
+            TINY_MODEL, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed=0
+        )
+        cfg = _config(steps=6, checkpoint_every=2, log_every=1)
+        return train(
+            model, [(Stream(docs, masks, 32, seed=0), 8)], cfg, checkpoint, lambda _: None, "", None, evaluate
+        )
+
+    plain, none = run(None, tmp_path / "plain.pt")
+    assert none.empty
+    calls = []
+
+    def noisy(model, step):  # draws random numbers, as a sampling evaluation would
+        calls.append(step)
+        torch.rand(100)
+        if step == 6 and len(calls) == 3:
+            raise KeyboardInterrupt  # killed during the last evaluation: checkpoint at step 4 kept
+        return [{"measure": "x", "accuracy": step / 10}]
+
+    with pytest.raises(KeyboardInterrupt):
+        run(noisy, tmp_path / "ck.pt")
+    log, evaluations = run(noisy, tmp_path / "ck.pt")
+    assert calls == [2, 4, 6, 6]  # the resumed run evaluates only what the checkpoint lacks
+    assert evaluations["step"].tolist() == [2, 4, 6] and evaluations["accuracy"].tolist() == [0.2, 0.4, 0.6]
+    assert log["loss"].tolist() == plain["loss"].tolist()  # the evaluations' draws changed nothing
 
 
 def _train_command(workdir: Path, out: str, steps: int) -> list[str]:
@@ -245,7 +291,9 @@ def test_compiled_training_computes_what_eager_training_does(people, tmp_path):
         )
         cfg = _config(steps=10, log_every=5)
         stream = Stream(docs, masks, 32, seed=0)
-        log = train(model, [(stream, 8)], cfg, tmp_path / f"{mode}.pt", log=lambda _: None, compile_mode=mode)
+        log, _ = train(
+            model, [(stream, 8)], cfg, tmp_path / f"{mode}.pt", log=lambda _: None, compile_mode=mode
+        )
         runs[mode] = (log["loss"].to_numpy(), model.state_dict())
     (eager_loss, eager_weights), (compiled_loss, compiled_weights) = runs.values()
     np.testing.assert_allclose(compiled_loss, eager_loss, rtol=1e-4)

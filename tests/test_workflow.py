@@ -80,6 +80,11 @@ def test_smoke_dag_writes_every_output(smoke_run, tmp_path):
     assert retry["pretrain_steps"] < 20 and retry["train_tokens"] == pytest.approx(
         last_stage("clean")["train_tokens"], rel=0.1
     )
+    curves = pd.read_parquet(results / "math" / "curves.parquet")  # every checkpoint (5 steps) of each stage
+    assert set(zip(curves.data, curves.stage, curves.step, strict=True)) >= {
+        ("clean", stage, step) for stage in (1, 2) for step in (5, 10)
+    }
+    assert set(curves["measure"]) == {"greedy", "greedy, letters free", "teacher-forced"}
     mistakes = pd.read_parquet(results / "math" / "mistakes.parquet")
     assert set(mistakes["detector"]) == {
         "probe",

@@ -115,7 +115,7 @@ def pipeline_rate(
     )
     cfg = _bench_training(shape.batch_size, warmup + steps, warmup)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = train(
+        rows, _ = train(
             model,
             [(stream, shape.batch_size)],
             cfg,

@@ -112,17 +112,33 @@ def _train_step(steps) -> None:
     p.add_argument("--qa-ratio", type=float, default=0.8, help="QA share of tokens when mixing")
     p.add_argument("--epochs", type=float, help="this many passes over --bios (instead of steps)")
     p.add_argument("--lora-config", type=decoder(LoraConfig), help="LoRA ranks; full training if absent")
-    p.add_argument("--problems", type=Path, help="iGSM problems to train on (alone)")
+    p.add_argument(
+        "--knobs-config", dest="knobs", type=decoder(Knobs), help="iGSM knobs (with --problems-config)"
+    )
+    p.add_argument(
+        "--problems-config",
+        dest="problem_set",
+        type=decoder(ProblemSet),
+        help="iGSM problems to train on (alone), drawn while training: split, op range and mix, retry",
+    )
     p.add_argument(
         "--loss-on-all",
         dest="solution_only",
         action="store_false",
-        help="with --problems: loss on every token",
+        help="with --problems-config: loss on every token",
     )
     p.add_argument(
-        "--equal-tokens-with",
-        type=Path,
-        help="with --problems: train for the tokens the steps would take on these problems",
+        "--equal-tokens",
+        action="store_true",
+        help="with --problems-config: the tokens the steps would take on the same problems without retries",
+    )
+    p.add_argument(
+        "--curve-problems", type=Path, help="held-out problems: learning curves at each checkpoint"
+    )
+    p.add_argument("--curves-per-op", type=int, default=20, help="problems per op the curves read")
+    p.add_argument("--curves-out", type=Path, help="with --curve-problems: the curves' table")
+    p.add_argument(
+        "--curves-identity", type=json.loads, default={}, help="JSON: the curves' identity columns"
     )
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--threads", type=int, default=1)
@@ -161,6 +177,15 @@ def _measure_steps(steps) -> None:
     p.add_argument("--problems", type=Path, required=True, help="problems the model was not trained on")
     p.add_argument("--params", type=Path, required=True, help="their per-parameter labels")
     p.add_argument("--seed", type=int, required=True)
+    _metrics_options(p)
+
+    p = _step(steps, "math-attention", "physlm.attention:math_attention", "attention on necessary statements")
+    p.add_argument("--model-dir", type=Path, required=True, help="a trained math model")
+    p.add_argument("--model-config", type=decoder(ModelConfig), required=True, help="its shape")
+    p.add_argument("--problems", type=Path, required=True, help="problems the model was not trained on")
+    p.add_argument("--params", type=Path, required=True, help="their per-parameter labels")
+    p.add_argument("--count", type=int, required=True, help="read the first this many problems")
+    p.add_argument("--seed", type=int, required=True, help="seed of the random-init model")
     _metrics_options(p)
 
     p = _step(steps, "mistake-probe", "physlm.mistakes:mistake_probe", "does a math model flag its mistakes?")

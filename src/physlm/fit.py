@@ -15,13 +15,16 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from physlm.artifacts import load_model, read_scale, save_model, write_table
-from physlm.corpus import Documents, bio_documents, problem_documents, qa_documents
+from physlm.artifacts import load_model, read_scale, save_model, with_identity, write_table
+from physlm.corpus import Documents, bio_documents, qa_documents
+from physlm.curves import MathCurves
+from physlm.data.igsm import Knobs, ProblemSet
 from physlm.environment import compile_mode
 from physlm.models import add_lora, build_model, count_parameters, pick_device
+from physlm.problem_stream import FreshProblems
 from physlm.provenance import beside, code_hash, run_fingerprint, write_provenance
 from physlm.sections import LoraConfig, ModelConfig, TrainConfig
-from physlm.train import Rows, build_mixture, run_scale, train
+from physlm.train import build_mixture, run_scale, train
 
 
 def _start(
@@ -62,22 +65,36 @@ def _sources(
     return sources, bio_table, qa_people
 
 
-def _mean_length(stream: Rows) -> float:
-    return sum(len(d) for d in stream.docs) / stream.per_epoch
-
-
-def math_scale(prior: dict | None, stream: Rows, training: TrainConfig, network) -> dict:
+def math_scale(prior: dict | None, stream, training: TrainConfig, network) -> dict:
     """A math model's training in the terms of Part 2.1's conditions, summed over curriculum stages
     (a run from a saved model continues its predecessor's count)."""
-    mean_length = _mean_length(stream)
     prior = prior or {"pretrain_steps": 0, "train_tokens": 0, "stages": 0}
     return {
-        "train_problems": stream.per_epoch,
+        "train_problems": prior.get("train_problems", 0) + training.steps * training.batch_size,
         "pretrain_steps": prior["pretrain_steps"] + training.steps,
-        "train_tokens": prior["train_tokens"] + round(training.steps * training.batch_size * mean_length),
+        "train_tokens": prior["train_tokens"]
+        + round(training.steps * training.batch_size * stream.mean_length),
         "stages": prior["stages"] + 1,
         "n_layer": network.config.num_hidden_layers,
     }
+
+
+def _math_stream(tokenizer, context, seed, training, knobs, problem_set, solution_only, equal_tokens):
+    """(stream, training): fresh problems of `problem_set`; with `equal_tokens` (retry data), the
+    steps that give the tokens `training.steps` would take on the same problems without retries."""
+
+    def stream_of(problems: ProblemSet) -> FreshProblems:
+        return FreshProblems(tokenizer, knobs, problems, seed, context, training.batch_size, solution_only)
+
+    stream = stream_of(dataclasses.replace(problem_set, problems=training.steps * training.batch_size))
+    print(f"{stream.dropped_share:.1%} of the problems are longer than the context ({context}): dropped")
+    if equal_tokens:
+        clean = stream_of(dataclasses.replace(problem_set, problems=training.batch_size, retry=0.0))
+        steps = max(1, round(training.steps * clean.mean_length / stream.mean_length))
+        print(f"{steps} steps: the tokens of {training.steps} on the same problems without retries")
+        training = dataclasses.replace(training, steps=steps)
+        stream = stream_of(dataclasses.replace(problem_set, problems=steps * training.batch_size))
+    return stream, training
 
 
 def fit(
@@ -95,35 +112,40 @@ def fit(
     qa_ratio: float = 0.8,
     epochs: float | None = None,
     lora_config: LoraConfig | None = None,
-    problems: Path | None = None,
+    knobs: Knobs | None = None,
+    problem_set: ProblemSet | None = None,
     solution_only: bool = True,
-    equal_tokens_with: Path | None = None,
+    equal_tokens: bool = False,
+    curve_problems: Path | None = None,
+    curves_per_op: int = 20,
+    curves_out: Path | None = None,
+    curves_identity: dict | None = None,
     threads: int = 1,
 ) -> None:
     """Train a model from scratch (`model_config`, `tokenizer_dir`) or from a saved one (`init_dir`)
     on biographies, QA pairs (their train split) or both mixed with QA share `qa_ratio` of tokens;
     `epochs` passes over the biographies set the length instead of `training.steps`. Or on iGSM
-    `problems` alone, one problem per row, the loss on the solution only if `solution_only`; with
-    `equal_tokens_with` (other problems), as many steps as give the tokens `training.steps` would
-    take on those (retry data against clean data at equal training tokens, Part 2.2)."""
+    problems alone (`knobs`, `problem_set`: drawn while training, none repeated), one problem per
+    row, the loss on the solution only if `solution_only`; with `equal_tokens` (retry data), as many
+    steps as give the tokens `training.steps` would take on the same problems without retries (Part
+    2.2). With `curve_problems` (held-out problems), learning curves at every checkpoint on the first
+    `curves_per_op` problems of each op, written to `curves_out` with the columns of
+    `curves_identity` (physlm.curves)."""
     torch.set_num_threads(threads)
     training = training_config
     network, tokenizer, context = _start(tokenizer_dir, model_config, init_dir, lora_config, seed)
-    if problems is not None:
+    evaluate = None
+    if problem_set is not None:
         if bios is not None or qa is not None:
             raise ValueError("math problems are trained on alone: drop the biographies and QA pairs")
-        table = pd.read_parquet(problems)
-        docs, masks = problem_documents(tokenizer, table, solution_only)
-        stream = Rows(docs, masks, context, seed, tokenizer.pad_token_id, training.batch_size)
+        stream, training = _math_stream(
+            tokenizer, context, seed, training, knobs, problem_set, solution_only, equal_tokens
+        )
         sources, mixture = {"problems": None}, [(stream, training.batch_size)]
-        print(f"{stream.dropped} problems longer than the context ({context}) dropped", flush=True)
-        if equal_tokens_with is not None:
-            other = problem_documents(tokenizer, pd.read_parquet(equal_tokens_with), solution_only)
-            reference = Rows(*other, context, seed, tokenizer.pad_token_id, training.batch_size)
-            ratio = _mean_length(reference) / _mean_length(stream)
-            training = dataclasses.replace(training, steps=max(1, round(training.steps * ratio)))
-            print(f"{training.steps} steps: the tokens of {training_config.steps} on {equal_tokens_with}")
         scale = math_scale(read_scale(init_dir) if init_dir else None, stream, training, network)
+        if curve_problems is not None:
+            held_out = pd.read_parquet(curve_problems)
+            evaluate = MathCurves(tokenizer, held_out, curves_per_op, problem_set.max_op, batch_size=64)
     else:
         sources, bio_table, qa_people = _sources(tokenizer, bios, qa)
         mixture = build_mixture(list(sources.values()), training.batch_size, qa_ratio, context, seed)
@@ -134,7 +156,7 @@ def fit(
         planned = training.steps * count / stream.per_epoch
         print(f"{name}: {stream.per_epoch} windows per epoch, {planned:.1f} epochs planned", flush=True)
     print(f"{count_parameters(network):,} parameters on {pick_device()}", flush=True)
-    if problems is None:
+    if problem_set is None:
         scale = run_scale(
             read_scale(init_dir) if init_dir is not None else None,
             training.steps,
@@ -146,14 +168,19 @@ def fit(
     write_provenance(checkpoint)
     # Everything that defines the run: a checkpoint written by any other run is not resumed.
     settings = dict(training=training, seed=seed, model=model_config, qa_ratio=qa_ratio, lora=lora_config)
-    settings |= {"solution_only": solution_only} if problems is not None else {}
-    inputs = [p for p in (tokenizer_dir, init_dir, bios, qa, problems, equal_tokens_with) if p is not None]
+    if problem_set is not None:
+        settings |= dict(
+            knobs=knobs, problems=problem_set, solution_only=solution_only, equal_tokens=equal_tokens
+        )
+    inputs = [p for p in (tokenizer_dir, init_dir, bios, qa, curve_problems) if p is not None]
     fingerprint = run_fingerprint({**settings, "code": code_hash(__name__)}, inputs)
     say = functools.partial(print, flush=True)
-    losses = train(network, mixture, training, checkpoint, say, fingerprint, compile_mode())
+    losses, curves = train(network, mixture, training, checkpoint, say, fingerprint, compile_mode(), evaluate)
     if lora_config is not None:
         network = network.merge_and_unload()
     save_model(network, tokenizer, scale, out_dir)
     write_table(losses, log)
+    if curves_out is not None:
+        write_table(with_identity(curves, curves_identity or {}), curves_out)
     checkpoint.unlink(missing_ok=True)
     beside(checkpoint).unlink(missing_ok=True)

@@ -68,8 +68,11 @@ class ModelConfig(FromSection):
 @dataclass(frozen=True)
 class TrainConfig(FromSection):
     """A training section (`pretrain`, `finetune.training`, `manipulation.training`,
-    `capacity.training`). `steps` is None where the length follows from the data (capacity: one
-    pass over the biographies, set by the train step's `--epochs`)."""
+    `capacity.training`, `math.training`). `steps` is None where the length follows from the data
+    (capacity: one pass over the biographies, set by the train step's `--epochs`). `schedule`:
+    `cosine` decays from the end of warmup to the last step; `wsd` (warmup-stable-decay) holds the
+    rate and decays linearly over the last `decay_fraction` of the steps, so a run that sits on a loss
+    plateau is not already at a low rate when it leaves it."""
 
     batch_size: int
     lr: float
@@ -79,6 +82,17 @@ class TrainConfig(FromSection):
     checkpoint_every: int
     log_every: int
     steps: int | None = None
+    schedule: str = "cosine"
+    decay_fraction: float = 0.2
+
+    def __post_init__(self):
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule: {self.schedule!r}, allowed {' | '.join(SCHEDULES)}")
+        if not 0 < self.decay_fraction <= 1:
+            raise ValueError(f"decay_fraction: {self.decay_fraction}, allowed 0 < decay_fraction <= 1")
+
+
+SCHEDULES = ("cosine", "wsd")
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,14 @@ Generation is greedy, batched and cached (Hugging Face `generate` with its KV ca
 different lengths are left-padded, with the attention mask giving every prompt positions from 0 as in
 training. Accuracy is reported per op, split into in-distribution (op up to the largest trained on)
 and out-of-distribution (more operations than any training problem had).
+
+Distinct letters (a deviation from the paper, on by default): where a solution names a new variable
+(the letter after "as", or after ";" where an intermediate result is named), letters it already used
+are ruled out. The letter is a symbol drawn at random in training, with nothing to learn but "not
+one already used"; a young model's greedy decoding collapses it onto one letter ("Define A as T ...
+Define B as T"), overwriting its own first step and hiding what it planned. The paper's models, at
+100K steps, learn the rule themselves. Every decoder applies it; `distinct_letters=False` measures
+what it changes (the learning curves report both).
 """
 
 from __future__ import annotations
@@ -12,11 +20,37 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from transformers import LogitsProcessor, LogitsProcessorList
 
 from physlm.artifacts import load_model, read_scale, with_identity, write_table
 from physlm.checker import check
-from physlm.data.igsm import prompt
+from physlm.data.igsm import LETTERS, prompt
 from physlm.models import pick_device
+
+
+class DistinctLetters(LogitsProcessor):
+    """Rules out, where a new variable is named (after "as" or ";"), the letters already written
+    after the first `start` tokens (the prompt)."""
+
+    def __init__(self, tokenizer, start: int):
+        self.start = start
+        vocabulary = len(tokenizer)
+        self.letter = torch.zeros(vocabulary, dtype=torch.bool)
+        self.letter[tokenizer.convert_tokens_to_ids([f"▁{c}" for c in LETTERS])] = True
+        self.slot = torch.tensor(tokenizer.convert_tokens_to_ids(["▁as", ";"]))
+
+    def used(self, written: torch.Tensor) -> torch.Tensor:
+        """(batch, vocabulary): True for the letters each row may not write next."""
+        used = torch.zeros(written.shape[0], self.letter.numel(), dtype=torch.bool, device=written.device)
+        if written.shape[1] == 0:
+            return used
+        used.scatter_(1, written, True)
+        fresh = torch.isin(written[:, -1], self.slot.to(written.device))
+        return used & self.letter.to(written.device) & fresh[:, None]
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        banned = self.used(input_ids[:, self.start :])
+        return scores.masked_fill(banned[:, : scores.shape[1]], float("-inf"))
 
 
 def generate(
@@ -27,11 +61,13 @@ def generate(
     max_new_tokens: int,
     samples: int = 0,
     seed: int = 0,
+    distinct_letters: bool = True,
 ) -> list[list[int]]:
     """Greedy continuations (token ids, up to and without EOS) of `prompts`, each preceded by EOS as
     every training document is, and cut at the model's context; batches are sorted by length so
     little padding is needed. With `samples` > 0: that many continuations per prompt (prompt after
-    prompt) sampled at temperature 1 from the whole distribution, the draws seeded by `seed`."""
+    prompt) sampled at temperature 1 from the whole distribution, the draws seeded by `seed`. With
+    `distinct_letters`, a new variable never takes a letter the solution already used."""
     model.eval()
     context = model.config.max_position_embeddings
     device = next(model.parameters()).device
@@ -56,6 +92,9 @@ def generate(
                 **({"temperature": 1.0, "top_k": 0, "top_p": 1.0} if samples > 0 else {}),
                 eos_token_id=eos,
                 pad_token_id=pad,
+                logits_processor=LogitsProcessorList(
+                    [DistinctLetters(tokenizer, width)] if distinct_letters else []
+                ),
             )
         rows = generated[:, width:].tolist()
         for n, i in enumerate(chunk):

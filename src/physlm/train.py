@@ -70,68 +70,6 @@ class Stream:
         return np.stack(ids), np.stack(labels)
 
 
-class Rows:
-    """One document per row, right-padded to the batch's longest: a math solution must see its whole
-    problem, which packing would cut. Documents longer than `context` are dropped (as the paper drops
-    over-length problems). Padding comes after the document, so under causal attention it changes
-    nothing the loss sees.
-
-    Batches are grouped by length (as transformers' `group_by_length`): each epoch's shuffled order is
-    cut into pools of `POOL_BATCHES` batches, each pool sorted by length and cut into batches, and the
-    batches shuffled. A batch then pads to a length close to its every row's instead of to the
-    longest of a random sample (on the default iGSM sets a third of the tokens were padding). Row k of
-    the endless stream stays fixed by (seed, k), and every document is still seen once per epoch.
-    """
-
-    POOL_BATCHES = 50
-
-    def __init__(
-        self,
-        docs: list[list[int]],
-        masks: list[list[bool]],
-        context: int,
-        seed: int,
-        pad: int,
-        batch_size: int,
-    ):
-        kept = [i for i, d in enumerate(docs) if len(d) <= context]
-        if not kept:
-            raise ValueError(f"every document is longer than the context ({context} tokens)")
-        self.dropped = len(docs) - len(kept)
-        self.docs = [docs[i] for i in kept]
-        self.masks = [masks[i] for i in kept]
-        self.per_epoch, self.seed, self.pad, self.batch_size = len(kept), seed, pad, batch_size
-        self._epoch, self._order = -1, None
-
-    def _grouped_order(self, epoch: int) -> np.ndarray:
-        rng = np.random.default_rng([self.seed, epoch])
-        order = rng.permutation(self.per_epoch)
-        lengths = np.array([len(self.docs[i]) for i in order])
-        pool = self.POOL_BATCHES * self.batch_size
-        batches = []
-        for begin in range(0, self.per_epoch, pool):
-            chunk = order[begin : begin + pool][np.argsort(lengths[begin : begin + pool], kind="stable")]
-            batches += [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
-        return np.concatenate([batches[b] for b in rng.permutation(len(batches))])
-
-    def windows(self, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
-        rows = []
-        for k in range(start, start + count):
-            epoch, row = divmod(k, self.per_epoch)
-            if epoch != self._epoch:
-                self._order = self._grouped_order(epoch)
-                self._epoch = epoch
-            rows.append(self._order[row])
-        width = max(len(self.docs[i]) for i in rows)
-        ids = np.full((count, width), self.pad, dtype=np.int64)
-        labels = np.full((count, width), IGNORE, dtype=np.int64)
-        for r, i in enumerate(rows):
-            doc = np.array(self.docs[i], dtype=np.int64)
-            ids[r, : len(doc)] = doc
-            labels[r, : len(doc)] = np.where(self.masks[i], doc, IGNORE)
-        return ids, labels
-
-
 def build_mixture(
     sources: list[tuple[list[list[int]], list[list[bool]]]],
     batch_size: int,
@@ -189,11 +127,16 @@ def run_scale(
 
 
 def learning_rate(step: int, cfg: TrainConfig) -> float:
-    """Linear warmup, then cosine decay from lr to lr * final_lr_ratio."""
+    """Linear warmup, then down from lr to lr * final_lr_ratio: a cosine over all remaining steps, or
+    (wsd) held at lr, then linear over the last decay_fraction of the steps."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
     floor = cfg.lr * cfg.final_lr_ratio
+    if cfg.schedule == "wsd":
+        decay = max(1, round(cfg.decay_fraction * cfg.steps))
+        progress = (step - (cfg.steps - decay)) / decay
+        return cfg.lr - (cfg.lr - floor) * min(1.0, max(0.0, progress))
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
     return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
@@ -253,45 +196,69 @@ def train(
     log: Callable[[str], None] = print,
     fingerprint: str = "",
     compile_mode: str | None = None,
-) -> pd.DataFrame:
+    evaluate: Callable[[torch.nn.Module, int], list[dict]] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train in place for cfg.steps; each step takes `count` windows from each (stream, count).
 
     Resumes from `checkpoint` if it exists and was written by the same run (same `fingerprint`: see
     provenance.run_fingerprint), else starts from step 0 and says why. Returns one row per logged
-    step (loss, lr, tokens/s). On SIGTERM or SIGUSR1 it saves a checkpoint after the current step
-    and raises Preempted. With `compile_mode` (a torch.compile mode), the forward and backward run
-    compiled; the checkpoint holds the plain model's weights either way.
+    step (loss, lr, tokens/s), and the rows `evaluate(model, step)` gave at every checkpoint step and
+    at the end (learning curves; empty without `evaluate`), which survive a resume. On SIGTERM or
+    SIGUSR1 it saves a checkpoint after the current step and raises Preempted. With `compile_mode`
+    (a torch.compile mode), the forward and backward run compiled; the checkpoint holds the plain
+    model's weights either way.
     """
     with _SignalFlag() as flag:
-        return _train(model, mixture, cfg, checkpoint, log, flag, fingerprint, compile_mode)
+        return _train(model, mixture, cfg, checkpoint, log, flag, fingerprint, compile_mode, evaluate)
 
 
-def _resume(checkpoint: Path, fingerprint: str, model, optimizer, device, log) -> tuple[int, list[dict]]:
-    """(step, log rows) to continue from: the checkpoint's if the same run wrote it, else (0, [])."""
+def _resume(
+    checkpoint: Path, fingerprint: str, model, optimizer, device, log
+) -> tuple[int, list[dict], list[dict]]:
+    """(step, log rows, evaluation rows) to continue from: the checkpoint's if the same run wrote it,
+    else (0, [], [])."""
     if not checkpoint.exists():
-        return 0, []
+        return 0, [], []
     state = torch.load(checkpoint, map_location=device, weights_only=False)
     if state.get("fingerprint") != fingerprint:
         log(
             f"not resuming {checkpoint}: it was written by another run (settings, inputs, seed or "
             "code differ); starting from step 0"
         )
-        return 0, []
+        return 0, [], []
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["rng"])
     log(f"resumed from step {state['step']} ({checkpoint})")
-    return state["step"], state["rows"]
+    return state["step"], state["rows"], state["evaluations"]
+
+
+def _evaluated(evaluate, model, step: int) -> list[dict]:
+    """`evaluate`'s rows at `step`, each marked with the step; the model back in training mode, and
+    the RNG as it was (sampling in an evaluation must not change the training that follows)."""
+    rng = torch.get_rng_state()
+    rows = [{"step": step, **row} for row in evaluate(model, step)]
+    model.train()
+    torch.set_rng_state(rng)
+    return rows
 
 
 def _train(
-    model, mixture, cfg, checkpoint, log, flag: _SignalFlag, fingerprint: str, compile_mode: str | None
-) -> pd.DataFrame:
+    model,
+    mixture,
+    cfg,
+    checkpoint,
+    log,
+    flag: _SignalFlag,
+    fingerprint: str,
+    compile_mode: str | None,
+    evaluate,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     device = pick_device()
     model.to(device)
     model.train()
     optimizer = make_optimizer(model, cfg)
-    start, rows = _resume(checkpoint, fingerprint, model, optimizer, device, log)
+    start, rows, evaluations = _resume(checkpoint, fingerprint, model, optimizer, device, log)
     use_bf16 = device.type == "cuda"
     if use_bf16:
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -327,6 +294,8 @@ def _train(
             )
             log(f"step {done}/{cfg.steps} loss {loss.item():.4f} lr {rows[-1]['lr']:.2e} {rate:,.0f} tok/s")
             tokens, clock = 0, time.perf_counter()
+        if evaluate is not None and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
+            evaluations += _evaluated(evaluate, model, done)
         stop = flag.signum is not None and done < cfg.steps
         if stop or (done % cfg.checkpoint_every == 0 and done < cfg.steps):
             _save_checkpoint(
@@ -337,6 +306,7 @@ def _train(
                     "rng": torch.get_rng_state(),
                     "step": done,
                     "rows": rows,
+                    "evaluations": evaluations,
                     "fingerprint": fingerprint,
                 },
             )
@@ -344,4 +314,4 @@ def _train(
             name = signal.Signals(flag.signum).name
             log(f"{name}: checkpoint saved at step {done}, exiting; rerun to resume")
             raise Preempted(done, flag.signum)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), pd.DataFrame(evaluations)

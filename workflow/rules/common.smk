@@ -1,12 +1,13 @@
 # What all rule files use - the validated config, JSON sections for the CLI, cluster resources, the
 # code hash that reruns a step when its code changes, and the registries through which a domain adds
 # its metrics tables, figures and claims (workflow/rules/results.smk turns them into rules).
+import dataclasses
 import json
 import shlex
 from pathlib import Path
 
 from physlm.config import coerce_numbers, validate
-from physlm.data.igsm import check_math
+from physlm.data.igsm import check_math, stage_problems
 from physlm.data.manipulation import TASKS
 from physlm.environment import compile_mode
 from physlm.provenance import code_hash
@@ -122,23 +123,11 @@ check_math(config["math"])
 
 
 def math_set(name):
-    """(knobs, problem set) of a named set: a curriculum stage's training problems (with retries at
-    rate q for "retry<q>_stage<k>"); the test set (the last stage's knobs, equal numbers of each op
-    up to test.max_op, beyond the training ops); the probe set (the last stage's knobs and ops,
-    problems the model never saw)."""
+    """(knobs, problem set) of a held-out set: the test set (the last stage's knobs, equal numbers
+    of each op up to test.max_op, beyond the training ops); the probe set (the last stage's knobs
+    and ops, problems the model never saw). Training problems are drawn while training.
+    """
     last = STAGES[-1]
-    if "stage" in name:
-        variant, _, number = name.rpartition("stage")
-        stage = STAGES[int(number) - 1]
-        keys = ("problems", "max_op", "op_distribution")
-        retry = (
-            float(variant.removeprefix("retry").removesuffix("_")) if variant else 0.0
-        )
-        return stage["knobs"], {
-            "split": "train",
-            "retry": retry,
-            **{k: stage[k] for k in keys},
-        }
     if name == "test":
         test = config["math"]["test"]
         problems = test["problems_per_op"] * test["max_op"]
@@ -157,12 +146,20 @@ def math_set(name):
 
 
 def math_stage_data(wildcards):
-    """A stage's training problems; retry data also names the clean stage's, whose tokens it matches."""
-    clean = f"{MATH_DATA}/stage{wildcards.stage}.parquet".format(**wildcards)
-    if wildcards.data == "clean":
-        return {"problems": clean}
-    retry = f"{MATH_DATA}/{wildcards.data}_stage{wildcards.stage}.parquet"
-    return {"problems": retry.format(**wildcards), "clean": clean}
+    """A stage's training problems (drawn while training): its knobs and problem set, retries at
+    the data's rate; retry data trains for the clean data's tokens (Part 2.2)."""
+    stage = STAGES[int(wildcards.stage) - 1]
+    retry = (
+        float(wildcards.data.removeprefix("retry"))
+        if wildcards.data != "clean"
+        else 0.0
+    )
+    problems = dataclasses.asdict(stage_problems(stage, retry))
+    equal = " --equal-tokens" if retry else ""
+    return (
+        f"--knobs-config {shlex.quote(as_json(stage['knobs']))} "
+        f"--problems-config {shlex.quote(as_json(problems))}{equal}"
+    )
 
 
 def math_start(wildcards):

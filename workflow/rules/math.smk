@@ -3,8 +3,9 @@
 # clean data and on retry data at equal tokens; held-out accuracy judged by the checker; V-probes of
 # what the clean model knows before it writes; a probe that flags its mistakes; and decoders that
 # use that probe or the model's uncertainty, against best of k.
-# Layout: results/math/data/seed{seed}/ holds each problem set ({set}.parquet, its labels
-# {set}.params.parquet); results/math/seed{seed}/{data}/stage{stage}/ a model and its training log,
+# Layout: results/math/data/seed{seed}/ holds the held-out problem sets ({set}.parquet, its labels
+# {set}.params.parquet; training problems are drawn while training, none repeated);
+# results/math/seed{seed}/{data}/stage{stage}/ a model, its training log and its learning curves,
 # {data} = clean | retry<q>; the last stage's model is evaluated in results/math/seed{seed}/{data}/;
 # the clean one is probed and decoded in results/math/seed{seed}/.
 
@@ -15,7 +16,7 @@ DECODERS = ["greedy", "best_of", "probe_retry", "entropy_retry"]
 
 wildcard_constraints:
     stage=r"[1-9][0-9]*",
-    set=r"(retry[0-9.]+_)?stage[1-9][0-9]*|test|probe",
+    set=r"test|probe",
     data=r"clean|retry[0-9.]+",
     decoder="|".join(DECODERS),
 
@@ -60,10 +61,11 @@ rule math_problems:
 rule math_train:
     input:
         unpack(math_start),
-        unpack(math_stage_data),
+        curves=f"{MATH_DATA}/test.parquet",
     output:
         model=directory(f"{MATH_MODEL}/stage{{stage}}/model"),
         log=f"{MATH_MODEL}/stage{{stage}}/train_log.parquet",
+        curves=f"{MATH_MODEL}/stage{{stage}}/curves.parquet",
     log:
         f"{MATH_MODEL}/stage{{stage}}/train.log",
     retries: config["resources"]["train"]["retries"]
@@ -90,15 +92,13 @@ rule math_train:
                 "steps": STAGES[int(wildcards.stage) - 1]["steps"],
             }
         ),
-        data=lambda wildcards, input: (
-            f"--problems {input.problems}"
-            + (
-                f" --equal-tokens-with {input.clean}"
-                if "clean" in input.keys()
-                else ""
-            )
+        data=math_stage_data,
+        options=lambda wildcards, input, output: (
+            ("" if config["math"]["solution_only"] else "--loss-on-all ")
+            + f"--curve-problems {input.curves} "
+            + f"--curves-per-op {config['math']['curves']['problems_per_op']} "
+            + f"--curves-out {output.curves} --curves-identity {shlex.quote(identity(wildcards))}"
         ),
-        options="" if config["math"]["solution_only"] else "--loss-on-all",
         checkpoint=f"{MATH_MODEL}/stage{{stage}}/checkpoint.pt",
         code=code("physlm.fit"),
     shell:
@@ -153,6 +153,32 @@ rule math_vprobe:
     shell:
         "physlm vprobe --model-dir {input.model} --model-config {params.model:q} "
         "--vprobe-config {params.vprobe:q} --problems {input.problems} --params {input.params} "
+        "--seed {wildcards.seed} --threads {threads} --identity {params.identity:q} "
+        "--out {output} > {log} 2>&1"
+
+
+rule math_attention:
+    input:
+        model=CLEAN_MODEL,
+        problems=f"{MATH_DATA}/probe.parquet",
+        params=f"{MATH_DATA}/probe.params.parquet",
+    output:
+        f"{MATH_RUN}/attention.parquet",
+    log:
+        f"{MATH_RUN}/attention.log",
+    conda:
+        "../envs/physlm.yaml"
+    threads: threads("evaluate")
+    resources:
+        **cluster_resources("evaluate"),
+    params:
+        model=as_json(config["math"]["model"]),
+        problems=config["math"]["attention_problems"],
+        identity=identity,
+        code=code("physlm.attention"),
+    shell:
+        "physlm math-attention --model-dir {input.model} --model-config {params.model:q} "
+        "--problems {input.problems} --params {input.params} --count {params.problems} "
         "--seed {wildcards.seed} --threads {threads} --identity {params.identity:q} "
         "--out {output} > {log} 2>&1"
 
@@ -224,6 +250,8 @@ rule math_decode:
         "--out {output.table} --solutions-out {output.solutions} > {log} 2>&1"
 
 
+MATH_CURVES = "results/math/curves.parquet"
+MATH_ATTENTION = "results/math/attention.parquet"
 MATH_ACCURACY = "results/math/accuracy.parquet"
 VPROBES = "results/math/vprobes.parquet"
 MISTAKES = "results/math/mistakes.parquet"
@@ -234,6 +262,13 @@ TABLES[MATH_ACCURACY] = [
     for seed in SEEDS
     for data in MATH_VARIANTS
 ]
+TABLES[MATH_CURVES] = [
+    f"results/math/seed{seed}/{data}/stage{stage}/curves.parquet"
+    for seed in SEEDS
+    for data in MATH_VARIANTS
+    for stage in range(1, len(STAGES) + 1)
+]
+TABLES[MATH_ATTENTION] = [f"results/math/seed{seed}/attention.parquet" for seed in SEEDS]
 TABLES[VPROBES] = [f"results/math/seed{seed}/vprobes.parquet" for seed in SEEDS]
 TABLES[MISTAKES] = [f"results/math/seed{seed}/mistakes.parquet" for seed in SEEDS]
 TABLES[MISTAKE_SCORES] = [
@@ -244,6 +279,12 @@ TABLES[DECODING] = [
     for seed in SEEDS
     for decoder in DECODERS
 ]
+FIGURES["math_curves"] = figure(
+    plot="physlm.plots.math:plot_math_curves",
+    tables={"curves": MATH_CURVES},
+    caption="math_curves.rst",
+    category="Findings 3 and 4",
+)
 FIGURES["math_accuracy"] = figure(
     plot="physlm.plots.math:plot_accuracy_by_op",
     tables={"accuracy": MATH_ACCURACY},
@@ -254,6 +295,12 @@ FIGURES["vprobing"] = figure(
     plot="physlm.plots.math:plot_vprobes",
     tables={"vprobes": VPROBES},
     caption="vprobing.rst",
+    category="Findings 3 and 4",
+)
+FIGURES["math_attention"] = figure(
+    plot="physlm.plots.math:plot_attention",
+    tables={"attention": MATH_ATTENTION},
+    caption="math_attention.rst",
     category="Findings 3 and 4",
 )
 FIGURES["mistake_roc"] = figure(

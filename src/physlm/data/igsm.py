@@ -82,8 +82,16 @@ def check_math(section: dict) -> None:
     before any job runs)."""
     stages = section["curriculum"]
     for i, stage in enumerate(stages):
-        Knobs.from_config(stage["knobs"]).check(
-            stage["max_op"], f"math.curriculum[{i}].knobs", f"math.curriculum[{i}].max_op"
+        key = f"math.curriculum[{i}]"
+        Knobs.from_config(stage["knobs"]).check(stage["max_op"], f"{key}.knobs", f"{key}.max_op")
+        try:
+            stage_problems(stage, retry=0.0)
+        except ValueError as error:
+            raise ValueError(f"{key}.{error}") from None
+    if section["curves"]["problems_per_op"] > section["test"]["problems_per_op"]:
+        raise ValueError(
+            f"math.curves.problems_per_op: {section['curves']['problems_per_op']}, allowed at most "
+            f"math.test.problems_per_op ({section['test']['problems_per_op']}): the curves read test problems"
         )
     Knobs.from_config(stages[-1]["knobs"]).check(
         section["test"]["max_op"], f"math.curriculum[{len(stages) - 1}].knobs", "math.test.max_op"
@@ -500,14 +508,15 @@ def _render(
 
 # Problem sets: tables of problems with every label a probe reads.
 
-OP_DISTRIBUTIONS = ("min_of_two", "uniform", "each")
+OP_DISTRIBUTIONS = ("min_of_two", "uniform", "each", "weights")
 
 
 @dataclass(frozen=True)
 class ProblemSet(FromSection):
     """A set of problems: `problems` of the `split`'s templates, op from min_op to max_op drawn as
-    the min of two uniform draws (the paper's training skew), uniformly, or `each` (equal numbers per
-    op, for accuracy by op); solutions hold retries at rate `retry` (0: clean, Part 2.1)."""
+    the min of two uniform draws (the paper's training skew), uniformly, `each` (equal numbers per
+    op, for accuracy by op) or by `weights` (`op_weights`, one per op from min_op to max_op: an op
+    mix); solutions hold retries at rate `retry` (0: clean, Part 2.1)."""
 
     split: str
     problems: int
@@ -515,6 +524,7 @@ class ProblemSet(FromSection):
     min_op: int = 1
     op_distribution: str = "min_of_two"
     retry: float = 0.0
+    op_weights: tuple[float, ...] | None = None
 
     def __post_init__(self):
         if self.split not in ("train", "test"):
@@ -527,6 +537,16 @@ class ProblemSet(FromSection):
             raise ValueError(f"min_op: {self.min_op}, allowed 1 to max_op ({self.max_op})")
         if not 0 <= self.retry < 1:
             raise ValueError(f"retry: {self.retry}, allowed 0 <= retry < 1")
+        ops = self.max_op - self.min_op + 1
+        if (self.op_distribution == "weights") != (self.op_weights is not None):
+            raise ValueError("op_weights: given exactly when op_distribution is weights")
+        if self.op_weights is not None and (
+            len(self.op_weights) != ops or min(self.op_weights) < 0 or sum(self.op_weights) <= 0
+        ):
+            raise ValueError(
+                f"op_weights: {list(self.op_weights)}, allowed {ops} weights >= 0 (one per op from "
+                f"min_op {self.min_op} to max_op {self.max_op}), not all 0"
+            )
 
     def op(self, index: int, rng: random.Random) -> int:
         low, high = self.min_op, self.max_op
@@ -534,7 +554,23 @@ class ProblemSet(FromSection):
             return low + index % (high - low + 1)
         if self.op_distribution == "uniform":
             return _between(rng, low, high)
+        if self.op_distribution == "weights":
+            return rng.choices(range(low, high + 1), weights=self.op_weights)[0]
         return min(_between(rng, low, high), _between(rng, low, high))
+
+
+def stage_problems(stage: dict, retry: float) -> ProblemSet:
+    """The training problems of a curriculum stage (a `math.curriculum` item): train-split templates,
+    its ops and op mix, with retries at rate `retry`; as many as its steps draw is set by the
+    training step (physlm.problem_stream)."""
+    return ProblemSet(
+        split="train",
+        problems=1,
+        max_op=stage["max_op"],
+        op_distribution=stage["op_distribution"],
+        op_weights=stage.get("op_weights"),
+        retry=retry,
+    )
 
 
 def problem_at(knobs: Knobs, problems: ProblemSet, seed: int, index: int) -> Problem:

@@ -1,5 +1,6 @@
-"""Figures of the math domain (Parts 2.1, 2.2): accuracy by op (clean and retry data), V-probe
-accuracy per task, the mistake detectors' ROC curves, and accuracy against tokens per decoder."""
+"""Figures of the math domain (Parts 2.1, 2.2): the learning curves, accuracy by op (clean and retry
+data), V-probe accuracy per task, the mistake detectors' ROC curves, and accuracy against tokens per
+decoder."""
 
 from __future__ import annotations
 
@@ -24,6 +25,88 @@ TASK_LABELS = {  # in the order of physlm.vprobe.TASKS (not imported: a figure n
 
 def _data_label(data: str) -> str:
     return "clean data" if data == "clean" else f"retry data, q = {data.removeprefix('retry')}"
+
+
+def _through_stages(curves: pd.DataFrame) -> pd.DataFrame:
+    """The curves with `step` counted from the first stage's start (a later stage's steps follow
+    the steps of the stages before it, each stage's last evaluation being at its last step)."""
+    ends = curves.groupby(["seed", "data", "stage"])["step"].max().rename("end").reset_index()
+    ends["offset"] = ends.groupby(["seed", "data"])["end"].transform(lambda e: e.cumsum() - e)
+    return curves.merge(ends, on=["seed", "data", "stage"]).assign(step=lambda t: t["step"] + t["offset"])
+
+
+def plot_math_curves(curves: pd.DataFrame, outputs: list[Path]) -> None:
+    """The clean model's learning curves through its curriculum, on fixed held-out problems: greedy
+    accuracy per op (solid: distinct letters, as every decoder here writes; dashed: letters free, as
+    the model alone would), and teacher-forced accuracy per token role (is the most likely next token
+    right, given the right solution so far); mean over seeds; dotted: where a later stage begins."""
+    table = _through_stages(curves[curves["data"] == "clean"])
+    mean = table.groupby(["measure", "group", "step"])["accuracy"].mean().reset_index()
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    ops = sorted(mean.loc[mean["measure"] == "greedy", "group"].unique(), key=lambda g: int(g.split()[1]))
+    palette = dict(zip(ops, sns.color_palette("viridis", len(ops)), strict=True))
+    for measure, style in (("greedy", "-"), ("greedy, letters free", "--")):
+        for op in ops:
+            rows = mean[(mean["measure"] == measure) & (mean["group"] == op)]
+            label = op if style == "-" else None
+            left.plot(
+                rows["step"],
+                rows["accuracy"],
+                style,
+                marker="o",
+                markersize=3,
+                color=palette[op],
+                label=label,
+            )
+    left.plot([], [], "k--", label="letters free")
+    starts = sorted(set(table.loc[table["stage"] > 1, "offset"]))
+    for ax in (left, right):
+        for start in starts:  # a later curriculum stage begins
+            ax.axvline(start, color="grey", linestyle=":", linewidth=1)
+    left.set(
+        xlabel="training step", ylabel="accuracy", ylim=(-0.02, 1.02), title="greedy, held-out problems by op"
+    )
+    left.legend(fontsize=7, frameon=False)
+    roles = mean[mean["measure"] == "teacher-forced"]
+    sns.lineplot(roles, x="step", y="accuracy", hue="group", marker="o", markersize=3, ax=right)
+    right.set(xlabel="training step", title="teacher-forced, by token role")
+    right.legend(fontsize=7, frameon=False, ncols=2)
+    n_seeds = curves["seed"].nunique()
+    fig.suptitle(
+        "Part 2.1 at small scale: where the math model fails, and when it moved"
+        + (f" (mean of {n_seeds} seeds)" if n_seeds > 1 else ""),
+        fontsize=9,
+    )
+    save_figure(fig, outputs)
+
+
+def plot_attention(attention: pd.DataFrame, outputs: list[Path]) -> None:
+    """Per layer: attention one token of a necessary parameter's statement receives, over one token
+    of an unnecessary one's, from where the solution starts ("Define": the first step is chosen
+    there), for the trained model and a random-init model of its shape; 1 = no preference; mean over
+    seeds with sd."""
+    stats = attention.groupby(["model", "layer"])["ratio"].agg(["mean", "std"]).reset_index()
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for (model, rows), marker in zip(stats.groupby("model", sort=False), "os", strict=False):
+        ax.errorbar(
+            rows["layer"], rows["mean"], yerr=rows["std"].fillna(0), marker=marker, capsize=3, label=model
+        )
+    ax.axhline(1.0, color="black", linestyle="--", linewidth=1, label="no preference")
+    ax.set(
+        xlabel="layer",
+        ylabel="attention per token:\nnecessary / unnecessary statements",
+        xticks=sorted(stats["layer"].unique()),
+    )
+    n_seeds, n_problems = attention["seed"].nunique(), int(attention["problems"].max())
+    ax.set_title(
+        f"Part 2.1: where the model looks as it starts its solution ({n_problems} held-out problems"
+        + (f", sd over {n_seeds} seeds)" if n_seeds > 1 else ")"),
+        fontsize=9,
+    )
+    ax.legend(fontsize=7, frameon=False)
+    save_figure(fig, outputs)
 
 
 def plot_accuracy_by_op(accuracy: pd.DataFrame, outputs: list[Path]) -> None:

@@ -1,0 +1,97 @@
+"""Training problems drawn while training: every row a new iGSM problem, none repeated.
+
+Part 2.1 generates its data on the fly: at 100K steps of 512 problems nothing is seen twice. A cached
+set cannot do that within a CPU's memory (300,000 tokenized problems took about 6 GB in a training
+process), and a model that meets the same problems again can learn them instead of the task. Here
+row k of the stream is drawn from (seed, k) alone, so the stream needs no storage, a resumed run
+draws what an unbroken run would have, and a retry set (Part 2.2) with the same seed holds the same
+problems as the clean one, with retries written in.
+
+Rows are batched like physlm.train.Rows: a pool of `POOL_BATCHES` batches is drawn, sorted by
+length and cut into batches, the batches shuffled, so a batch pads to a length close to each row's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from physlm.corpus import problem_documents
+from physlm.data.igsm import Knobs, ProblemSet, problem_at
+from physlm.train import IGNORE
+
+
+class FreshProblems:
+    """The endless stream of training rows (token ids, loss labels) of one problem set's knobs and
+    op mix; `per_epoch` is the number of problems the run will draw (`problems.problems`)."""
+
+    POOL_BATCHES = 50
+
+    def __init__(
+        self,
+        tokenizer,
+        knobs: Knobs,
+        problems: ProblemSet,
+        seed: int,
+        context: int,
+        batch_size: int,
+        solution_only: bool,
+    ):
+        self.tokenizer, self.knobs, self.problems, self.seed = tokenizer, knobs, problems, seed
+        self.context, self.batch_size, self.solution_only = context, batch_size, solution_only
+        self.pad = tokenizer.pad_token_id
+        self.per_epoch = problems.problems
+        self.pool_rows = self.POOL_BATCHES * batch_size
+        self._pool, self._docs, self._masks = -1, [], []
+        first, _, dropped = self._draw(0)
+        self.mean_length = sum(map(len, first)) / len(first)
+        self.dropped_share = dropped / (dropped + len(first))
+
+    def _draw(self, pool: int) -> tuple[list[list[int]], list[list[bool]], int]:
+        """Pool `pool`'s rows in batch order, and how many problems were dropped. Its problems are
+        indices pool * 2n + j (n rows a pool), j = 0, 1, ...: the first n that fit the context (the
+        paper drops over-length problems)."""
+        n, docs, masks, j = self.pool_rows, [], [], 0
+        while len(docs) < n and j < 2 * n:
+            indices = range(pool * 2 * n + j, pool * 2 * n + min(2 * n, j + n - len(docs)))
+            drawn = [problem_at(self.knobs, self.problems, self.seed, k) for k in indices]
+            table = pd.DataFrame(
+                {
+                    "text": [" ".join(p.statements) for p in drawn],
+                    "question": [p.question_text for p in drawn],
+                    "solution": [p.steps for p in drawn],
+                }
+            )
+            for doc, mask in zip(*problem_documents(self.tokenizer, table, self.solution_only), strict=True):
+                if len(doc) <= self.context:
+                    docs.append(doc)
+                    masks.append(mask)
+            j = indices.stop - pool * 2 * n
+        if len(docs) < n:
+            raise ValueError(
+                f"most problems of these knobs are longer than the context ({self.context} tokens): "
+                "raise math.model.context or lower the knobs"
+            )
+        rng = np.random.default_rng([self.seed, pool])
+        by_length = sorted(range(n), key=lambda i: len(docs[i]))
+        batches = [by_length[b : b + self.batch_size] for b in range(0, n, self.batch_size)]
+        order = [i for b in rng.permutation(len(batches)) for i in batches[b]]
+        return [docs[i] for i in order], [masks[i] for i in order], j - n
+
+    def windows(self, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows start .. start+count-1 of the stream, right-padded to the longest, as (ids, labels)."""
+        docs, masks = [], []
+        for k in range(start, start + count):
+            pool, row = divmod(k, self.pool_rows)
+            if pool != self._pool:
+                self._docs, self._masks, _ = self._draw(pool)
+                self._pool = pool
+            docs.append(self._docs[row])
+            masks.append(self._masks[row])
+        width = max(map(len, docs))
+        ids = np.full((count, width), self.pad, dtype=np.int64)
+        labels = np.full((count, width), IGNORE, dtype=np.int64)
+        for r, (doc, mask) in enumerate(zip(docs, masks, strict=True)):
+            ids[r, : len(doc)] = doc
+            labels[r, : len(doc)] = np.where(mask, doc, IGNORE)
+        return ids, labels
