@@ -150,3 +150,14 @@ def test_an_unknown_decoder_or_probe_retry_without_its_probe_is_refused(tmp_path
         decoding.decode_with(decoder="beam", **common)
     with pytest.raises(ValueError, match="probe_retry needs --probe and --probe-config"):
         decoding.decode_with(decoder="probe_retry", **common)
+
+
+def test_the_step_by_step_writer_never_reuses_a_letter_for_a_new_variable(tokenizer):
+    from test_solve import _collapsing_model
+
+    model = _collapsing_model(tokenizer)  # left alone: "as T ; T ; T ..."
+    head = [tokenizer.eos_token_id, *tokenizer("Define Zoo 's Lion as")["input_ids"]]
+    writer = decoding.Writer(model, tokenizer, head, 4, torch.Generator().manual_seed(0))
+    for _ in range(4):
+        writer.emit(sample=False)
+    assert tokenizer.convert_ids_to_tokens(writer.solution()) == ["▁T", ";", "▁R", ";"]

@@ -3,6 +3,9 @@
 Four ways to write a solution, each judged by the checker on the same held-out problems, each with
 what it cost (tokens generated per problem, discarded ones included):
 
+Every decoder writes distinct letters: where a new variable is named, a letter the solution already
+used is ruled out (physlm.solve, a deviation from the paper).
+
 - greedy: the most likely token, always (what `evaluate-math` does).
 - best of k: k solutions sampled at temperature 1; the answer most of them give wins (ties: the
   earliest sample's), and that sample is judged. It needs no signal but the samples themselves.
@@ -34,7 +37,7 @@ from physlm.artifacts import load_model, read_scale, with_identity, write_table
 from physlm.data.igsm import prompt
 from physlm.probing import probe_model
 from physlm.sections import DecodingConfig, MistakeProbeConfig
-from physlm.solve import generate, judge
+from physlm.solve import DistinctLetters, generate, judge
 
 GREEDY, BEST_OF, PROBE_RETRY, ENTROPY_RETRY = "greedy", "best of {k}", "probe retry", "entropy retry"
 
@@ -55,6 +58,7 @@ class Writer:
         self.model, self.generator = model, generator
         self.eos = tokenizer.eos_token_id
         self.define, self.as_, self.period = tokenizer.convert_tokens_to_ids(["▁Define", "▁as", "."])
+        self.letters = DistinctLetters(tokenizer, start=len(prompt_ids))
         self.ids = list(prompt_ids)
         self.limit = min(len(prompt_ids) + max_new, model.config.max_position_embeddings)
         self.prompt_length, self.spent = len(prompt_ids), 0
@@ -76,8 +80,10 @@ class Writer:
         self.logits = logits
 
     def emit(self, sample: bool) -> tuple[int, float]:
-        """Write one token (greedy or sampled); return it and the entropy it was drawn from."""
-        p = self.logits.softmax(-1)
+        """Write one token (greedy or sampled; never a letter the solution already used where a new
+        variable is named: physlm.solve); return it and the entropy it was drawn from."""
+        banned = self.letters.used(torch.tensor([self.ids[self.letters.start :]]))[0]
+        p = self.logits.masked_fill(banned.to(self.logits.device), float("-inf")).softmax(-1)
         entropy = float(-(p * p.clamp_min(1e-12).log()).sum())
         token = int(torch.multinomial(p.cpu(), 1, generator=self.generator)) if sample else int(p.argmax())
         self.ids.append(token)
