@@ -38,6 +38,14 @@ def test_every_row_is_a_new_problem_and_the_stream_is_a_function_of_the_seed(tok
     assert _texts(tokenizer, _stream(tokenizer, seed=1).windows(0, 4)[0]) != texts[:4]
 
 
+def test_workers_drawing_ahead_give_the_same_rows(tokenizer):
+    problem_set = ProblemSet("train", 1, 3, op_distribution="uniform")
+    ahead = FreshProblems(tokenizer, KNOBS, problem_set, 0, 256, 4, True, workers=2)
+    here = _stream(tokenizer)
+    for start in (0, 4, ahead.pool_rows, 2 * ahead.pool_rows + 8):  # within a pool, then the next ones
+        assert (ahead.windows(start, 4)[0] == here.windows(start, 4)[0]).all()
+
+
 def test_batches_are_grouped_by_length_and_the_loss_is_on_the_solution(tokenizer):
     stream = _stream(tokenizer)
     padding = [
