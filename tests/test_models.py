@@ -8,7 +8,7 @@ from physlm.sections import ModelConfig
 SHAPE = {"n_layer": 2, "n_head": 2, "d_model": 32, "context": 16}
 
 
-@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen3"])
 def test_saved_model_loads_with_auto_class_and_gives_the_same_logits(arch, tmp_path):
     model = build_model(ModelConfig(arch=arch, **SHAPE), vocab_size=50, eos_id=2, pad_id=0, seed=0).eval()
     assert model.get_input_embeddings().weight is model.get_output_embeddings().weight
@@ -27,7 +27,7 @@ def test_same_seed_same_init_and_unknown_arch_rejected():
         build_model(ModelConfig(arch="rnn", **SHAPE), 50, 2, 0, seed=1)
 
 
-@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen3"])
 def test_lora_trains_only_adapters_and_merges_into_a_plain_model(arch, tmp_path):
     model = add_lora(build_model(ModelConfig(arch=arch, **SHAPE), 50, 2, 0, seed=0), rank=2, embedding_rank=4)
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
@@ -42,3 +42,12 @@ def test_lora_trains_only_adapters_and_merges_into_a_plain_model(arch, tmp_path)
     merged.save_pretrained(tmp_path)
     loaded = AutoModelForCausalLM.from_pretrained(tmp_path).eval()
     assert torch.allclose(loaded(ids).logits, expected, atol=1e-5)
+
+
+def test_qwen3_is_llama_with_normalized_queries_and_keys():
+    llama = build_model(ModelConfig(arch="llama", **SHAPE), 50, 2, 0, seed=1)
+    qwen3 = build_model(ModelConfig(arch="qwen3", **SHAPE), 50, 2, 0, seed=1)
+    extra = {n for n, _ in qwen3.named_parameters()} - {n for n, _ in llama.named_parameters()}
+    assert extra and all(n.endswith(("q_norm.weight", "k_norm.weight")) for n in extra)
+    head = SHAPE["d_model"] // SHAPE["n_head"]
+    assert qwen3.model.layers[0].self_attn.q_norm.weight.shape == (head,)

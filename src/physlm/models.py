@@ -1,4 +1,8 @@
-"""Model construction from transformers configs: GPT-2 or Llama, built from scratch.
+"""Model construction from transformers configs: GPT-2, Llama or Qwen3, built from scratch.
+
+Qwen3 is Llama with QK normalization (an RMSNorm on each head's queries and keys, with a learned
+gain): attention logits no longer grow only with the weights' norms, which Hoffmann et al. 2024
+("Eureka moments") relate to the long loss plateaus of multi-step tasks.
 
 Dropout is off: the paper trains on synthetic data without it, and it keeps a resumed CPU run
 bit-identical to an unbroken one.
@@ -10,11 +14,19 @@ import os
 import warnings
 
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedModel
+from transformers import (
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PreTrainedModel,
+    Qwen3Config,
+    Qwen3ForCausalLM,
+)
 
 from physlm.sections import ModelConfig
 
-ARCHITECTURES = ("gpt2", "llama")
+ARCHITECTURES = ("gpt2", "llama", "qwen3")
 
 
 def build_model(cfg: ModelConfig, vocab_size: int, eos_id: int, pad_id: int, seed: int) -> PreTrainedModel:
@@ -34,19 +46,22 @@ def build_model(cfg: ModelConfig, vocab_size: int, eos_id: int, pad_id: int, see
             **shared,
         )
         return GPT2LMHeadModel(config)
-    if cfg.arch == "llama":
-        config = LlamaConfig(
+    if cfg.arch in ("llama", "qwen3"):
+        config, model = (
+            (LlamaConfig, LlamaForCausalLM) if cfg.arch == "llama" else (Qwen3Config, Qwen3ForCausalLM)
+        )
+        shape = dict(
             num_hidden_layers=cfg.n_layer,
             num_attention_heads=cfg.n_head,
             num_key_value_heads=cfg.n_head,
             hidden_size=cfg.d_model,
+            head_dim=cfg.d_model // cfg.n_head,
             intermediate_size=(8 * cfg.d_model) // 3,
             max_position_embeddings=cfg.context,
             attention_dropout=0.0,
             tie_word_embeddings=True,
-            **shared,
         )
-        return LlamaForCausalLM(config)
+        return model(config(**shape, **shared))
     raise ValueError(f"config key model.arch: {cfg.arch!r} is not one of {ARCHITECTURES}")
 
 
@@ -64,6 +79,7 @@ def count_parameters(model: torch.nn.Module) -> int:
 LORA_TARGETS = {
     "gpt2": {"attention": ["c_attn"], "embedding": "wte", "fan_in_fan_out": True},  # Conv1D weights
     "llama": {"attention": ["q_proj", "v_proj"], "embedding": "embed_tokens", "fan_in_fan_out": False},
+    "qwen3": {"attention": ["q_proj", "v_proj"], "embedding": "embed_tokens", "fan_in_fan_out": False},
 }
 
 
