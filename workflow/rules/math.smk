@@ -268,7 +268,9 @@ TABLES[MATH_CURVES] = [
     for data in MATH_VARIANTS
     for stage in range(1, len(STAGES) + 1)
 ]
-TABLES[MATH_ATTENTION] = [f"results/math/seed{seed}/attention.parquet" for seed in SEEDS]
+TABLES[MATH_ATTENTION] = [
+    f"results/math/seed{seed}/attention.parquet" for seed in SEEDS
+]
 TABLES[VPROBES] = [f"results/math/seed{seed}/vprobes.parquet" for seed in SEEDS]
 TABLES[MISTAKES] = [f"results/math/seed{seed}/mistakes.parquet" for seed in SEEDS]
 TABLES[MISTAKE_SCORES] = [
