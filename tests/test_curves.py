@@ -1,11 +1,13 @@
-"""Learning curves: token roles of a solution, and teacher-forced accuracy read at the right token."""
+"""Learning curves: token roles of a solution, teacher-forced accuracy read at the right token, and
+where wrong constants come from."""
 
 from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 import torch
 
-from physlm.curves import role_accuracy, token_roles
+from physlm.curves import constant_lookups, lookup_kind, role_accuracy, statement_numbers, token_roles
 from physlm.data.igsm import Knobs, ProblemSet, make_set, make_tokenizer
 
 SOLUTION = (
@@ -68,3 +70,65 @@ def test_teacher_forced_accuracy_reads_each_role_at_its_own_token(tokenizer):
     assert table.loc["answer", "n"] == 12 and table.loc["continue", "n"] == sum(
         len(s) - 1 for s in problems["solution"]
     )
+
+
+NUMBERS = statement_numbers(
+    "The number of each Zoo's Lion equals 5. The number of each Zoo's Tiger equals 7. "
+    "The number of each Farm's Lion equals 9 more than each Zoo's Tiger."
+)
+
+
+def test_a_wrong_constant_is_traced_to_the_statement_it_shares_half_a_name_with():
+    assert {"Zoo's Lion": {"5"}, "Zoo's Tiger": {"7"}, "Farm's Lion": {"9"}} == NUMBERS
+    assert lookup_kind("Zoo's Lion", "5", NUMBERS) == "right statement"
+    assert lookup_kind("Zoo's Lion", "7", NUMBERS) == "same entity"
+    assert lookup_kind("Zoo's Lion", "9", NUMBERS) == "same attribute"
+    assert lookup_kind("Farm's Lion", "7", NUMBERS) == "other statement"
+    assert lookup_kind("Zoo's Lion", "11", NUMBERS) == "no statement"
+    assert lookup_kind("Zoo's Lion", "g", NUMBERS) == "not a number"
+
+
+class _Misreads(_Oracle):
+    """The oracle, except that where the next token is `right` it predicts `wrong`."""
+
+    def __init__(self, tokenizer, right: str, wrong: str):
+        super().__init__(len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id)
+        self.right, self.wrong = tokenizer.convert_tokens_to_ids([right, wrong])
+
+    def forward(self, input_ids, use_cache=False):
+        logits = super().forward(input_ids).logits
+        misread = logits[..., self.right] == 1
+        logits[misread] = torch.nn.functional.one_hot(torch.tensor(self.wrong), self.vocabulary).float()
+        return SimpleNamespace(logits=logits)
+
+
+@pytest.mark.parametrize("wrong, kind", [("▁7", "same entity"), ("▁9", "same attribute")])
+def test_constant_lookups_count_the_models_wrong_constants_against_chance(tokenizer, wrong, kind):
+    problems = pd.DataFrame(
+        {
+            "text": [
+                "The number of each Zoo's Lion equals 5. The number of each Zoo's Tiger equals 7. "
+                "The number of each Farm's Lion equals 9."
+            ],
+            "question": ["How many Lion does Zoo have?"],
+            "solution": [["Define Zoo's Lion as g; so g = 5.", "Define Zoo's Tiger as T; so T = 7."]],
+        }
+    )
+    table = constant_lookups(_Misreads(tokenizer, "▁5", wrong), tokenizer, problems).set_index(
+        ["measure", "group"]
+    )
+    model, chance = table.loc["constant errors", "accuracy"], table.loc["constant errors, chance", "accuracy"]
+    assert model[kind] == 1 and model.sum() == 1  # one constant ("5"); the last number is the answer
+    assert table["n"].eq(1).all()
+    # a uniform other value: 7 and 9 are 1 of 22 each, the other 20 in no statement
+    assert chance["same entity"] == pytest.approx(1 / 22) and chance["same attribute"] == pytest.approx(
+        1 / 22
+    )
+    assert chance["no statement"] == pytest.approx(20 / 22)
+
+
+def test_an_oracle_makes_no_wrong_constants(tokenizer):
+    problems, _ = make_set(Knobs(4, 2, 2), ProblemSet("test", 6, 3, op_distribution="each"), seed=0)
+    oracle = _Oracle(len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id)
+    table = constant_lookups(oracle, tokenizer, problems)
+    assert (table["n"] == 0).all() and (table["accuracy"] == 0).all()

@@ -170,6 +170,13 @@ def _measure_steps(steps) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     _metrics_options(p)
 
+    p = _step(steps, "math-curves", "physlm.curves:measure_curves", "learning-curve measures of one model")
+    p.add_argument("--model-dir", type=Path, required=True, help="a trained math model")
+    p.add_argument("--problems", type=Path, required=True, help="held-out problems (test split)")
+    p.add_argument("--per-op", type=int, default=20, help="read the first this many problems of each op")
+    p.add_argument("--train-max-op", type=int, required=True, help="ops above this are out of distribution")
+    _metrics_options(p)
+
     p = _step(steps, "vprobe", "physlm.vprobe:vprobe", "V-probe a math model against its random init")
     p.add_argument("--model-dir", type=Path, required=True, help="a trained math model")
     p.add_argument("--model-config", type=decoder(ModelConfig), required=True, help="its shape")

@@ -6,7 +6,10 @@ problems (test-split templates):
   (physlm.solve), so a collapse onto one letter shows as the gap between the two;
 - teacher-forced accuracy per token role on the reference solutions: is the most likely next token
   the right one, given the right solution so far. Eval loss hides progress on this task (a broken and
-  a working run can have the same loss: martin503/physics-of-llms-part2.1); roles do not.
+  a working run can have the same loss: martin503/physics-of-llms-part2.1); roles do not;
+- where the wrong constants come from (`constant_lookups`): a number read from a statement that
+  shares only the entity or only the attribute of the parameter's name is a binding error, told apart
+  from chance by the share a random number would have.
 
 The roles of a solution's tokens ("Define A's B as g; R = W + B = 13 + 7 = 20; so g = 12 + R = ..."):
 - name: the parameter a step defines (planning: which parameter comes next);
@@ -21,10 +24,15 @@ The roles of a solution's tokens ("Define A's B as g; R = W + B = 13 + 7 = 20; s
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pandas as pd
 import torch
 
-from physlm.data.igsm import LETTERS, prompt
+from physlm.artifacts import load_model, read_scale, with_identity, write_table
+from physlm.data.igsm import LETTERS, MOD, prompt
+from physlm.models import pick_device
 from physlm.solve import accuracy_by_op, generate, judge
 
 ROLES = (
@@ -98,36 +106,134 @@ def token_roles(tokens: list[str]) -> list[str]:
     return roles
 
 
-def role_accuracy(model, tokenizer, problems: pd.DataFrame, batch_size: int = 64) -> pd.DataFrame:
-    """Teacher-forced accuracy per token role over the reference solutions of `problems`: rows
-    (group = role, accuracy, n)."""
+def _teacher_forced(model, tokenizer, problems: pd.DataFrame, batch_size: int):
+    """Per reference solution of `problems`: its row, its tokens (the end token last) and the token the
+    model finds most likely at each, given the prompt and the right solution before it."""
     eos = tokenizer.eos_token_id
     prompts = tokenizer([prompt(t, q) for t, q in zip(problems["text"], problems["question"], strict=True)])
     solutions = tokenizer([" ".join(steps) for steps in problems["solution"]])["input_ids"]
-    hits: dict[str, list[bool]] = {role: [] for role in ROLES}
     device = next(model.parameters()).device
     model.eval()
     for start in range(0, len(solutions), batch_size):
-        docs, targets = [], []
-        for p, s in zip(
-            prompts["input_ids"][start : start + batch_size],
-            solutions[start : start + batch_size],
-            strict=True,
-        ):
-            docs.append([eos, *p, *s, eos])
-            targets.append((len(p) + 1, token_roles(tokenizer.convert_ids_to_tokens([*s, eos]))))
+        docs = [
+            [eos, *p, *s, eos]
+            for p, s in zip(
+                prompts["input_ids"][start : start + batch_size],
+                solutions[start : start + batch_size],
+                strict=True,
+            )
+        ]
         width = max(map(len, docs))
         ids = torch.full((len(docs), width), tokenizer.pad_token_id, dtype=torch.long)
         for r, doc in enumerate(docs):
             ids[r, : len(doc)] = torch.tensor(doc)
         with torch.no_grad():
             predicted = model(input_ids=ids.to(device), use_cache=False).logits.argmax(-1).cpu()
-        for r, (first, roles) in enumerate(targets):
-            for k, role in enumerate(roles):
-                position = first + k  # the token at `position` is predicted from the one before it
-                hits[role].append(bool(predicted[r, position - 1] == ids[r, position]))
+        for r, doc in enumerate(docs):
+            first = len(doc) - len(solutions[start + r]) - 1  # the solution's first token
+            # the token at position i is predicted from the one before it
+            yield (
+                start + r,
+                tokenizer.convert_ids_to_tokens(doc[first:]),
+                tokenizer.convert_ids_to_tokens(predicted[r, first - 1 : len(doc) - 1].tolist()),
+            )
+
+
+def role_accuracy(model, tokenizer, problems: pd.DataFrame, batch_size: int = 64) -> pd.DataFrame:
+    """Teacher-forced accuracy per token role over the reference solutions of `problems`: rows
+    (group = role, accuracy, n)."""
+    hits: dict[str, list[bool]] = {role: [] for role in ROLES}
+    for _, tokens, predicted in _teacher_forced(model, tokenizer, problems, batch_size):
+        for role, token, guess in zip(token_roles(tokens), tokens, predicted, strict=True):
+            hits[role].append(guess == token)
     return pd.DataFrame(
         [{"group": role, "accuracy": sum(h) / len(h), "n": len(h)} for role, h in hits.items() if h]
+    )
+
+
+# Where a wrong constant can come from, most specific first (physlm.curves.lookup_kind).
+LOOKUPS = (
+    "right statement",
+    "same entity",
+    "same attribute",
+    "other statement",
+    "no statement",
+    "not a number",
+)
+
+
+def statement_numbers(problem_text: str) -> dict[str, set[str]]:
+    """Each stated parameter ("Zoo's Lion") -> the numbers its statement writes."""
+    return {
+        name: set(re.findall(r"\d+", inner))
+        for name, inner in re.findall(r"The number of each (.+?) equals (.+?)\.", problem_text)
+    }
+
+
+def lookup_kind(name: str, number: str, numbers: dict[str, set[str]]) -> str:
+    """Where `number`, written as a constant of parameter `name`'s step, can have been read: its own
+    statement, a statement of the same entity ("Zoo's Tiger" for "Zoo's Lion"), of the same attribute
+    ("Farm's Lion"), another statement, or none. A lookup that matched half a name is a binding error."""
+    if not number.isdigit():
+        return "not a number"
+    if number in numbers.get(name, ()):
+        return "right statement"
+    entity, _, attribute = name.partition("'s ")
+    for kind, matches in (
+        ("same entity", lambda other: other.partition("'s ")[0] == entity),
+        ("same attribute", lambda other: other.partition("'s ")[2] == attribute),
+        ("other statement", lambda other: True),
+    ):
+        if any(number in found for other, found in numbers.items() if other != name and matches(other)):
+            return kind
+    return "no statement"
+
+
+def _step_names(tokens: list[str]) -> list[str | None]:
+    """For each token of a solution, the name of the parameter its step defines (None before one)."""
+    names, current, start = [], None, None
+    for i, token in enumerate(tokens):
+        word = token.removeprefix("▁")
+        if word == "Define":
+            start = i
+        elif word == "as" and start is not None:
+            current, start = "".join(tokens[start + 1 : i]).replace("▁", " ").strip(), None
+        names.append(current)
+    return names
+
+
+def constant_lookups(model, tokenizer, problems: pd.DataFrame, batch_size: int = 64) -> pd.DataFrame:
+    """Where the model's wrong constants (numbers a step copies from its statement) come from, against
+    chance: rows (measure, group = a kind of LOOKUPS, accuracy = its share of the wrong constants, n =
+    wrong constants). Measure "constant errors" is the model's; "constant errors, chance" is the share
+    a number drawn uniformly from the other values mod 23 would have, on the same tokens. A model
+    whose wrong constants come from same-entity or same-attribute statements above chance has found
+    the statement by one half of the parameter's name."""
+    observed = dict.fromkeys(LOOKUPS, 0.0)
+    chance = dict.fromkeys(LOOKUPS, 0.0)
+    wrong = 0
+    for row, tokens, predicted in _teacher_forced(model, tokenizer, problems, batch_size):
+        numbers = statement_numbers(problems["text"].iloc[row])
+        steps = _step_names(tokens)
+        for role, token, guess, name in zip(token_roles(tokens), tokens, predicted, steps, strict=True):
+            if role != "constant" or guess == token:
+                continue
+            wrong += 1
+            observed[lookup_kind(name, guess.removeprefix("▁"), numbers)] += 1
+            others = [str(v) for v in range(MOD) if str(v) != token.removeprefix("▁")]
+            for value in others:
+                chance[lookup_kind(name, value, numbers)] += 1 / len(others)
+    return pd.DataFrame(
+        [
+            {
+                "measure": measure,
+                "group": kind,
+                "accuracy": counts[kind] / wrong if wrong else 0.0,
+                "n": wrong,
+            }
+            for measure, counts in (("constant errors", observed), ("constant errors, chance", chance))
+            for kind in LOOKUPS
+        ]
     )
 
 
@@ -137,8 +243,8 @@ def _first_per_op(problems: pd.DataFrame, per_op: int) -> pd.DataFrame:
 
 class MathCurves:
     """The training loop's evaluation hook for a math model: greedy accuracy per op (distinct letters
-    and free) and teacher-forced accuracy per role, on the first `per_op` problems of each op of the
-    held-out `problems`."""
+    and free), teacher-forced accuracy per role and where the wrong constants come from, on the first
+    `per_op` problems of each op of the held-out `problems`."""
 
     def __init__(self, tokenizer, problems: pd.DataFrame, per_op: int, train_max_op: int, batch_size: int):
         self.tokenizer, self.train_max_op, self.batch_size = tokenizer, train_max_op, batch_size
@@ -173,5 +279,26 @@ class MathCurves:
             role_accuracy(model, self.tokenizer, self.problems, self.batch_size).assign(
                 measure="teacher-forced"
             ),
+            constant_lookups(model, self.tokenizer, self.problems, self.batch_size),
         ]
         return pd.concat(parts).to_dict("records")
+
+
+def measure_curves(
+    *,
+    model_dir: Path,
+    problems: Path,
+    per_op: int,
+    train_max_op: int,
+    identity: dict,
+    out: Path,
+    threads: int = 1,
+) -> None:
+    """Step `math-curves`: the learning curves' measures of one saved model, e.g. a model trained
+    before a measure existed; the columns of a curves table, with the model's steps as `step`."""
+    torch.set_num_threads(threads)
+    model, tokenizer = load_model(model_dir, pick_device())
+    scale = read_scale(model_dir)
+    curves = MathCurves(tokenizer, pd.read_parquet(problems), per_op, train_max_op, batch_size=64)
+    table = pd.DataFrame(curves(model, scale["pretrain_steps"])).assign(step=scale["pretrain_steps"])
+    write_table(with_identity(table, identity, scale), out)
