@@ -77,6 +77,25 @@ def test_item_losses_are_summed_over_name_and_value_tokens(people, tokenizer):
     assert uniform.value_loss[0] == pytest.approx(n_values * math.log(vocab), rel=1e-5)
 
 
+def test_item_losses_read_each_token_at_its_own_position(people, tokenizer):
+    """A model certain of every token but one. Blind to the name's first token, the loss is the
+    name's; blind to the token after the name, none of it is. Read one token late, both flip."""
+    subset = people.head(1)
+    bios = make_biographies(subset, "single", seed=0)
+    text, name = bios.text[0], subset.iloc[0].full_name
+    encoded = tokenizer(text, return_offsets_mapping=True)
+    at = next(k for k, (_, end) in enumerate(encoded["offset_mapping"]) if end > text.index(name))
+    first, after = (encoded["input_ids"][at + k] for k in (0, len(tokenizer(name)["input_ids"])))
+    assert first not in encoded["input_ids"][at + 1 :]  # the blind token occurs once
+
+    def losses(blind):
+        return item_losses(NextToken(len(tokenizer), scale=100.0, blind=blind), tokenizer, bios, subset)
+
+    assert losses(first).name_loss[0] == pytest.approx(100.0, rel=1e-3)
+    assert losses(first).value_loss[0] < 1e-6
+    assert losses(after).name_loss[0] < 1e-6
+
+
 def test_value_space_at_the_paper_pools_is_its_47_6_bits_less_gender():
     pools = {"cities": 200, "universities": 300, "majors": 100, "companies": 263}
     assert bios_value_space_bits(pools) + 1 == pytest.approx(47.6, abs=0.05)
