@@ -103,6 +103,9 @@ def test_probes_score_held_out_people_only(people, tokenizer, tiny_model, probe)
         # Fixed sentence order: position k comes before attribute k's value, so nothing is "next" elsewhere.
         diagonal = table[table.position == table.attribute.map(lambda a: ATTRIBUTES.index(a) + 1)]
         assert diagonal.next_accuracy.notna().all() and table.next_accuracy.notna().sum() == 6
+        # "later": read strictly before the value, i.e. at a position before the attribute's own
+        index = table.attribute.map(lambda a: ATTRIBUTES.index(a) + 1)
+        assert table.later_accuracy.notna().eq(table.position < index).all()
     else:
         table = q_probe(tiny_model, tokenizer, people, cfg, seed=0)
         assert table.attribute.tolist() == list(ATTRIBUTES)
