@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from fakes import NextToken
 from test_checker import PROBLEM, QUESTION, STEPS
 
@@ -12,6 +13,7 @@ from physlm import checker, mistakes
 from physlm.checker import Problem as Parsed
 from physlm.data.igsm import PROBE_MARKERS, Knobs, ProblemSet, lexicon, make_set, write_tokenizer
 from physlm.data.tokenizer import build_tokenizer
+from physlm.decoding import probe_scorer
 from physlm.models import build_model
 from physlm.sections import MistakeProbeConfig, ModelConfig
 
@@ -85,6 +87,26 @@ def test_uncertainty_is_read_over_the_name_alike_in_batches_or_alone(data):
     assert np.allclose(batched, alone, atol=1e-5) and len(batched[0]) == len(ids)
 
 
+@pytest.mark.parametrize("unsure", ["first name token", "as", "Define"])
+def test_uncertainty_is_read_while_the_model_writes_the_name_and_nowhere_else(data, unsure):
+    """A model certain of every token but one: unsure of the name's first token, the steps' mean
+    entropy is ln(vocab) over the name's length; unsure of "as" or "Define", the tokens either side
+    of the name, zero. A window one token early or late fails one of these."""
+    problems, params = data
+    tokenizer = build_tokenizer(lexicon(), extra_special=PROBE_MARKERS)
+    steps = mistakes.random_parameter_steps(problems, params, queries=2, seed=0).head(6)
+    ids, starts = mistakes.encode(tokenizer, problems, steps)
+    vocab = len(tokenizer)
+    for x, start in zip(ids, starts, strict=True):
+        token = {"first name token": x[start + 1], "as": x[-1], "Define": x[start]}[unsure]
+        model = NextToken(vocab, scale=100.0, unsure=token)
+        entropy, top = mistakes.uncertainty(model, [x], [start], tokenizer.pad_token_id)
+        name = x[start + 1 : -1]
+        expected = name.count(token) / len(name) if unsure == "first name token" else 0.0
+        assert entropy[0] == pytest.approx(expected * np.log(vocab), abs=1e-4)
+        assert top[0] == pytest.approx(expected * (1 - 1 / vocab), abs=1e-4)
+
+
 def test_auroc_counts_pairs_ranked_right():
     assert mistakes.auroc(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.3, 0.4])) == 1.0
     assert mistakes.auroc(np.array([0, 0, 1, 1]), np.array([0.4, 0.3, 0.2, 0.1])) == 0.0
@@ -151,3 +173,25 @@ def test_a_solution_with_no_readable_step_gives_an_empty_table():
     assert table.empty and list(table.columns) == mistakes.STEP_COLUMNS
     tokenizer = build_tokenizer(lexicon(), extra_special=PROBE_MARKERS)
     assert mistakes.encode(tokenizer, HAND, table) == ([], [])
+
+
+def test_a_trained_probe_flags_in_the_direction_of_its_labels(tmp_path, data):
+    """Class 1 is "wrong" in training, in flag_probability and in the decoder's scorer: trained on
+    mostly wrong steps, the probe's mean probability of "wrong" is on their side of one half."""
+    problems, params = data
+    tokenizer = build_tokenizer(lexicon(), extra_special=PROBE_MARKERS)
+    pad = tokenizer.pad_token_id
+    model = build_model(ModelConfig("llama", 1, 2, 16, 256), len(tokenizer), tokenizer.eos_token_id, pad, 1)
+    cfg = MistakeProbeConfig(
+        steps=60, batch_size=16, lr=1e-2, embedding_lr=1e-4, weight_decay=0.0, queries=4, rank=2
+    )
+    probe, steps, ids = mistakes.train_probe(
+        model, tokenizer, problems, params, cfg, seed=0, log=lambda _: None
+    )
+    share = steps["wrong"].mean()
+    assert abs(share - 0.5) > 0.15  # far enough from a coin for a sign to show
+    flagged = mistakes.flag_probability(probe, ids, pad, batch_size=32)
+    assert flagged.mean() > 0.55 if share > 0.5 else flagged.mean() < 0.45
+    torch.save(probe.state_dict(), tmp_path / "probe.pt")
+    score = probe_scorer(model, tmp_path / "probe.pt", cfg, seed=0)
+    assert score(ids[0], []) == pytest.approx(flagged[0], abs=1e-5)
