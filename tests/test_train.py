@@ -300,3 +300,43 @@ def test_compiled_training_computes_what_eager_training_does(people, tmp_path):
     assert eager_weights.keys() == compiled_weights.keys()  # no "_orig_mod." prefix: the plain model
     for name, weight in eager_weights.items():
         torch.testing.assert_close(compiled_weights[name], weight, rtol=1e-3, atol=1e-4)
+
+
+def test_the_resume_fingerprint_covers_seed_code_and_input_contents(unbroken, tmp_path, monkeypatch):
+    """What fit hands the training loop as the run's fingerprint changes with the seed, the training
+    code's hash and the contents of an input file, and not with where the run writes or its threads."""
+    import physlm.fit
+
+    seen = []
+
+    def record(model, mixture, cfg, checkpoint, log, fingerprint, *rest):
+        seen.append(fingerprint)
+        return pd.DataFrame({"step": [], "loss": []}), []
+
+    monkeypatch.setattr(physlm.fit, "train", record)
+    bios = tmp_path / "bios.parquet"
+    bios.write_bytes((unbroken / "bios.parquet").read_bytes())
+
+    def fingerprint(seed=0, out="a", threads=1):
+        physlm.fit.fit(
+            training_config=_config(steps=10, log_every=5),
+            seed=seed,
+            checkpoint=tmp_path / out / "ckpt",
+            out_dir=tmp_path / out / "model",
+            log=tmp_path / out / "log.parquet",
+            tokenizer_dir=unbroken / "tok",
+            model_config=ModelConfig("gpt2", 1, 2, 16, 32),
+            bios=bios,
+            threads=threads,
+        )
+        return seen[-1]
+
+    base = fingerprint()
+    assert fingerprint(out="b", threads=2) == base
+    assert fingerprint(seed=1) != base
+    monkeypatch.setattr(physlm.fit, "code_hash", lambda module: "another version of the code")
+    assert fingerprint() != base
+    monkeypatch.undo()
+    monkeypatch.setattr(physlm.fit, "train", record)
+    pd.read_parquet(bios).head(-1).to_parquet(bios)  # one biography less
+    assert fingerprint() != base
