@@ -103,6 +103,16 @@ def test_below_the_papers_conditions_a_run_can_support_but_not_refute():
     )
 
 
+def test_a_claim_is_as_far_from_the_papers_conditions_as_its_smallest_run():
+    """One compared setting at scale and one below it: the claim is below (it compares both), so a
+    failed gap is inconclusive, not refuted."""
+    at_scale = metrics({("mixed", "single"): 0.7, ("finetune", "single"): 0.7}, scale=AT_SCALE)
+    small = metrics({("finetune", "multi5_permute"): 0.8}, scale=SMALL)
+    claim = knowledge_claim(pd.concat([at_scale, small]), THRESHOLDS)
+    assert claim["verdict"].startswith("inconclusive: below the paper's conditions (people 1,000")
+    assert "people 1,000" in claim["scale"]
+
+
 def test_inconclusive_when_a_model_did_not_learn_its_training_questions():
     claim = knowledge_claim(metrics(settings(0.1, 0.1, 0.1), train=0.2), THRESHOLDS)
     assert claim["verdict"] == "inconclusive: a setting did not learn its own QA-train questions"
