@@ -17,7 +17,16 @@ from physlm.data.bios import lexicon, make_biographies, make_people
 from physlm.data.tokenizer import build_tokenizer
 from physlm.models import build_model
 from physlm.sections import ModelConfig, TrainConfig
-from physlm.train import IGNORE, Stream, build_mixture, learning_rate, make_optimizer, to_device, train
+from physlm.train import (
+    IGNORE,
+    Stream,
+    build_mixture,
+    learning_rate,
+    make_optimizer,
+    run_scale,
+    to_device,
+    train,
+)
 
 TINY_MODEL = ModelConfig(arch="llama", n_layer=1, n_head=2, d_model=32, context=32)
 
@@ -340,3 +349,17 @@ def test_the_resume_fingerprint_covers_seed_code_and_input_contents(unbroken, tm
     monkeypatch.setattr(physlm.fit, "train", record)
     pd.read_parquet(bios).head(-1).to_parquet(bios)  # one biography less
     assert fingerprint() != base
+
+
+def test_exposures_are_passes_over_the_corpus_times_biographies_per_person():
+    """10 people x 2 biographies of 16 tokens, windows of 32: 10 windows per pass. 50 steps of 4
+    windows are 20 passes, and each pass shows each person twice: 40 exposures (the paper's 540-exposure
+    condition is counted this way). Fine-tuning keeps the pretraining's count."""
+    docs = [[1] * 16 for _ in range(20)]
+    stream = Stream(docs, [[True] * 16 for _ in docs], context=32, seed=0)
+    table = pd.DataFrame({"person_id": [p for p in range(10) for _ in range(2)]})
+    scale = run_scale(None, steps=50, n_layer=2, bios=(stream, 4, table), qa_people=5)
+    assert stream.per_epoch == 10
+    assert scale["exposures"] == 40 and scale["people"] == 10 and scale["pretrain_steps"] == 50
+    tuned = run_scale(scale, steps=7, n_layer=2, bios=None, qa_people=5)
+    assert tuned["exposures"] == 40 and tuned["pretrain_steps"] == 50 and tuned["finetune_steps"] == 7
