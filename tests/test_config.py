@@ -9,7 +9,7 @@ import pytest
 import yaml
 from smk import copy_workflow
 
-from physlm.config import ConfigError, coerce_numbers, validate
+from physlm.config import ConfigError, coerce_numbers, merged, scale_config, validate
 from physlm.decoding import DECODERS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,12 +18,40 @@ SCALES = ["smoke", "default", "mid", "gpu", "paper"]
 
 
 def load(scale: str) -> dict:
-    return yaml.safe_load((ROOT / "workflow" / "config" / f"{scale}.yaml").read_text())
+    """A scale's config as the workflow runs it (merged over default.yaml)."""
+    return scale_config(ROOT / "workflow" / "config" / f"{scale}.yaml")
 
 
 @pytest.mark.parametrize("scale", SCALES)
 def test_every_scale_is_valid(scale):
     validate(load(scale), SCHEMA)
+
+
+def test_a_scale_merges_over_the_default_as_snakemake_merges_it():
+    from snakemake.utils import update_config
+
+    default = yaml.safe_load((ROOT / "workflow" / "config" / "default.yaml").read_text())
+    for scale in SCALES:
+        expected = copy.deepcopy(default)
+        update_config(expected, yaml.safe_load((ROOT / "workflow" / "config" / f"{scale}.yaml").read_text()))
+        assert load(scale) == expected
+    assert merged({"a": {"b": 1, "c": [1, 2]}, "d": 0}, {"a": {"c": [3]}}) == {
+        "a": {"b": 1, "c": [3]},
+        "d": 0,
+    }
+
+
+@pytest.mark.parametrize("scale", [s for s in SCALES if s != "default"])
+def test_a_scale_file_holds_only_what_differs_from_the_default(scale):
+    default = yaml.safe_load((ROOT / "workflow" / "config" / "default.yaml").read_text())
+    own = yaml.safe_load((ROOT / "workflow" / "config" / f"{scale}.yaml").read_text())
+
+    def repeated(mine, theirs, path=""):
+        if isinstance(mine, dict) and isinstance(theirs, dict):
+            return [r for k, v in mine.items() if k in theirs for r in repeated(v, theirs[k], f"{path}.{k}")]
+        return [path] if mine == theirs else []
+
+    assert repeated(own, default) == []
 
 
 def _error(config: dict) -> str:
@@ -56,7 +84,7 @@ def test_wrong_type_negative_rate_and_bad_enum_are_named():
     message = _error(config)
     assert "config key bios.n_people: 'many' is not of type 'integer'" in message
     assert "config key pretrain.lr: -0.001 is less than or equal to the minimum of 0" in message
-    assert "config key model.arch: 'mamba' is not one of ['gpt2', 'llama']" in message
+    assert "config key model.arch: 'mamba' is not one of ['gpt2', 'llama', 'qwen3']" in message
 
 
 def test_more_people_than_names_is_rejected():

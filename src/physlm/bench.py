@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import yaml
 
+from physlm.config import scale_config
 from physlm.environment import checked_compile_mode
 from physlm.models import build_model, pick_device
 from physlm.reference_gpt import ReferenceGPT
@@ -318,7 +318,7 @@ def bench(
         raise ValueError(f"--repeats: {repeats}, allowed >= 1")
     compile_mode = checked_compile_mode(compile_mode, "--compile")
     torch.set_num_threads(threads)
-    settings = yaml.safe_load(config.read_text())
+    settings = scale_config(config)
     device = pick_device()
     people = make_people(max(settings["bios"]["n_people"], questions), settings["bios"]["pools"], seed=0)
     knowledge_tokenizer, math_tokenizer = build_tokenizer(lexicon(people)), make_tokenizer()

@@ -47,6 +47,26 @@ def coerce_numbers(value):
     return value
 
 
+def merged(base: dict, over: dict) -> dict:
+    """`over` merged into `base`: dicts key by key, anything else (lists included) replaced, as
+    Snakemake merges a --configfile over the Snakefile's configfile."""
+    out = dict(base)
+    for key, value in over.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = merged(out[key], value) if both else value
+    return out
+
+
+def scale_config(path: Path) -> dict:
+    """A scale file as the workflow runs it: default.yaml of the same folder with the scale file (which
+    holds only what differs) merged over it."""
+    default = path.with_name("default.yaml")
+    config = yaml.safe_load(path.read_text())
+    return (
+        config if path.resolve() == default.resolve() else merged(yaml.safe_load(default.read_text()), config)
+    )
+
+
 def validate(config: dict, schema_path: Path) -> None:
     """Raise ConfigError listing every problem in `config`."""
     schema = yaml.safe_load(schema_path.read_text())
