@@ -12,10 +12,7 @@ from physlm.evaluate import (
     exact_match,
     final_answer,
     task_accuracy,
-    text_losses,
 )
-from physlm.models import build_model
-from physlm.sections import ModelConfig
 
 EOS = 2
 
@@ -110,26 +107,3 @@ def test_bio_recall_finds_each_value_inside_the_biography(people):
     mine = recall[recall.person_id == person.person_id].set_index("attribute")["recalled"]
     assert not mine["major"] and mine.drop("major").all()
     assert recall[recall.attribute != "major"]["recalled"].mean() > 0.9
-
-
-def test_batched_teacher_forcing_gives_each_text_its_own_losses(people):
-    """Right padding in a batch changes no text's losses: the same numbers one text at a time."""
-    tokenizer = build_tokenizer(lexicon(people))
-    model = build_model(
-        ModelConfig("llama", 2, 2, 16, 256), len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, 0
-    )
-    texts = make_biographies(people.head(7), "single", seed=0)["text"].tolist()
-    texts[3] = texts[3].split(".")[0] + "."  # one much shorter text, so the batches hold padding
-    with torch.no_grad():
-        batched = text_losses(model, tokenizer, texts, batch_size=4)
-        alone = text_losses(model, tokenizer, texts, batch_size=1)
-    for (loss, offsets), (reference, same), text in zip(batched, alone, texts, strict=True):
-        assert len(loss) == len(offsets) == len(tokenizer(text)["input_ids"])
-        assert offsets == same and torch.allclose(loss, reference, atol=1e-5)
-        assert (loss > 0).all()
-
-
-def test_scoring_fills_no_kv_cache(tiny_model, tokenizer, people, no_kv_cache):
-    texts = make_biographies(people.head(3), "single", seed=0)["text"].tolist()
-    with torch.no_grad():
-        assert len(text_losses(tiny_model, tokenizer, texts, batch_size=2)) == 3

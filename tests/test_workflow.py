@@ -175,20 +175,7 @@ def test_an_edit_reruns_exactly_the_steps_whose_code_it_touches(smoke_run, tmp_p
         "figure_p_probing",
         "figure_q_probing",
         "claim_probing",
-        # V-probes and the mistake probe run the P-probe machinery of probing.py; decoding reads
-        # the mistake probe
-        "math_vprobe",
-        "collect_math_vprobes",
-        "figure_vprobing",
-        "claim_math",
-        "math_mistakes",
-        "collect_math_mistakes",
-        "collect_math_mistake_scores",
-        "figure_mistake_roc",
-        "math_decode",
-        "collect_math_decoding",
-        "figure_decoding",
-        "claim_mistakes",
+        # the probe itself (physlm.probe) is shared: an edit to P/Q probing reruns no math rule
         "claims",
         "all",
     }

@@ -35,7 +35,7 @@ from transformers import DynamicCache
 
 from physlm.artifacts import load_model, read_scale, with_identity, write_table
 from physlm.data.igsm import prompt
-from physlm.probing import probe_model
+from physlm.probe import probe_model
 from physlm.sections import DecodingConfig, MistakeProbeConfig
 from physlm.solve import DistinctLetters, generate, judge
 

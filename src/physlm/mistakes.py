@@ -6,7 +6,7 @@ can_next(A) probe where the model has just written "Define A as" and reads it th
 at a boundary of a right solution it is 99% accurate, and on the model's own first mistakes it flags
 about 60%. Here:
 
-- the probe (physlm.probing.Probe: frozen model, rank-r update of the input embedding, a normalized
+- the probe (physlm.probe.Probe: frozen model, rank-r update of the input embedding, a normalized
   linear head on the last hidden state) trains on right solutions of probe-train problems, cut at a
   sentence boundary and followed by "Define A as" for a random parameter A (the paper's set); its
   label is "wrong" = not can_next(A);
@@ -32,9 +32,9 @@ import torch
 from physlm.artifacts import load_model, read_scale, with_identity, write_table
 from physlm.checker import check
 from physlm.data.igsm import at_position, prompt
-from physlm.evaluate import teacher_forced
 from physlm.models import build_model
-from physlm.probing import Probe, fit, pad_right, predict, probe_model
+from physlm.probe import Probe, fit, pad_right, predict, probe_model
+from physlm.scoring import teacher_forced
 from physlm.sections import MistakeProbeConfig, ModelConfig
 from physlm.vprobe import TEST_EVERY
 

@@ -115,7 +115,7 @@ class BiosConfig(FromSection):
 
 @dataclass(frozen=True)
 class ProbeTraining(FromSection):
-    """How a probe trains (what physlm.probing.fit reads): steps, batch, the heads' and the
+    """How a probe trains (what physlm.probe.fit reads): steps, batch, the heads' and the
     embedding update's learning rates, weight decay."""
 
     steps: int

@@ -1,6 +1,6 @@
 """Does a math model know which quantities a solution needs before it writes any? V-probing (Part 2.1).
 
-The probe machinery is the knowledge domain's (physlm.probing.Probe: frozen model, trainable
+The probe is the shared one (physlm.probe.Probe: frozen model, trainable
 low-rank update of the input embedding, a normalized linear head). The model reads a problem cut at
 the probe position, then the query [START] A [END] (or [START] A [MID] B [END]), and the head reads
 the last hidden state at [END]. Tasks, each with its own probe:
@@ -28,7 +28,7 @@ import torch
 from physlm.artifacts import load_model, read_scale, with_identity, write_table
 from physlm.data.igsm import MOD, PROBE_MARKERS, at_position, prompt
 from physlm.models import build_model
-from physlm.probing import fit, held_out_correct, pad_right, probe_model
+from physlm.probe import fit, held_out_correct, pad_right, probe_model
 from physlm.sections import ModelConfig, VProbeConfig
 
 TASKS = ("nece", "dep", "known", "value", "can_next", "nece_next")
