@@ -84,7 +84,13 @@ def test_smoke_dag_writes_every_output(smoke_run, tmp_path):
     assert set(zip(curves.data, curves.stage, curves.step, strict=True)) >= {
         ("clean", stage, step) for stage in (1, 2) for step in (5, 10)
     }
-    assert set(curves["measure"]) == {"greedy", "greedy, letters free", "teacher-forced"}
+    assert set(curves["measure"]) == {
+        "greedy",
+        "greedy, letters free",
+        "teacher-forced",
+        "constant errors",
+        "constant errors, chance",
+    }
     mistakes = pd.read_parquet(results / "math" / "mistakes.parquet")
     assert set(mistakes["detector"]) == {
         "probe",
