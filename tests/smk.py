@@ -58,12 +58,19 @@ SLURM = [
 ]
 
 
+# Starting a cluster installs packages and starts daemons: only when asked (CI asks).
+START_SLURM = "PHYSLM_START_SLURM"
+
+
 def start_cluster() -> str | None:
-    """None once a SLURM cluster answers here, else why none can (tests/slurm/start-cluster)."""
+    """None once a SLURM cluster answers here, else why none can. One is started
+    (tests/slurm/start-cluster) only when PHYSLM_START_SLURM=1 and as root."""
     if shutil.which("sinfo"):
         state = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True)
         if "idle" in state.stdout or "mix" in state.stdout:
             return None
+    if os.environ.get(START_SLURM) != "1":
+        return f"no SLURM cluster answers here; {START_SLURM}=1 (as root) starts one (apt-get, daemons)"
     if os.geteuid() != 0:
         return "no SLURM cluster answers here, and starting one (apt-get, daemons) needs root"
     start = subprocess.run([ROOT / "tests" / "slurm" / "start-cluster"], capture_output=True, text=True)
