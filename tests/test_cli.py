@@ -116,3 +116,25 @@ def test_a_write_killed_midway_leaves_no_table_that_looks_complete(tmp_path, mon
     with pytest.raises(KeyboardInterrupt):
         write_table(pd.DataFrame({"a": [1]}), out)
     assert not out.exists()
+
+
+def test_a_missing_input_is_named_in_one_line_and_outputs_need_not_exist(tmp_path):
+    tables = tmp_path / "a.parquet"
+    tables.write_bytes(b"")
+    with pytest.raises(SystemExit) as refused:
+        main(
+            [
+                "collect",
+                str(tables),
+                str(tmp_path / "b.parquet"),
+                "--out",
+                str(tmp_path / "new" / "c.parquet"),
+            ]
+        )
+    assert str(refused.value) == f"physlm collect: no such file or folder: --tables {tmp_path / 'b.parquet'}"
+    with pytest.raises(
+        SystemExit, match=r"physlm evaluate-math: no such file or folder: --model-dir \S*nowhere"
+    ):
+        args = ["--model-dir", str(tmp_path / "nowhere"), "--problems", str(tables), "--train-max-op", "3"]
+        outputs = ["--solutions-out", str(tmp_path / "s.parquet"), "--out", str(tmp_path / "o.parquet")]
+        main(["evaluate-math", *args, *outputs, "--identity", "{}"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -27,6 +28,10 @@ from physlm.sections import (
     VProbeConfig,
     decoder,
 )
+
+
+class Written(type(Path())):
+    """A path a step writes; every other path option is an input, which must exist before it runs."""
 
 
 def _step(steps, name: str, function: str, help: str) -> argparse.ArgumentParser:
@@ -50,7 +55,7 @@ def _metrics_options(p: argparse.ArgumentParser) -> None:
     """Options of every step that writes a metrics table."""
     p.add_argument("--identity", type=json.loads, required=True, help="JSON of the run's wildcards")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Written, required=True)
 
 
 def _data_steps(steps) -> None:
@@ -58,25 +63,25 @@ def _data_steps(steps) -> None:
     p.add_argument("--bios-config", type=decoder(BiosConfig), required=True)
     p.add_argument("--biod-config", type=decoder(BioD), help="bioD knobs: a bioD world instead of bioS")
     p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--out-dir", type=Path, required=True, help="the world's folder")
-    p.add_argument("--qa", type=Path, help="also write its QA pairs here (bioS)")
+    p.add_argument("--out-dir", type=Written, required=True, help="the world's folder")
+    p.add_argument("--qa", type=Written, help="also write its QA pairs here (bioS)")
 
     p = _step(steps, "biographies", "physlm.data.worlds:write_biographies", "one variant's biographies")
     p.add_argument("--world-dir", type=Path, required=True)
     p.add_argument("--variant", required=True, help="single | multiM, then _permute, _fullname, _reverse")
     p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Written, required=True)
 
     p = _step(steps, "tokenizer", "physlm.data.worlds:write_tokenizer", "a world's word-level tokenizer")
     p.add_argument("--world-dir", type=Path, required=True)
-    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--out-dir", type=Written, required=True)
 
     p = _step(steps, "task", "physlm.data.manipulation:write_task", "a knowledge manipulation task")
     p.add_argument("--world-dir", type=Path, required=True)
     p.add_argument("--task", required=True, help="a task name (physlm.data.manipulation.TASKS)")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--pairs-per-person", type=int, default=4, help="comparison partners per person")
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Written, required=True)
 
     p = _step(steps, "bench-bios", "physlm.data.bios:bench", "time the bioS generator")
     p.add_argument("--n", type=int, default=100_000, help="number of people")
@@ -87,11 +92,11 @@ def _data_steps(steps) -> None:
     p.add_argument("--problems-config", dest="problems", type=decoder(ProblemSet), required=True)
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", type=Path, required=True, help="the problems")
-    p.add_argument("--params-out", type=Path, required=True, help="per-parameter probe labels")
+    p.add_argument("--out", type=Written, required=True, help="the problems")
+    p.add_argument("--params-out", type=Written, required=True, help="per-parameter probe labels")
 
     p = _step(steps, "igsm-tokenizer", "physlm.data.igsm:write_tokenizer", "the iGSM world's tokenizer")
-    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--out-dir", type=Written, required=True)
 
     p = _step(steps, "bench-igsm", "physlm.data.igsm:bench", "time the iGSM generator")
     p.add_argument("--n", type=int, default=100_000, help="number of problems")
@@ -136,15 +141,15 @@ def _train_step(steps) -> None:
         "--curve-problems", type=Path, help="held-out problems: learning curves at each checkpoint"
     )
     p.add_argument("--curves-per-op", type=int, default=20, help="problems per op the curves read")
-    p.add_argument("--curves-out", type=Path, help="with --curve-problems: the curves' table")
+    p.add_argument("--curves-out", type=Written, help="with --curve-problems: the curves' table")
     p.add_argument(
         "--curves-identity", type=json.loads, default={}, help="JSON: the curves' identity columns"
     )
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--checkpoint", type=Path, required=True, help="resumable state, kept until done")
-    p.add_argument("--out-dir", type=Path, required=True, help="the saved model's folder")
-    p.add_argument("--log", type=Path, required=True, help="Parquet of loss and tokens/s")
+    p.add_argument("--checkpoint", type=Written, required=True, help="resumable state, kept until done")
+    p.add_argument("--out-dir", type=Written, required=True, help="the saved model's folder")
+    p.add_argument("--log", type=Written, required=True, help="Parquet of loss and tokens/s")
 
 
 def _measure_steps(steps) -> None:
@@ -166,7 +171,7 @@ def _measure_steps(steps) -> None:
     p.add_argument("--model-dir", type=Path, required=True)
     p.add_argument("--problems", type=Path, required=True, help="held-out problems (test split)")
     p.add_argument("--train-max-op", type=int, required=True, help="ops above this are out of distribution")
-    p.add_argument("--solutions-out", type=Path, required=True, help="every judged solution")
+    p.add_argument("--solutions-out", type=Written, required=True, help="every judged solution")
     p.add_argument("--batch-size", type=int, default=64)
     _metrics_options(p)
 
@@ -204,8 +209,8 @@ def _measure_steps(steps) -> None:
     p.add_argument("--test-problems", type=Path, required=True, help="the problems the model solved")
     p.add_argument("--solutions", type=Path, required=True, help="its judged solutions (evaluate-math)")
     p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--scores-out", type=Path, required=True, help="every step's score per detector")
-    p.add_argument("--probe-out", type=Path, required=True, help="the trained probe (for decoding)")
+    p.add_argument("--scores-out", type=Written, required=True, help="every step's score per detector")
+    p.add_argument("--probe-out", type=Written, required=True, help="the trained probe (for decoding)")
     _metrics_options(p)
 
     p = _step(steps, "decode", "physlm.decoding:decode_with", "solve with one decoder, judged, with its cost")
@@ -216,7 +221,7 @@ def _measure_steps(steps) -> None:
     p.add_argument("--probe", type=Path, help="the trained mistake probe (mistake-probe; probe_retry)")
     p.add_argument("--problems", type=Path, required=True, help="held-out problems (test split)")
     p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--solutions-out", type=Path, required=True, help="every judged solution per decoder")
+    p.add_argument("--solutions-out", type=Written, required=True, help="every judged solution per decoder")
     _metrics_options(p)
 
     p = _step(steps, "probe", "physlm.probing:probe", "P- and Q-probe a model against its random init")
@@ -238,7 +243,7 @@ def _measure_steps(steps) -> None:
 
     p = _step(steps, "collect", "physlm.artifacts:collect", "concatenate metrics tables of one kind")
     p.add_argument("tables", type=Path, nargs="+")
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Written, required=True)
 
 
 def _result_steps(steps) -> None:
@@ -246,19 +251,19 @@ def _result_steps(steps) -> None:
     p = _step(steps, "figure", "physlm.plugins:draw", "draw a figure (PDF and PNG)")
     p.add_argument("--plot", required=True, help="the figure function, physlm.<module>:<function>")
     p.add_argument("--table", dest="tables", action=_NamedPaths, required=True, help=table_help)
-    p.add_argument("--out", dest="outputs", type=Path, nargs="+", required=True)
+    p.add_argument("--out", dest="outputs", type=Written, nargs="+", required=True)
 
     p = _step(steps, "claim", "physlm.plugins:claim", "a domain's claim rows with their verdicts")
     p.add_argument("--function", required=True, help="the claim function, physlm.<module>:<function>")
     p.add_argument("--table", dest="tables", action=_NamedPaths, required=True, help=table_help)
     p.add_argument("--thresholds-config", dest="thresholds", required=True, help="the claim's thresholds")
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Written, required=True)
 
     p = _step(steps, "bench", "physlm.bench:bench", "training and evaluation speed against the matmul peak")
     p.add_argument(
         "--config", type=Path, default=Path("workflow/config/default.yaml"), help="a scale's config"
     )
-    p.add_argument("--out", type=Path, required=True, help="the table of rates")
+    p.add_argument("--out", type=Written, required=True, help="the table of rates")
     p.add_argument("--steps", type=int, default=20, help="timed training steps per model")
     p.add_argument("--warmup", type=int, default=5, help="untimed steps first (--steps: a multiple of it)")
     p.add_argument("--threads", type=int, default=1, help="CPU threads")
@@ -277,9 +282,9 @@ def _result_steps(steps) -> None:
 
     p = _step(steps, "claims", "physlm.claims:write_claims", "the claims table of every domain")
     p.add_argument("rows", type=Path, nargs="+", help="claim rows written by `physlm claim`")
-    p.add_argument("--markdown", type=Path, required=True)
-    p.add_argument("--parquet", type=Path, required=True)
-    p.add_argument("--html", type=Path, help="also write the table as a web page (for the report)")
+    p.add_argument("--markdown", type=Written, required=True)
+    p.add_argument("--parquet", type=Written, required=True)
+    p.add_argument("--html", type=Written, help="also write the table as a web page (for the report)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -291,12 +296,30 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def missing_inputs(args: dict) -> list[str]:
+    """The input paths among a step's options (lists and NAME=PATH maps included) that do not exist."""
+    missing = []
+    for key, value in args.items():
+        values = value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
+        option = "--" + key.replace("_", "-")
+        missing += [
+            f"{option} {path}"
+            for path in values
+            if isinstance(path, Path) and not isinstance(path, Written) and not path.exists()
+        ]
+    return missing
+
+
 def main(argv: list[str] | None = None) -> None:
+    # physlm never downloads: a model folder that is not there is an error, not a hub repo id
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from physlm.plugins import resolve
     from physlm.provenance import recording
 
     args = vars(parser().parse_args(argv))
     step, function = args.pop("step"), args.pop("call")
+    if missing := missing_inputs(args):
+        raise SystemExit(f"physlm {step}: no such file or folder: {'; '.join(missing)}")
     with recording({"step": step, "code": [function.partition(":")[0]], **args}):
         try:
             resolve(function)(**args)
