@@ -60,6 +60,25 @@ def test_a_config_section_without_a_key_is_refused_naming_it(tmp_path, capsys):
     assert "ModelConfig: missing key(s) context" in capsys.readouterr().err
 
 
+def test_a_misspelt_key_is_refused_in_one_line_naming_it_and_the_allowed_keys(tmp_path, capsys):
+    args = _train(tmp_path, "--bios", "b.parquet")
+    training = {**TRAINING, "stpes": 10}
+    args[args.index("--training-config") + 1] = json.dumps(training)
+    with pytest.raises(SystemExit):
+        main(args)
+    error = capsys.readouterr().err
+    assert "TrainConfig: unknown key(s) stpes (allowed: batch_size, lr," in error
+    assert "Traceback" not in error
+
+
+def test_a_shape_the_model_cannot_build_is_refused_before_training(tmp_path, capsys):
+    args = _train(tmp_path, "--bios", "b.parquet")
+    args[args.index("--model-config") + 1] = json.dumps({**TINY, "n_head": 4, "d_model": 12})
+    with pytest.raises(SystemExit):
+        main(args)
+    assert "head width d_model/n_head = 3 must be even for llama" in capsys.readouterr().err
+
+
 def test_epochs_sets_the_number_of_steps_from_the_corpus(tmp_path, people, tokenizer, capsys):
     from physlm.data.bios import make_biographies
 

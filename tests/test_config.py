@@ -103,6 +103,17 @@ def test_lora_rank_above_the_width_and_qa_share_outside_zero_one_are_rejected():
         assert "config key mixed.qa_ratio" in _error(config)
 
 
+def test_model_shapes_that_cannot_be_built_are_rejected_in_every_model_section():
+    config = copy.deepcopy(load("smoke"))
+    config["model"]["n_head"] = 3  # width 32 does not split into 3 heads
+    config["math"]["model"] = {**config["math"]["model"], "n_head": 2, "d_model": 6}  # rotary head width 3
+    config["capacity"]["models"][0] = {**config["capacity"]["models"][0], "n_head": 5}
+    message = _error(config)
+    assert "config key model: d_model=32 must be divisible by n_head=3" in message
+    assert "config key math.model: head width d_model/n_head = 3 must be even" in message
+    assert "config key capacity.models[0]: d_model=" in message and "must be divisible by n_head=5" in message
+
+
 def test_manipulation_and_probing_settings_are_checked():
     config = copy.deepcopy(load("smoke"))
     config["manipulation"]["runs"]["multi5_permute"] = ["forward", "mod7"]

@@ -11,6 +11,7 @@ import jsonschema
 import yaml
 
 from physlm.data.pools import make_pools
+from physlm.sections import shape_problem
 
 
 class ConfigError(ValueError):
@@ -87,11 +88,12 @@ def _semantic_problems(config: dict) -> list[str]:
             f"{n_names} distinct full names bios.pools allows; lower it or enlarge the pools"
         )
     model = config["model"]
-    if model["d_model"] % model["n_head"]:
-        problems.append(
-            f"config key model.d_model: {model['d_model']} must be divisible by "
-            f"model.n_head={model['n_head']}"
-        )
+    shapes = {"model": model, "math.model": config["math"]["model"]}
+    shapes |= {f"capacity.models[{i}]": {**model, **m} for i, m in enumerate(config["capacity"]["models"])}
+    for key, shape in shapes.items():
+        problem = shape_problem(shape["arch"], shape["n_head"], shape["d_model"])
+        if problem:
+            problems.append(f"config key {key}: {problem}")
     finetune = config["finetune"]
     for key in ("lora_rank", "lora_embedding_rank"):
         if finetune[key] > model["d_model"]:

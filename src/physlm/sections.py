@@ -16,8 +16,8 @@ from typing import Self, TypeVar
 
 
 class FromSection:
-    """Mixin for a frozen dataclass that mirrors a config section: extra keys (such as a section's
-    variant list) are ignored, missing ones raise ValueError naming the key."""
+    """Mixin for a frozen dataclass that mirrors a config section: a missing or an unknown key (a
+    typo such as "stpes") raises ValueError naming it and the allowed keys, before any work starts."""
 
     @classmethod
     def from_config(cls, section: dict) -> Self:
@@ -29,9 +29,13 @@ class FromSection:
             and f.default is dataclasses.MISSING
             and f.default_factory is dataclasses.MISSING
         ]
-        if missing:
-            raise ValueError(f"{cls.__name__}: missing key(s) {', '.join(missing)}")
-        return cls(**{k: v for k, v in section.items() if k in fields})
+        unknown = [name for name in section if name not in fields]
+        if missing or unknown:
+            problems = [f"missing key(s) {', '.join(missing)}"] * bool(missing)
+            problems += [f"unknown key(s) {', '.join(unknown)}"] * bool(unknown)
+            allowed = ", ".join(fields)
+            raise ValueError(f"{cls.__name__}: {'; '.join(problems)} (allowed: {allowed})")
+        return cls(**section)
 
 
 T = TypeVar("T", bound=FromSection)
@@ -63,6 +67,25 @@ class ModelConfig(FromSection):
     n_head: int
     d_model: int
     context: int
+
+    def __post_init__(self):
+        problem = shape_problem(self.arch, self.n_head, self.d_model)
+        if problem:
+            raise ValueError(f"model: {problem}")
+
+
+ROTARY = ("llama", "qwen3")  # rotary position embeddings rotate pairs of a head's dimensions
+
+
+def shape_problem(arch: str, n_head: int, d_model: int) -> str | None:
+    """Why a model of this shape cannot be built (None if it can): the width must split into
+    `n_head` heads, and a rotary model's head width must be even. Checked by the config check before
+    any job runs, and again by ModelConfig for a step called directly."""
+    if d_model % n_head:
+        return f"d_model={d_model} must be divisible by n_head={n_head}"
+    if arch in ROTARY and (d_model // n_head) % 2:
+        return f"head width d_model/n_head = {d_model // n_head} must be even for {arch} (rotary embeddings)"
+    return None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ rule probe:
         **cluster_resources("evaluate"),
     params:
         model=as_json("model"),
-        probing=as_json("probing"),
+        probing=as_json({k: v for k, v in config["probing"].items() if k != "variants"}),
         identity=identity,
         code=code("physlm.probing"),
     shell:
