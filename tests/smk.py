@@ -16,8 +16,8 @@ FIGURES = ["knowledge_capacity", "knowledge_extraction", "knowledge_manipulation
 # SLURM job; the other steps are shown deterministic by their unit tests.
 SECOND_RUN_FIGURES = [name for name in FIGURES if name != "knowledge_capacity"]
 SECOND_RUN = [
-    *(f"results/figures/{name}.pdf" for name in SECOND_RUN_FIGURES),
-    "results/capacity/bioD/N20/E3/s/seed0/bits.parquet",
+    *(f"results/smoke/figures/{name}.pdf" for name in SECOND_RUN_FIGURES),
+    "results/smoke/capacity/bioD/N20/E3/s/seed0/bits.parquet",
 ]
 
 

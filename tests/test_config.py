@@ -198,9 +198,9 @@ def test_schema_pool_maxima_are_what_the_word_lists_allow():
 
 def test_capacity_models_stop_at_their_max_people(tmp_path):
     """The default grid trains the 2x64 model at N=400 only; the others at every N."""
-    result = dry_run(tmp_path, "results/capacity/bits.parquet")
+    result = dry_run(tmp_path, "results/default/capacity/bits.parquet")
     assert result.returncode == 0, result.stderr
-    trained = set(re.findall(r"results/capacity/(\w+)/N(\d+)/E100/(\w+)/seed0/model", result.stdout))
+    trained = set(re.findall(r"results/default/capacity/(\w+)/N(\d+)/E100/(\w+)/seed0/model", result.stdout))
     assert trained == {
         (data, n, size)
         for data in ("bioS", "bioD")
@@ -212,10 +212,25 @@ def test_capacity_models_stop_at_their_max_people(tmp_path):
 @pytest.mark.parametrize("scale", ["default", "mid", "gpu", "paper"])
 def test_every_scale_plans_the_whole_dag(scale, tmp_path):
     """A scale no test runs must still make a DAG: every finding's claim reachable, no missing rule."""
-    result = dry_run(tmp_path, f"--configfile=workflow/config/{scale}.yaml")
+    result = dry_run(tmp_path, f"--configfile=workflow/config/{scale}.yaml", "--printshellcmds")
     assert result.returncode == 0, result.stderr
     claims = ["capacity", "knowledge", "manipulation", "probing", "math", "mistakes"]
     for rule in (f"claim_{name}" for name in claims):
         assert re.search(rf"^{rule}\s+1$", result.stdout, re.M), rule
     # one decoding job per decoder the library knows
     assert set(re.findall(r"seed0/decoding/(\w+?)(?:_solutions)?\.parquet", result.stdout)) == set(DECODERS)
+    # every output (and every path the steps are given) under the scale's own folder
+    outputs = re.findall(r"^    output: (.*)$", result.stdout, re.M)
+    assert outputs and all(path.startswith(f"results/{scale}/") for o in outputs for path in o.split(", "))
+    assert "--checkpoint results/" in result.stdout and "<results>" not in result.stdout
+
+
+def test_a_config_file_that_does_not_name_its_results_folder_is_refused(tmp_path):
+    (tmp_path / "mine.yaml").write_text("seeds: [1]\n")
+    result = dry_run(tmp_path, f"--configfile={tmp_path / 'mine.yaml'}")
+    assert result.returncode != 0
+    out = result.stdout + result.stderr
+    assert "config key pathvars.results: not set in" in out
+    assert "add `pathvars: {results: results/mine}`" in out
+    (tmp_path / "mine.yaml").write_text("seeds: [1]\npathvars: {results: results/mine}\n")
+    assert dry_run(tmp_path / "named", f"--configfile={tmp_path / 'mine.yaml'}").returncode == 0

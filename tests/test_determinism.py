@@ -36,7 +36,7 @@ def _second_run(request, tmp_path) -> Path:
 
 @pytest.mark.e2e
 def test_a_second_run_gives_identical_data_metrics_and_weights(smoke_run, request, tmp_path):
-    first, second = smoke_run / "results", _second_run(request, tmp_path) / "results"
+    first, second = smoke_run / "results" / "smoke", _second_run(request, tmp_path) / "results" / "smoke"
     tables = sorted(p.relative_to(second) for p in second.rglob("*.parquet"))
     assert set(tables) <= {p.relative_to(first) for p in first.rglob("*.parquet")}
     # smk.SECOND_RUN: the knowledge half, and a finding 1 model

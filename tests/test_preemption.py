@@ -14,7 +14,7 @@ import yaml
 from safetensors.torch import load_file
 from smk import copy_workflow, environment
 
-PRETRAIN = Path("results/knowledge/single/seed0/pretrain")
+PRETRAIN = Path("results/smoke/knowledge/single/seed0/pretrain")
 
 
 def _long_pretraining(workdir: Path) -> None:

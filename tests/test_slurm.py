@@ -20,7 +20,7 @@ def test_smoke_dag_runs_through_the_slurm_profile(slurm_run):
     logs = work / ".snakemake" / "slurm_logs"
     for rule in ("rule_people", "rule_biographies", "rule_pretrain", "rule_capacity_train", "rule_probe"):
         assert any((logs / rule).rglob("*.log")), f"no SLURM log for {rule}"
-    results = work / "results"
+    results = work / "results" / "smoke"
     for figure in SECOND_RUN_FIGURES:
         assert (results / "figures" / f"{figure}.png").stat().st_size > 10_000
     # Local rules (figures, tables) ran here and were never submitted.

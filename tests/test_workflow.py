@@ -12,7 +12,7 @@ from smk import FIGURES, snakemake
 
 @pytest.mark.e2e
 def test_smoke_dag_writes_every_output(smoke_run, tmp_path):
-    results = smoke_run / "results"
+    results = smoke_run / "results" / "smoke"
     for name in FIGURES:
         for suffix in (".pdf", ".png"):
             assert (results / "figures" / f"{name}{suffix}").stat().st_size > 10_000
@@ -139,7 +139,7 @@ def test_smoke_dag_writes_every_output(smoke_run, tmp_path):
 
     # Regenerating one figure reruns nothing upstream.
     for rule, figure in ((f"figure_{name}", name) for name in FIGURES):
-        again = snakemake(smoke_run, "--forcerun", rule, "-n", f"results/figures/{figure}.pdf")
+        again = snakemake(smoke_run, "--forcerun", rule, "-n", f"results/smoke/figures/{figure}.pdf")
         assert again.returncode == 0
         out = again.stdout + again.stderr
         assert rule in out and "pretrain" not in out and "probe " not in out and "finetune" not in out
@@ -151,7 +151,7 @@ def test_smoke_dag_writes_every_output(smoke_run, tmp_path):
     full["finetune"]["method"] = "full"
     (copy / "full.yaml").write_text(yaml.safe_dump(full))
     rerun = snakemake(
-        copy, "--configfile=full.yaml", "results/knowledge/single/seed0/finetune/qa_accuracy.parquet"
+        copy, "--configfile=full.yaml", "results/smoke/knowledge/single/seed0/finetune/qa_accuracy.parquet"
     )
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     out = rerun.stdout + rerun.stderr

@@ -68,6 +68,21 @@ def scale_config(path: Path) -> dict:
     )
 
 
+def check_results_folder(configfiles: list[str]) -> None:
+    """Raise ConfigError if config files are given on the command line and none of them says where
+    its outputs go (`pathvars.results`): merged over default.yaml, it would write into the default
+    scale's folder, overwriting or silently reusing its outputs. A file that sets the folder on
+    purpose (a variant of a scale that shares its upstream outputs) passes."""
+    named = [(yaml.safe_load(Path(f).read_text()) or {}).get("pathvars") for f in configfiles]
+    if not configfiles or any(named):
+        return
+    files, scale = ", ".join(map(str, configfiles)), Path(configfiles[-1]).stem
+    raise ConfigError(
+        f"invalid config:\n  config key pathvars.results: not set in {files}, so its outputs would go to "
+        f"the default scale's results/default; add `pathvars: {{results: results/{scale}}}`"
+    )
+
+
 def validate(config: dict, schema_path: Path) -> None:
     """Raise ConfigError listing every problem in `config`."""
     schema = yaml.safe_load(schema_path.read_text())

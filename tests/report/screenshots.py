@@ -2,7 +2,7 @@
 result (each figure with its caption, and the claims table), to check the report a reader gets.
 
     pip install playwright            # a separate tool, not a dependency of the package
-    python tests/report/screenshots.py results/report.html shots/
+    python tests/report/screenshots.py results/smoke/report.html shots/
 
 Uses the system Chromium (Debian: apt-get install chromium), so nothing is downloaded.
 """

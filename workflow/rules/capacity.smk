@@ -1,9 +1,9 @@
 # Finding 1 (Part 3.3): knowledge capacity. A grid of (dataset, people N, exposures, model size) as
 # wildcards, so a cluster spreads it. Datasets: bioS (E fresh-template biographies per person, one
 # pass), bioS_simple (one fixed biography per person, E passes) and bioD (E biographies per person,
-# each in its own sentence order, one pass). Layout: results/capacity/data/N{n}/seed{seed}/{world}/
+# each in its own sentence order, one pass). Layout: <results>/capacity/data/N{n}/seed{seed}/{world}/
 # holds a world (bioS or bioD: people, tokenizer) and .../{dataset}/E{exposures}.parquet its
-# biographies; results/capacity/{dataset}/N{n}/E{exposures}/{size}/seed{seed}/ a trained model and
+# biographies; <results>/capacity/{dataset}/N{n}/E{exposures}/{size}/seed{seed}/ a trained model and
 # its bits (unquantized, int8, int4).
 
 
@@ -73,7 +73,7 @@ use rule pretrain as capacity_train with:
         options=lambda wildcards: (
             f"--epochs {wildcards.exposures if wildcards.data == 'bioS_simple' else 1}"
         ),
-        checkpoint=f"{CAP_RUN}/checkpoint.pt",
+        checkpoint=in_results(f"{CAP_RUN}/checkpoint.pt"),
 
 
 rule capacity_bits:
@@ -99,9 +99,9 @@ rule capacity_bits:
         "--out {output} > {log} 2>&1"
 
 
-CAPACITY_METRICS = "results/capacity/bits.parquet"
+CAPACITY_METRICS = "<results>/capacity/bits.parquet"
 TABLES[CAPACITY_METRICS] = [
-    f"results/capacity/{data}/N{n}/E{e}/{size}/seed{seed}/bits.parquet"
+    f"<results>/capacity/{data}/N{n}/E{e}/{size}/seed{seed}/bits.parquet"
     for data in config["capacity"]["datasets"]
     for n in config["capacity"]["people"]
     for e in config["capacity"]["exposures"]

@@ -6,7 +6,7 @@ import json
 import shlex
 from pathlib import Path
 
-from physlm.config import coerce_numbers, validate
+from physlm.config import check_results_folder, coerce_numbers, validate
 from physlm.data.igsm import check_math, stage_problems
 from physlm.data.manipulation import TASKS
 from physlm.environment import compile_mode
@@ -15,6 +15,9 @@ from physlm.provenance import code_hash
 config.update(coerce_numbers(config))
 # Fails before any job runs, naming the key and what is allowed.
 validate(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+# Every path below starts with <results>, which Snakemake fills with the config's pathvars.results
+# (results/<scale>): each scale has its own folder; a scale file that does not name one fails here.
+check_results_folder(workflow.overwrite_configfiles)
 compile_mode()  # a bad PHYSLM_COMPILE, likewise
 
 SEEDS = config["seeds"]
@@ -36,6 +39,12 @@ def as_json(section):
     )
 
 
+def in_results(path):
+    """`path` with <results> filled, for a rule's params: Snakemake fills it only in input, output
+    and log."""
+    return path.replace("<results>", config["pathvars"]["results"])
+
+
 def code(*modules):
     """A param of every compute rule: the hash of the physlm modules its step runs (and of those
     they import), so an edit reruns exactly the steps whose code it touches."""
@@ -46,6 +55,11 @@ def identity(wildcards):
     """The `--identity` of a metrics step: the rule's wildcards, which become the table's identity
     columns (numbers as numbers)."""
     return json.dumps({k: int(v) if v.isdigit() else v for k, v in wildcards.items()})
+
+
+def table_options(wildcards, input):
+    """The `--table NAME=PATH` options of a figure or claim step: its named inputs."""
+    return " ".join(f"--table {name}={path}" for name, path in input.items())
 
 
 def cluster_resources(kind):
@@ -85,8 +99,8 @@ def knowledge_settings():
 
 
 # Finding 1: the capacity grid.
-CAP_DATA = "results/capacity/data/N{n}/seed{seed}"
-CAP_RUN = "results/capacity/{data}/N{n}/E{exposures}/{size}/seed{seed}"
+CAP_DATA = "<results>/capacity/data/N{n}/seed{seed}"
+CAP_RUN = "<results>/capacity/{data}/N{n}/E{exposures}/{size}/seed{seed}"
 # A dataset is drawn from a world; bioS_simple shares bioS's.
 CAP_WORLD = {"bioS": "bioS", "bioS_simple": "bioS", "bioD": "bioD"}
 CAP_MODELS = {m["name"]: m for m in config["capacity"]["models"]}
@@ -111,8 +125,8 @@ def cap_trains(size, n):
 # Findings 3 and 4: the math curriculum, test and probe sets. Each kind of training data ("clean",
 # or "retry<q>": retries at rate q, Part 2.2) trains its own model through the curriculum; the clean
 # model is the one probed and decoded.
-MATH_DATA = "results/math/data/seed{seed}"
-MATH_RUN = "results/math/seed{seed}"
+MATH_DATA = "<results>/math/data/seed{seed}"
+MATH_RUN = "<results>/math/seed{seed}"
 MATH_MODEL = f"{MATH_RUN}/{{data}}"
 STAGES = config["math"]["curriculum"]
 MATH_VARIANTS = ["clean"] + [f"retry{q}" for q in config["math"]["retry_rates"]]
@@ -165,7 +179,7 @@ def math_stage_data(wildcards):
 def math_start(wildcards):
     """Stage 1 starts from the tokenizer, every later stage from the stage before."""
     if wildcards.stage == "1":
-        return {"tokenizer": "results/math/tokenizer"}
+        return {"tokenizer": "<results>/math/tokenizer"}
     return {
         "init": f"{MATH_MODEL}/stage{int(wildcards.stage) - 1}/model".format(
             **wildcards

@@ -1,10 +1,10 @@
 # Finding 2 (Part 3.1): knowledge storage and extraction on bioS.
-# Layout: results/knowledge/data/seed{seed}/ holds the world (people), its QA pairs, tokenizer and
-# biographies; results/knowledge/{variant}/seed{seed}/{regime}/ a model, its training log and its
+# Layout: <results>/knowledge/data/seed{seed}/ holds the world (people), its QA pairs, tokenizer and
+# biographies; <results>/knowledge/{variant}/seed{seed}/{regime}/ a model, its training log and its
 # QA scores.
 
-DATA = "results/knowledge/data/seed{seed}"
-RUN = "results/knowledge/{variant}/seed{seed}"
+DATA = "<results>/knowledge/data/seed{seed}"
+RUN = "<results>/knowledge/{variant}/seed{seed}"
 
 
 rule people:
@@ -91,7 +91,7 @@ rule pretrain:
         training=as_json("pretrain"),
         data=lambda wildcards, input: f"--bios {input.bios}",
         options="",
-        checkpoint=f"{RUN}/pretrain/checkpoint.pt",
+        checkpoint=in_results(f"{RUN}/pretrain/checkpoint.pt"),
         code=code("physlm.fit"),
     shell:
         TRAIN
@@ -112,7 +112,7 @@ use rule pretrain as train_mixed with:
     params:
         data=lambda wildcards, input: f"--bios {input.bios} --qa {input.qa}",
         options=f"--qa-ratio {config['mixed']['qa_ratio']}",
-        checkpoint=f"{RUN}/mixed/checkpoint.pt",
+        checkpoint=in_results(f"{RUN}/mixed/checkpoint.pt"),
 
 
 # QA fine-tuning of a pretrained model on the QA-train people.
@@ -132,7 +132,7 @@ use rule pretrain as finetune with:
         lora=lora_option(),
         training=as_json(config["finetune"]["training"]),
         data=lambda wildcards, input: f"--qa {input.qa}",
-        checkpoint=f"{RUN}/finetune/checkpoint.pt",
+        checkpoint=in_results(f"{RUN}/finetune/checkpoint.pt"),
 
 
 rule evaluate_qa:
@@ -160,9 +160,9 @@ rule evaluate_qa:
         "--identity {params.identity:q} --out {output} > {log} 2>&1"
 
 
-KNOWLEDGE_METRICS = "results/knowledge/qa_accuracy.parquet"
+KNOWLEDGE_METRICS = "<results>/knowledge/qa_accuracy.parquet"
 TABLES[KNOWLEDGE_METRICS] = [
-    f"results/knowledge/{variant}/seed{seed}/{regime}/qa_accuracy.parquet"
+    f"<results>/knowledge/{variant}/seed{seed}/{regime}/qa_accuracy.parquet"
     for regime, variant in knowledge_settings()
     for seed in SEEDS
 ]

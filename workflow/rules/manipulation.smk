@@ -1,17 +1,17 @@
 # Finding 5 (Part 3.2): knowledge manipulation, fine-tuned from the knowledge pipeline's pretrained
-# models. Layout: results/manipulation/data/seed{seed}/{task}.parquet holds a task's prompts;
-# results/manipulation/{variant}/seed{seed}/{task}/ holds the fine-tuned model and its accuracy.
+# models. Layout: <results>/manipulation/data/seed{seed}/{task}.parquet holds a task's prompts;
+# <results>/manipulation/{variant}/seed{seed}/{task}/ holds the fine-tuned model and its accuracy.
 
-TASK_RUN = "results/manipulation/{variant}/seed{seed}/{task}"
+TASK_RUN = "<results>/manipulation/{variant}/seed{seed}/{task}"
 
 
 rule task_data:
     input:
         rules.people.output.world,
     output:
-        "results/manipulation/data/seed{seed}/{task}.parquet",
+        "<results>/manipulation/data/seed{seed}/{task}.parquet",
     log:
-        "results/manipulation/data/seed{seed}/logs/{task}.log",
+        "<results>/manipulation/data/seed{seed}/logs/{task}.log",
     conda:
         "../envs/physlm.yaml"
     threads: threads("data")
@@ -37,7 +37,7 @@ use rule finetune as finetune_task with:
         f"{TASK_RUN}/train.log",
     params:
         training=as_json(config["manipulation"]["training"]),
-        checkpoint=f"{TASK_RUN}/checkpoint.pt",
+        checkpoint=in_results(f"{TASK_RUN}/checkpoint.pt"),
 
 
 rule evaluate_task:
@@ -63,9 +63,9 @@ rule evaluate_task:
         "--out {output} > {log} 2>&1"
 
 
-MANIPULATION_METRICS = "results/manipulation/accuracy.parquet"
+MANIPULATION_METRICS = "<results>/manipulation/accuracy.parquet"
 TABLES[MANIPULATION_METRICS] = [
-    f"results/manipulation/{variant}/seed{seed}/{task}/accuracy.parquet"
+    f"<results>/manipulation/{variant}/seed{seed}/{task}/accuracy.parquet"
     for variant, tasks in config["manipulation"]["runs"].items()
     for task in tasks
     for seed in SEEDS

@@ -3,11 +3,11 @@
 # clean data and on retry data at equal tokens; held-out accuracy judged by the checker; V-probes of
 # what the clean model knows before it writes; a probe that flags its mistakes; and decoders that
 # use that probe or the model's uncertainty, against best of k.
-# Layout: results/math/data/seed{seed}/ holds the held-out problem sets ({set}.parquet, its labels
+# Layout: <results>/math/data/seed{seed}/ holds the held-out problem sets ({set}.parquet, its labels
 # {set}.params.parquet; training problems are drawn while training, none repeated);
-# results/math/seed{seed}/{data}/stage{stage}/ a model, its training log and its learning curves,
-# {data} = clean | retry<q>; the last stage's model is evaluated in results/math/seed{seed}/{data}/;
-# the clean one is probed and decoded in results/math/seed{seed}/.
+# <results>/math/seed{seed}/{data}/stage{stage}/ a model, its training log and its learning curves,
+# {data} = clean | retry<q>; the last stage's model is evaluated in <results>/math/seed{seed}/{data}/;
+# the clean one is probed and decoded in <results>/math/seed{seed}/.
 
 
 # One decoding job per decoder (physlm.decoding.DECODERS; best_of runs every k of the config).
@@ -23,9 +23,9 @@ wildcard_constraints:
 
 rule math_tokenizer:
     output:
-        directory("results/math/tokenizer"),
+        directory("<results>/math/tokenizer"),
     log:
-        "results/math/logs/tokenizer.log",
+        "<results>/math/logs/tokenizer.log",
     conda:
         "../envs/physlm.yaml"
     threads: threads("data")
@@ -99,7 +99,7 @@ rule math_train:
             + f"--curves-per-op {config['math']['curves']['problems_per_op']} "
             + f"--curves-out {output.curves} --curves-identity {shlex.quote(identity(wildcards))}"
         ),
-        checkpoint=f"{MATH_MODEL}/stage{{stage}}/checkpoint.pt",
+        checkpoint=in_results(f"{MATH_MODEL}/stage{{stage}}/checkpoint.pt"),
         code=code("physlm.fit"),
     shell:
         TRAIN
@@ -250,34 +250,34 @@ rule math_decode:
         "--out {output.table} --solutions-out {output.solutions} > {log} 2>&1"
 
 
-MATH_CURVES = "results/math/curves.parquet"
-MATH_ATTENTION = "results/math/attention.parquet"
-MATH_ACCURACY = "results/math/accuracy.parquet"
-VPROBES = "results/math/vprobes.parquet"
-MISTAKES = "results/math/mistakes.parquet"
-MISTAKE_SCORES = "results/math/mistake_scores.parquet"
-DECODING = "results/math/decoding.parquet"
+MATH_CURVES = "<results>/math/curves.parquet"
+MATH_ATTENTION = "<results>/math/attention.parquet"
+MATH_ACCURACY = "<results>/math/accuracy.parquet"
+VPROBES = "<results>/math/vprobes.parquet"
+MISTAKES = "<results>/math/mistakes.parquet"
+MISTAKE_SCORES = "<results>/math/mistake_scores.parquet"
+DECODING = "<results>/math/decoding.parquet"
 TABLES[MATH_ACCURACY] = [
-    f"results/math/seed{seed}/{data}/accuracy.parquet"
+    f"<results>/math/seed{seed}/{data}/accuracy.parquet"
     for seed in SEEDS
     for data in MATH_VARIANTS
 ]
 TABLES[MATH_CURVES] = [
-    f"results/math/seed{seed}/{data}/stage{stage}/curves.parquet"
+    f"<results>/math/seed{seed}/{data}/stage{stage}/curves.parquet"
     for seed in SEEDS
     for data in MATH_VARIANTS
     for stage in range(1, len(STAGES) + 1)
 ]
 TABLES[MATH_ATTENTION] = [
-    f"results/math/seed{seed}/attention.parquet" for seed in SEEDS
+    f"<results>/math/seed{seed}/attention.parquet" for seed in SEEDS
 ]
-TABLES[VPROBES] = [f"results/math/seed{seed}/vprobes.parquet" for seed in SEEDS]
-TABLES[MISTAKES] = [f"results/math/seed{seed}/mistakes.parquet" for seed in SEEDS]
+TABLES[VPROBES] = [f"<results>/math/seed{seed}/vprobes.parquet" for seed in SEEDS]
+TABLES[MISTAKES] = [f"<results>/math/seed{seed}/mistakes.parquet" for seed in SEEDS]
 TABLES[MISTAKE_SCORES] = [
-    f"results/math/seed{seed}/mistake_scores.parquet" for seed in SEEDS
+    f"<results>/math/seed{seed}/mistake_scores.parquet" for seed in SEEDS
 ]
 TABLES[DECODING] = [
-    f"results/math/seed{seed}/decoding/{decoder}.parquet"
+    f"<results>/math/seed{seed}/decoding/{decoder}.parquet"
     for seed in SEEDS
     for decoder in DECODERS
 ]

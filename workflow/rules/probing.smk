@@ -1,5 +1,5 @@
 # Where knowledge lives (Part 3.1): P- and Q-probing of pretrained models against their random init.
-# Layout: results/probing/{variant}/seed{seed}/probes.parquet, collected in results/probing/.
+# Layout: <results>/probing/{variant}/seed{seed}/probes.parquet, collected in <results>/probing/.
 
 
 rule probe:
@@ -8,9 +8,9 @@ rule probe:
         bios=rules.biographies.output,
         world=rules.people.output.world,
     output:
-        "results/probing/{variant}/seed{seed}/probes.parquet",
+        "<results>/probing/{variant}/seed{seed}/probes.parquet",
     log:
-        "results/probing/{variant}/seed{seed}/probe.log",
+        "<results>/probing/{variant}/seed{seed}/probe.log",
     conda:
         "../envs/physlm.yaml"
     threads: threads("evaluate")
@@ -28,9 +28,9 @@ rule probe:
         "--out {output} > {log} 2>&1"
 
 
-PROBES = "results/probing/probes.parquet"
+PROBES = "<results>/probing/probes.parquet"
 TABLES[PROBES] = [
-    f"results/probing/{variant}/seed{seed}/probes.parquet"
+    f"<results>/probing/{variant}/seed{seed}/probes.parquet"
     for variant in config["probing"]["variants"]
     for seed in SEEDS
 ]

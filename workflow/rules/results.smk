@@ -31,21 +31,21 @@ for name, spec in FIGURES.items():
         input:
             **spec["tables"],
         output:
-            pdf=f"results/figures/{name}.pdf",
+            pdf=f"<results>/figures/{name}.pdf",
             # The PNG goes in the HTML report: browsers show it inline.
             png=report(
-                f"results/figures/{name}.png",
+                f"<results>/figures/{name}.png",
                 caption=f"../report/{spec['caption']}",
                 category=spec["category"],
             ),
         log:
-            f"results/figures/logs/{name}.log",
+            f"<results>/figures/logs/{name}.log",
         localrule: True
         conda:
             "../envs/physlm.yaml"
         params:
             plot=spec["plot"],
-            tables=" ".join(f"--table {k}={v}" for k, v in spec["tables"].items()),
+            tables=table_options,
             code=code(spec["plot"].partition(":")[0]),
         shell:
             "physlm figure --plot {params.plot} {params.tables} "
@@ -60,15 +60,15 @@ for name, spec in CLAIMS.items():
         input:
             **spec["tables"],
         output:
-            f"results/claims/{name}.parquet",
+            f"<results>/claims/{name}.parquet",
         log:
-            f"results/claims/logs/{name}.log",
+            f"<results>/claims/logs/{name}.log",
         localrule: True
         conda:
             "../envs/physlm.yaml"
         params:
             function=spec["function"],
-            tables=" ".join(f"--table {k}={v}" for k, v in spec["tables"].items()),
+            tables=table_options,
             thresholds=as_json(config["claims"][spec["thresholds"]]),
             code=code(spec["function"].partition(":")[0]),
         shell:
@@ -79,17 +79,17 @@ for name, spec in CLAIMS.items():
 # One row per claim, every domain's, with its verdict from thresholds fixed in the config.
 rule claims:
     input:
-        [f"results/claims/{name}.parquet" for name in CLAIMS],
+        [f"<results>/claims/{name}.parquet" for name in CLAIMS],
     output:
-        markdown="results/claims.md",
-        parquet="results/claims.parquet",
+        markdown="<results>/claims.md",
+        parquet="<results>/claims.parquet",
         html=report(
-            "results/claims.html",
+            "<results>/claims.html",
             caption="../report/claims.rst",
             category="Claims",
         ),
     log:
-        "results/logs/claims.log",
+        "<results>/logs/claims.log",
     localrule: True
     conda:
         "../envs/physlm.yaml"
