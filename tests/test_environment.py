@@ -19,3 +19,33 @@ def test_an_empty_or_missing_mode_means_no_compiling():
     assert checked_compile_mode("", "--compile") is None and checked_compile_mode(None, "--compile") is None
     with pytest.raises(ValueError, match=r"--compile: 'Default' is not one of"):
         checked_compile_mode("Default", "--compile")
+
+
+def _job(locks, n_gpus: int = 2):
+    """A process that claims a GPU (twice: it must keep the first) and holds it until stdin closes."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from physlm.environment import claim_gpu; "
+        f"first = claim_gpu({n_gpus}, sys.argv[1]); second = claim_gpu({n_gpus}, sys.argv[1]); "
+        "print(first, second, flush=True); sys.stdin.read()"
+    )
+    job = subprocess.Popen(
+        [sys.executable, "-c", code, str(locks)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    first, second = map(int, job.stdout.readline().split())
+    assert first == second
+    return job, first
+
+
+def test_jobs_on_one_node_spread_over_its_gpus_and_a_finished_job_frees_its_gpu(tmp_path):
+    jobs = [_job(tmp_path) for _ in range(3)]
+    assert [gpu for _, gpu in jobs] == [0, 1, 0]  # one per GPU before any GPU gets a second
+    jobs[1][0].kill()  # the job on GPU 1 ends (killed: the system drops its lock)
+    jobs[1][0].wait()
+    fourth = _job(tmp_path)
+    assert fourth[1] == 1
+    for job, _ in [*jobs, fourth]:
+        job.kill()
+        job.wait()

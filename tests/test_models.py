@@ -1,3 +1,5 @@
+import fcntl
+
 import pytest
 import torch
 from transformers import AutoModelForCausalLM
@@ -51,3 +53,20 @@ def test_qwen3_is_llama_with_normalized_queries_and_keys():
     assert extra and all(n.endswith(("q_norm.weight", "k_norm.weight")) for n in extra)
     head = SHAPE["d_model"] // SHAPE["n_head"]
     assert qwen3.model.layers[0].self_attn.q_norm.weight.shape == (head,)
+
+
+def test_on_a_node_with_several_gpus_each_job_takes_its_own(monkeypatch, tmp_path):
+    from physlm import environment
+    from physlm.models import pick_device
+
+    monkeypatch.setenv("PHYSLM_DEVICE", "cuda")
+    monkeypatch.setenv("PHYSLM_GPU_LOCKS", str(tmp_path))
+    monkeypatch.setattr(environment, "_CLAIMED", [])
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    (tmp_path / "slot0.lock").touch()
+    with open(tmp_path / "slot0.lock") as other_job:  # another job holds slot 0 (GPU 0)
+        fcntl.flock(other_job, fcntl.LOCK_EX)
+        assert pick_device() == torch.device("cuda", 1)
+        assert pick_device() == torch.device("cuda", 1)  # asked again, the job keeps its GPU
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert pick_device() == torch.device("cuda")  # one GPU (or SLURM's one): no claim

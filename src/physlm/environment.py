@@ -6,7 +6,10 @@ before any job (the Snakefile imports it; importing torch there would slow every
 
 from __future__ import annotations
 
+import fcntl
 import os
+import tempfile
+from pathlib import Path
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 
@@ -27,3 +30,35 @@ def checked_compile_mode(mode: str | None, where: str) -> str | None:
     if mode and mode not in COMPILE_MODES:
         raise ValueError(f"{where}: {mode!r} is not one of {COMPILE_MODES} (or unset: no compiling)")
     return mode or None
+
+
+# The slot this process claimed and the lock that holds it, for the life of the process.
+_CLAIMED: list = []
+
+
+def claim_gpu(n_gpus: int, lock_dir: Path | None = None) -> int:
+    """The GPU this process should use when a node has `n_gpus` and several jobs run on it at once.
+
+    Snakemake runs local jobs side by side and tells none of them which GPU to use, so without this
+    every job lands on cuda:0. Each job takes the first free slot 0, 1, 2, ... (an exclusive lock on
+    a file in `lock_dir`, PHYSLM_GPU_LOCKS or the system's temporary folder; the system drops it when
+    the process ends, killed or not) and uses GPU slot mod n_gpus: jobs spread round-robin, one per
+    GPU before any GPU gets a second. A job under SLURM sees only its own GPU (n_gpus 1). A process
+    claims once: asked again, it keeps its GPU."""
+    if _CLAIMED:
+        return _CLAIMED[0][0] % n_gpus
+    folder = Path(
+        lock_dir or os.environ.get("PHYSLM_GPU_LOCKS") or Path(tempfile.gettempdir()) / "physlm-gpus"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    slot = 0
+    while True:
+        handle = open(folder / f"slot{slot}.lock", "w")  # noqa: SIM115 - held open until the process ends
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            slot += 1
+            continue
+        _CLAIMED.append((slot, handle))
+        return slot % n_gpus

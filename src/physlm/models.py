@@ -24,6 +24,7 @@ from transformers import (
     Qwen3ForCausalLM,
 )
 
+from physlm.environment import claim_gpu
 from physlm.sections import ModelConfig
 
 ARCHITECTURES = ("gpt2", "llama", "qwen3")
@@ -66,8 +67,11 @@ def build_model(cfg: ModelConfig, vocab_size: int, eos_id: int, pad_id: int, see
 
 
 def pick_device() -> torch.device:
-    """CUDA when present unless PHYSLM_DEVICE says otherwise; the same code runs on both."""
+    """CUDA when present unless PHYSLM_DEVICE says otherwise; the same code runs on both. On a node
+    with several GPUs, each job takes its own (physlm.environment.claim_gpu)."""
     name = os.environ.get("PHYSLM_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and torch.cuda.device_count() > 1:
+        return torch.device("cuda", claim_gpu(torch.cuda.device_count()))
     return torch.device(name)
 
 
