@@ -23,5 +23,9 @@ include: "workflow/rules/results.smk"
 rule all:
     default_target: True
     input:
-        [f"<results>/figures/{name}.{ext}" for name in FIGURES for ext in ("pdf", "png")],
+        [
+            f"<results>/figures/{name}.{ext}"
+            for name in FIGURES
+            for ext in ("pdf", "png")
+        ],
         rules.claims.output,

@@ -1,11 +1,16 @@
 """Figure helpers with logic of their own (the figures themselves are drawn by the smoke DAG)."""
 
+import json
+
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
+from physlm import plugins
 from physlm.mistakes import auroc
 from physlm.plots.math import _roc
+from physlm.plots.save import save_figure
 
 
 def test_roc_curve_steps_through_the_scores_and_its_area_is_the_auroc():
@@ -31,3 +36,27 @@ def test_curves_of_a_later_stage_follow_the_steps_of_the_stages_before():
         }
     )
     assert _through_stages(curves).sort_values(["stage", "step"])["step"].tolist() == [50, 100, 140, 180, 190]
+
+
+def test_a_figure_drawn_by_the_figure_step_says_its_scale_and_the_code_of_its_tables(tmp_path, monkeypatch):
+    tables = {}
+    for name, commit in (("a", "1234567"), ("b", "89abcde-dirty"), ("c", None)):
+        tables[name] = tmp_path / f"{name}.parquet"
+        pd.DataFrame({"x": [1]}).to_parquet(tables[name])
+        if commit:
+            (tmp_path / f"{name}.parquet.provenance.json").write_text(json.dumps({"commit": commit}))
+    assert plugins.code_of(tables) == "1234567, 89abcde-dirty, unknown"
+
+    figures = []
+
+    def plot(a, b, c, outputs):  # a figure function, as physlm.plots' are
+        figures.append(plt.figure())
+        save_figure(figures[-1], outputs)
+
+    monkeypatch.setattr(plugins, "resolve", lambda spec: plot)
+    footer = "scale smoke · 40 people"
+    plugins.draw(plot="physlm.x:y", tables=tables, outputs=[tmp_path / "f.png"], footer=footer)
+    assert [t.get_text() for t in figures[0].texts] == [f"{footer} · code 1234567, 89abcde-dirty, unknown"]
+    assert (tmp_path / "f.png").stat().st_size > 0
+    save_figure(fig := plt.figure(), [tmp_path / "g.png"])  # outside the figure step: no footer
+    assert fig.texts == []

@@ -252,6 +252,7 @@ def _result_steps(steps) -> None:
     p.add_argument("--plot", required=True, help="the figure function, physlm.<module>:<function>")
     p.add_argument("--table", dest="tables", action=_NamedPaths, required=True, help=table_help)
     p.add_argument("--out", dest="outputs", type=Written, nargs="+", required=True)
+    p.add_argument("--footer", default="", help="what the figure came from (scale, data, seeds)")
 
     p = _step(steps, "claim", "physlm.plugins:claim", "a domain's claim rows with their verdicts")
     p.add_argument("--function", required=True, help="the claim function, physlm.<module>:<function>")

@@ -9,6 +9,7 @@ and returns one claim row or a list of them.
 from __future__ import annotations
 
 import importlib
+import json
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -33,9 +34,25 @@ def read_tables(tables: dict[str, Path]) -> dict[str, pd.DataFrame]:
     return {name: pd.read_parquet(path) for name, path in tables.items()}
 
 
-def draw(*, plot: str, tables: dict[str, Path], outputs: list[Path]) -> None:
-    """Step `figure`: draw the figure function `plot` from its tables into `outputs`."""
-    resolve(plot)(**read_tables(tables), outputs=outputs)
+def code_of(tables: dict[str, Path]) -> str:
+    """The commits of the code that wrote `tables`, from their provenance ("unknown" where none is
+    recorded: a table from before commits were recorded, or from an installed wheel)."""
+    from physlm.provenance import beside
+
+    commits = set()
+    for path in tables.values():
+        record = beside(Path(path))
+        commits.add((json.loads(record.read_text()).get("commit") if record.exists() else None) or "unknown")
+    return ", ".join(sorted(commits))
+
+
+def draw(*, plot: str, tables: dict[str, Path], outputs: list[Path], footer: str = "") -> None:
+    """Step `figure`: draw the figure function `plot` from its tables into `outputs`, with `footer`
+    (what the figure came from: scale, data, seeds) and the code of its tables at its foot."""
+    from physlm.plots.save import footer as footnote
+
+    with footnote(" · ".join([*filter(None, [footer]), f"code {code_of(tables)}"])):
+        resolve(plot)(**read_tables(tables), outputs=outputs)
 
 
 def claim(*, function: str, tables: dict[str, Path], thresholds: str, out: Path) -> None:

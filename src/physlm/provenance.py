@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 import platform
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +38,23 @@ def _device() -> dict:
         "cuda": torch.version.cuda,
         "torch_threads": torch.get_num_threads(),
     }
+
+
+@functools.cache
+def source_commit() -> str | None:
+    """The git commit of the physlm code this process runs ("-dirty" when it has uncommitted
+    changes), None outside a git checkout (an installed wheel)."""
+    try:
+        git = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=7"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return git.stdout.strip() or None if git.returncode == 0 else None
 
 
 def _settings(arguments: dict) -> dict:
@@ -71,6 +89,7 @@ def provenance(arguments: dict) -> dict:
     settings = _settings(arguments)
     return {
         "physlm": __version__,
+        "commit": source_commit(),
         "step": settings.pop("step", None),
         "code": {m: code_hash(m) for m in settings.pop("code", [])},
         "seed": settings.get("seed"),

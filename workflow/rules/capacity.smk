@@ -114,6 +114,7 @@ FIGURES["knowledge_capacity"] = figure(
     tables={"metrics": CAPACITY_METRICS},
     caption="knowledge_capacity.rst",
     category="Finding 1",
+    data=f"N = {', '.join(map(str, config['capacity']['people']))} people, {', '.join(config['capacity']['datasets'])}",
 )
 CLAIMS["capacity"] = claim(
     function="physlm.claims:capacity_claims",

@@ -217,10 +217,19 @@ def model_option(model):
 TABLES, FIGURES, CLAIMS = {}, {}, {}
 
 
-def figure(plot, tables, caption, category):
+def figure(plot, tables, caption, category, data):
     """A figure drawn by `plot` ("physlm.plots.<module>:<function>") from `tables` (its argument
-    name -> a collected table), shown in the report under `category` with `caption`."""
-    return dict(plot=plot, tables=tables, caption=caption, category=category)
+    name -> a collected table), shown in the report under `category` with `caption`; `data` says
+    in its footer what it was measured on (people, problems), beside the scale and seeds.
+    """
+    return dict(plot=plot, tables=tables, caption=caption, category=category, data=data)
+
+
+def footer(spec):
+    """What a figure came from, written at its foot: the scale, its data, the seeds."""
+    scale = Path(config["pathvars"]["results"]).name
+    seeds = ", ".join(map(str, SEEDS))
+    return f"scale {scale} · {spec['data']} · seed{'s' * (len(SEEDS) > 1)} {seeds}"
 
 
 def claim(function, tables, thresholds):

@@ -171,6 +171,7 @@ FIGURES["knowledge_extraction"] = figure(
     tables={"metrics": KNOWLEDGE_METRICS},
     caption="knowledge_extraction.rst",
     category="Finding 2",
+    data=f"{config['bios']['n_people']:,} people (bioS)",
 )
 CLAIMS["knowledge"] = claim(
     function="physlm.claims:knowledge_claims",

@@ -75,6 +75,7 @@ FIGURES["knowledge_manipulation"] = figure(
     tables={"metrics": MANIPULATION_METRICS},
     caption="knowledge_manipulation.rst",
     category="Finding 5",
+    data=f"{config['bios']['n_people']:,} people (bioS)",
 )
 CLAIMS["manipulation"] = claim(
     function="physlm.claims:manipulation_claims",

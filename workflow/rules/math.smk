@@ -281,41 +281,52 @@ TABLES[DECODING] = [
     for seed in SEEDS
     for decoder in DECODERS
 ]
+MATH_FOOTER = (
+    f"iGSM, {config['math']['test']['problems_per_op']} test problems per op, "
+    f"{config['math']['probe_problems']} probe problems, "
+    f"{sum(stage['steps'] for stage in STAGES)} training steps"
+)
 FIGURES["math_curves"] = figure(
     plot="physlm.plots.math:plot_math_curves",
     tables={"curves": MATH_CURVES},
     caption="math_curves.rst",
     category="Findings 3 and 4",
+    data=MATH_FOOTER,
 )
 FIGURES["math_accuracy"] = figure(
     plot="physlm.plots.math:plot_accuracy_by_op",
     tables={"accuracy": MATH_ACCURACY},
     caption="math_accuracy.rst",
     category="Findings 3 and 4",
+    data=MATH_FOOTER,
 )
 FIGURES["vprobing"] = figure(
     plot="physlm.plots.math:plot_vprobes",
     tables={"vprobes": VPROBES},
     caption="vprobing.rst",
     category="Findings 3 and 4",
+    data=MATH_FOOTER,
 )
 FIGURES["math_attention"] = figure(
     plot="physlm.plots.math:plot_attention",
     tables={"attention": MATH_ATTENTION},
     caption="math_attention.rst",
     category="Findings 3 and 4",
+    data=MATH_FOOTER,
 )
 FIGURES["mistake_roc"] = figure(
     plot="physlm.plots.math:plot_mistake_roc",
     tables={"scores": MISTAKE_SCORES, "mistakes": MISTAKES},
     caption="mistake_roc.rst",
     category="Findings 3 and 4",
+    data=MATH_FOOTER,
 )
 FIGURES["decoding"] = figure(
     plot="physlm.plots.math:plot_decoding",
     tables={"decoding": DECODING},
     caption="decoding.rst",
     category="Findings 3 and 4",
+    data=MATH_FOOTER,
 )
 CLAIMS["math"] = claim(
     function="physlm.claims:planning_claim",

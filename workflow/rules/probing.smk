@@ -39,12 +39,14 @@ FIGURES["p_probing"] = figure(
     tables={"probes": PROBES},
     caption="p_probing.rst",
     category="Finding 2",
+    data=f"{config['bios']['n_people']:,} people (bioS)",
 )
 FIGURES["q_probing"] = figure(
     plot="physlm.plots.probing:plot_q_probing",
     tables={"probes": PROBES, "knowledge": KNOWLEDGE_METRICS},
     caption="q_probing.rst",
     category="Finding 2",
+    data=f"{config['bios']['n_people']:,} people (bioS)",
 )
 CLAIMS["probing"] = claim(
     function="physlm.claims:probing_claim",

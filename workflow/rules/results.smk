@@ -46,9 +46,10 @@ for name, spec in FIGURES.items():
         params:
             plot=spec["plot"],
             tables=table_options,
+            footer=footer(spec),
             code=code(spec["plot"].partition(":")[0]),
         shell:
-            "physlm figure --plot {params.plot} {params.tables} "
+            "physlm figure --plot {params.plot} {params.tables} --footer {params.footer:q} "
             "--out {output.pdf} {output.png} > {log} 2>&1"
 
 
