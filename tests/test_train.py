@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 from safetensors.torch import load_file
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from physlm.corpus import bio_documents
 from physlm.data.bios import lexicon, make_biographies, make_people
@@ -133,13 +134,19 @@ def test_loss_falls_on_a_tiny_corpus(people, tmp_path):
     tokenizer = build_tokenizer(lexicon(people))
     docs, masks = bio_documents(tokenizer, make_biographies(people.head(20), "single", seed=0))
     model = build_model(TINY_MODEL, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed=0)
+    lines = []
     log, _ = train(
-        model, [(Stream(docs, masks, 32, seed=0), 8)], _config(), tmp_path / "ck.pt", log=lambda _: None
+        model, [(Stream(docs, masks, 32, seed=0), 8)], _config(), tmp_path / "ck.pt", log=lines.append
     )
+    assert re.fullmatch(
+        r"step 10/60 loss [\d.]+ lr [\d.e-]+ grad norm [\d.]+ [\d,]+ tok/s, \d+m\d\ds left", lines[0]
+    )
+    assert lines[-1].endswith("tok/s, 0m00s left")
     uniform = np.log(len(tokenizer))
     assert log["loss"].iloc[0] < uniform  # already learning by the first log line
     assert log["loss"].iloc[-1] < log["loss"].iloc[0] - 1.0
     assert (log["tokens_per_s"] > 0).all()
+    assert (log["grad_norm"] > 0).all() and log["grad_norm"].nunique() == len(log)
 
 
 def test_training_fills_no_kv_cache(people, tmp_path, no_kv_cache):
@@ -156,15 +163,15 @@ def test_training_fills_no_kv_cache(people, tmp_path, no_kv_cache):
 def test_evaluations_at_checkpoints_survive_a_resume_and_leave_training_unchanged(people, tmp_path):
     tokenizer = build_tokenizer(lexicon(people))
     docs, masks = bio_documents(tokenizer, make_biographies(people.head(20), "single", seed=0))
+    events = tmp_path / "tensorboard"
 
     def run(evaluate, checkpoint):
         model = build_model(
             TINY_MODEL, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed=0
         )
         cfg = _config(steps=6, checkpoint_every=2, log_every=1)
-        return train(
-            model, [(Stream(docs, masks, 32, seed=0), 8)], cfg, checkpoint, lambda _: None, "", None, evaluate
-        )
+        stream = Stream(docs, masks, 32, seed=0)
+        return train(model, [(stream, 8)], cfg, checkpoint, lambda _: None, "", None, evaluate, events)
 
     plain, none = run(None, tmp_path / "plain.pt")
     assert none.empty
@@ -183,6 +190,22 @@ def test_evaluations_at_checkpoints_survive_a_resume_and_leave_training_unchange
     assert calls == [2, 4, 6, 6]  # the resumed run evaluates only what the checkpoint lacks
     assert evaluations["step"].tolist() == [2, 4, 6] and evaluations["accuracy"].tolist() == [0.2, 0.4, 0.6]
     assert log["loss"].tolist() == plain["loss"].tolist()  # the evaluations' draws changed nothing
+    # TensorBoard holds every logged step once, the resumed run's earlier steps included
+    board = EventAccumulator(str(events))
+    board.Reload()
+    assert set(board.Tags()["scalars"]) == {
+        "train/loss",
+        "train/lr",
+        "train/grad_norm",
+        "train/tokens_per_s",
+        "held-out/x",
+    }
+    losses = board.Scalars("train/loss")
+    assert [e.step for e in losses] == [1, 2, 3, 4, 5, 6]
+    assert [e.value for e in losses] == pytest.approx(log["loss"].tolist())
+    held_out = board.Scalars("held-out/x")
+    assert [e.step for e in held_out] == [2, 4, 6]
+    assert [e.value for e in held_out] == pytest.approx([0.2, 0.4, 0.6])
 
 
 def _train_command(workdir: Path, out: str, steps: int) -> list[str]:

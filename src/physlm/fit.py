@@ -181,7 +181,10 @@ def fit(
     inputs = [p for p in (tokenizer_dir, init_dir, bios, qa, curve_problems) if p is not None]
     fingerprint = run_fingerprint({**settings, "code": code_hash(__name__)}, inputs)
     say = functools.partial(print, flush=True)
-    losses, curves = train(network, mixture, training, checkpoint, say, fingerprint, compile_mode(), evaluate)
+    events = log.parent / "tensorboard"  # beside the Parquet log: `tensorboard --logdir results`
+    losses, curves = train(
+        network, mixture, training, checkpoint, say, fingerprint, compile_mode(), evaluate, events
+    )
     if lora_config is not None:
         network = network.merge_and_unload()
     save_model(network, tokenizer, scale, out_dir)

@@ -8,8 +8,10 @@ exactly what an unbroken run would have done.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -197,19 +199,77 @@ def train(
     fingerprint: str = "",
     compile_mode: str | None = None,
     evaluate: Callable[[torch.nn.Module, int], list[dict]] | None = None,
+    tensorboard: Path | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train in place for cfg.steps; each step takes `count` windows from each (stream, count).
 
     Resumes from `checkpoint` if it exists and was written by the same run (same `fingerprint`: see
     provenance.run_fingerprint), else starts from step 0 and says why. Returns one row per logged
-    step (loss, lr, tokens/s), and the rows `evaluate(model, step)` gave at every checkpoint step and
-    at the end (learning curves; empty without `evaluate`), which survive a resume. On SIGTERM or
+    step (loss, lr, gradient norm before clipping, tokens/s), and the rows `evaluate(model, step)`
+    gave at every checkpoint step and at the end (learning curves; empty without `evaluate`), which
+    survive a resume. With `tensorboard` (a folder), the same numbers also go to TensorBoard event
+    files there, as they are logged (`tensorboard --logdir results` shows every run). On SIGTERM or
     SIGUSR1 it saves a checkpoint after the current step and raises Preempted. With `compile_mode`
     (a torch.compile mode), the forward and backward run compiled; the checkpoint holds the plain
     model's weights either way.
     """
-    with _SignalFlag() as flag:
-        return _train(model, mixture, cfg, checkpoint, log, flag, fingerprint, compile_mode, evaluate)
+    with _SignalFlag() as flag, _event_writer(tensorboard, log) as writer:
+        return _train(model, mixture, cfg, checkpoint, log, flag, fingerprint, compile_mode, evaluate, writer)
+
+
+class _NoEvents:
+    """Where TensorBoard events go when there is no folder for them (or no tensorboard package)."""
+
+    def add_scalar(self, tag, value, step):
+        pass
+
+
+@contextlib.contextmanager
+def _event_writer(folder: Path | None, log):
+    """A TensorBoard writer into `folder` for the length of a training (closed, and its events
+    flushed, at the end); nothing to write where there is no folder or no tensorboard package."""
+    if folder is None:
+        yield _NoEvents()
+        return
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        log("no TensorBoard events: the tensorboard package is not installed (the Parquet log has it all)")
+        yield _NoEvents()
+        return
+    shutil.rmtree(folder, ignore_errors=True)  # a resumed run writes its earlier steps again
+    writer = SummaryWriter(str(folder))
+    try:
+        yield writer
+    finally:
+        writer.close()
+
+
+def scalars(rows: list[dict]) -> dict[str, float]:
+    """An evaluation's rows as TensorBoard scalars: each row's text fields name it
+    ("greedy/op 2"), its accuracy is the value."""
+    return {
+        "/".join(str(v) for k, v in row.items() if isinstance(v, str)): row["accuracy"]
+        for row in rows
+        if "accuracy" in row
+    }
+
+
+def _write_events(events, rows: list[dict], evaluations: list[dict]) -> None:
+    """Log rows (loss, lr, gradient norm, tokens/s) and evaluation rows as TensorBoard scalars."""
+    for row in rows:
+        for key in ("loss", "lr", "grad_norm", "tokens_per_s"):
+            if key in row:  # a run resumed from before the gradient norm was logged has none
+                events.add_scalar(f"train/{key}", row[key], row["step"])
+    for step in sorted({row["step"] for row in evaluations}):
+        for tag, value in scalars([row for row in evaluations if row["step"] == step]).items():
+            events.add_scalar(f"held-out/{tag}", value, step)
+
+
+def _time_left(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m left" if hours else f"{minutes}m{secs:02d}s left"
 
 
 def _resume(
@@ -253,18 +313,21 @@ def _train(
     fingerprint: str,
     compile_mode: str | None,
     evaluate,
+    events,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     device = pick_device()
     model.to(device)
     model.train()
     optimizer = make_optimizer(model, cfg)
     start, rows, evaluations = _resume(checkpoint, fingerprint, model, optimizer, device, log)
+    _write_events(events, rows, evaluations)
     use_bf16 = device.type == "cuda"
     if use_bf16:
         torch.backends.cuda.matmul.allow_tf32 = True
     n_params = count_parameters(model)
     forward = torch.compile(model, mode=compile_mode) if compile_mode else model
     tokens, clock = 0, time.perf_counter()
+    began = clock
     for step in range(start, cfg.steps):
         batches = [stream.windows(step * count, count) for stream, count in mixture if count]
         ids = to_device(np.concatenate([b[0] for b in batches]), device)
@@ -275,27 +338,34 @@ def _train(
             # use_cache=False: transformers otherwise fills a KV cache that training throws away
             loss = forward(input_ids=ids, labels=labels, use_cache=False).loss
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # read only when logged
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         tokens += ids.numel()
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
-            elapsed = time.perf_counter() - clock
-            rate = tokens / elapsed
-            rows.append(
-                {
-                    "step": done,
-                    "loss": loss.item(),
-                    "lr": learning_rate(step, cfg),
-                    "tokens_per_s": rate,
-                    "model_tflops_per_s": 6 * n_params * rate / 1e12,
-                }
+            now = time.perf_counter()
+            rate = tokens / (now - clock)
+            row = {
+                "step": done,
+                "loss": loss.item(),
+                "lr": learning_rate(step, cfg),
+                "grad_norm": grad_norm.item(),
+                "tokens_per_s": rate,
+                "model_tflops_per_s": 6 * n_params * rate / 1e12,
+            }
+            rows.append(row)
+            _write_events(events, [row], [])
+            left = _time_left((now - began) / (done - start) * (cfg.steps - done))
+            log(
+                f"step {done}/{cfg.steps} loss {row['loss']:.4f} lr {row['lr']:.2e} grad norm "
+                f"{row['grad_norm']:.3f} {rate:,.0f} tok/s, {left}"
             )
-            log(f"step {done}/{cfg.steps} loss {loss.item():.4f} lr {rows[-1]['lr']:.2e} {rate:,.0f} tok/s")
             tokens, clock = 0, time.perf_counter()
         if evaluate is not None and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
-            evaluations += _evaluated(evaluate, model, done)
+            evaluated = _evaluated(evaluate, model, done)
+            evaluations += evaluated
+            _write_events(events, [], evaluated)
         stop = flag.signum is not None and done < cfg.steps
         if stop or (done % cfg.checkpoint_every == 0 and done < cfg.steps):
             _save_checkpoint(
