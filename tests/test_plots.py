@@ -60,3 +60,26 @@ def test_a_figure_drawn_by_the_figure_step_says_its_scale_and_the_code_of_its_ta
     assert (tmp_path / "f.png").stat().st_size > 0
     save_figure(fig := plt.figure(), [tmp_path / "g.png"])  # outside the figure step: no footer
     assert fig.texts == []
+
+
+def test_training_runs_are_named_by_their_identity_columns():
+    from physlm.plots.training import run_names
+
+    logs = pd.DataFrame(
+        {
+            "step": [1, 1],
+            "loss": [2.0, 3.0],
+            "grad_norm": [0.5, 0.4],
+            "variant": ["single", "multi5"],
+            "seed": [0, 1],
+        }
+    )
+    assert run_names(logs).tolist() == ["variant single, seed 0", "variant multi5, seed 1"]
+
+
+def test_a_measure_no_run_logged_leaves_its_panel_empty_and_says_so(tmp_path):
+    from physlm.plots.training import plot_training
+
+    old = pd.DataFrame({"step": [10, 20], "loss": [2.0, 1.0], "lr": [1e-3, 1e-4], "seed": [0, 0]})
+    plot_training(old, [tmp_path / "t.png"])  # a log from before the gradient norm was logged
+    assert (tmp_path / "t.png").stat().st_size > 0

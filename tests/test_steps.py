@@ -5,7 +5,7 @@ import pytest
 from conftest import SMALL_POOLS
 from test_train import _config as training_config
 
-from physlm.artifacts import collect
+from physlm.artifacts import collect, collect_logs
 from physlm.capacity import capacity_bits
 from physlm.data.biod import BioD
 from physlm.data.worlds import BioDWorld, load_world, write_biographies, write_tokenizer, write_world
@@ -90,6 +90,23 @@ def test_collect_refuses_tables_whose_columns_differ(tmp_path):
     with pytest.raises(ValueError, match=r"differ in the columns \['seed'\]"):
         collect(tables=[tmp_path / "a.parquet", tmp_path / "b.parquet"], out=tmp_path / "all.parquet")
     assert not (tmp_path / "all.parquet").exists()
+
+
+def test_training_logs_are_collected_each_with_its_run(tmp_path):
+    logs = [tmp_path / "a.parquet", tmp_path / "b.parquet"]
+    pd.DataFrame({"step": [10, 20], "loss": [2.0, 1.0]}).to_parquet(logs[0])
+    pd.DataFrame({"step": [10], "loss": [3.0]}).to_parquet(logs[1])
+    runs = '[{"variant": "single", "seed": 0}, {"variant": "multi5_permute", "seed": 1}]'
+    collect_logs(tables=logs, identities=runs, out=tmp_path / "all.parquet")
+    table = pd.read_parquet(tmp_path / "all.parquet")
+    assert table.to_dict("list") == {
+        "step": [10, 20, 10],
+        "loss": [2.0, 1.0, 3.0],
+        "variant": ["single", "single", "multi5_permute"],
+        "seed": [0, 0, 1],
+    }
+    with pytest.raises(ValueError, match="2 training logs but 1 identities"):
+        collect_logs(tables=logs, identities='[{"seed": 0}]', out=tmp_path / "x.parquet")
 
 
 def test_retry_data_trains_for_the_tokens_of_clean_data(tmp_path):

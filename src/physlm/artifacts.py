@@ -93,6 +93,16 @@ def require_columns(table: pd.DataFrame, columns: Iterable[str], what: str) -> p
     return table
 
 
+def collect_logs(*, tables: list[Path], identities: str, out: Path) -> None:
+    """Step `collect-logs`: training logs (which carry no identity) in one table, each with the
+    columns of its run's identity (`identities`: a JSON list, one object per table, in order)."""
+    runs = json.loads(identities)
+    if len(runs) != len(tables):
+        raise ValueError(f"{len(tables)} training logs but {len(runs)} identities")
+    frames = [pd.read_parquet(path).assign(**run) for path, run in zip(tables, runs, strict=True)]
+    write_table(pd.concat(frames, ignore_index=True), out)
+
+
 def collect(*, tables: list[Path], out: Path) -> None:
     """Step `collect`: concatenate metrics tables of one kind; all must have the same columns."""
     frames = [pd.read_parquet(p) for p in tables]

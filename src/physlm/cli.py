@@ -245,6 +245,11 @@ def _measure_steps(steps) -> None:
     p.add_argument("tables", type=Path, nargs="+")
     p.add_argument("--out", type=Written, required=True)
 
+    p = _step(steps, "collect-logs", "physlm.artifacts:collect_logs", "training logs with their runs")
+    p.add_argument("tables", type=Path, nargs="+")
+    p.add_argument("--identities", required=True, help="a JSON list: each log's run, in order")
+    p.add_argument("--out", type=Written, required=True)
+
 
 def _result_steps(steps) -> None:
     table_help = "NAME=PATH: a table the function takes as its argument NAME (repeatable)"

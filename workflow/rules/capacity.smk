@@ -109,6 +109,18 @@ TABLES[CAPACITY_METRICS] = [
     for seed in SEEDS
     if cap_trains(size, n)
 ]
+TRAINING["capacity"] = [
+    (
+        f"<results>/capacity/{data}/N{n}/E{e}/{size}/seed{seed}/train_log.parquet",
+        {"dataset": data, "people": n, "exposures": e, "model": size, "seed": seed},
+    )
+    for data in config["capacity"]["datasets"]
+    for n in config["capacity"]["people"]
+    for e in config["capacity"]["exposures"]
+    for size in CAP_MODELS
+    for seed in SEEDS
+    if cap_trains(size, n)
+]
 FIGURES["knowledge_capacity"] = figure(
     plot="physlm.plots.capacity:plot_capacity",
     tables={"metrics": CAPACITY_METRICS},

@@ -214,7 +214,8 @@ def model_option(model):
 # Registries a domain's rule file fills; workflow/rules/results.smk makes the rules.
 # TABLES: a collected metrics table -> the per-run tables it concatenates.
 # FIGURES: a figure's name -> how to draw it (figure()); CLAIMS: a claim's name -> claim().
-TABLES, FIGURES, CLAIMS = {}, {}, {}
+# TRAINING: a domain -> the training logs of its models, each with the identity of its run (a dict).
+TABLES, FIGURES, CLAIMS, TRAINING = {}, {}, {}, {}
 
 
 def figure(plot, tables, caption, category, data):

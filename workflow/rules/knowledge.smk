@@ -166,6 +166,14 @@ TABLES[KNOWLEDGE_METRICS] = [
     for regime, variant in knowledge_settings()
     for seed in SEEDS
 ]
+TRAINING["knowledge"] = [
+    (
+        f"<results>/knowledge/{variant}/seed{seed}/{regime}/train_log.parquet",
+        {"variant": variant, "regime": regime, "seed": seed},
+    )
+    for regime, variant in knowledge_settings()
+    for seed in SEEDS
+]
 FIGURES["knowledge_extraction"] = figure(
     plot="physlm.plots.knowledge:plot_extraction",
     tables={"metrics": KNOWLEDGE_METRICS},

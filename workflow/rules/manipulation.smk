@@ -70,6 +70,15 @@ TABLES[MANIPULATION_METRICS] = [
     for task in tasks
     for seed in SEEDS
 ]
+TRAINING["manipulation"] = [
+    (
+        f"<results>/manipulation/{variant}/seed{seed}/{task}/train_log.parquet",
+        {"variant": variant, "task": task, "seed": seed},
+    )
+    for variant, tasks in config["manipulation"]["runs"].items()
+    for task in tasks
+    for seed in SEEDS
+]
 FIGURES["knowledge_manipulation"] = figure(
     plot="physlm.plots.manipulation:plot_manipulation",
     tables={"metrics": MANIPULATION_METRICS},

@@ -281,6 +281,15 @@ TABLES[DECODING] = [
     for seed in SEEDS
     for decoder in DECODERS
 ]
+TRAINING["math"] = [
+    (
+        f"<results>/math/seed{seed}/{data}/stage{stage}/train_log.parquet",
+        {"data": data, "stage": stage, "seed": seed},
+    )
+    for seed in SEEDS
+    for data in MATH_VARIANTS
+    for stage in range(1, len(STAGES) + 1)
+]
 MATH_FOOTER = (
     f"iGSM, {config['math']['test']['problems_per_op']} test problems per op, "
     f"{config['math']['probe_problems']} probe problems, "

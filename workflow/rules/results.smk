@@ -23,6 +23,37 @@ for table, runs in TABLES.items():
             "physlm collect {input} --out {output} > {log} 2>&1"
 
 
+# Every domain's training curves: its models' logs in one table, and a figure of them.
+for domain, logs in TRAINING.items():
+    TRAINING_LOGS = f"<results>/{domain}/train_logs.parquet"
+
+    rule:
+        name:
+            f"collect_{domain}_train_logs"
+        input:
+            [path for path, _ in logs],
+        output:
+            TRAINING_LOGS,
+        log:
+            f"<results>/{domain}/logs/collect_train_logs.log",
+        localrule: True
+        conda:
+            "../envs/physlm.yaml"
+        params:
+            identities=json.dumps([run for _, run in logs]),
+            code=code("physlm.artifacts"),
+        shell:
+            "physlm collect-logs {input} --identities {params.identities:q} --out {output} > {log} 2>&1"
+
+    FIGURES[f"training_{domain}"] = figure(
+        plot="physlm.plots.training:plot_training",
+        tables={"logs": TRAINING_LOGS},
+        caption="training.rst",
+        category="Training",
+        data=f"every {domain} model",
+    )
+
+
 for name, spec in FIGURES.items():
 
     rule:

@@ -1,0 +1,49 @@
+"""Figure of a domain's training: every model's loss, learning rate and gradient norm by step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from physlm.plots.save import save_figure
+
+# The columns a training log has; every other column of the collected table names the run.
+LOG_COLUMNS = {"step", "loss", "lr", "grad_norm", "tokens_per_s", "model_tflops_per_s"}
+PANELS = {"loss": "training loss", "lr": "learning rate", "grad_norm": "gradient norm (before clipping)"}
+
+
+def run_names(logs: pd.DataFrame) -> pd.Series:
+    """Each row's run as text, from the identity columns ("variant single, regime pretrain, seed 0")."""
+    identity = [c for c in logs.columns if c not in LOG_COLUMNS]
+    named = logs[identity].astype(str).apply(lambda column: f"{column.name} " + column)
+    return named.agg(", ".join, axis=1) if identity else pd.Series("run", logs.index)
+
+
+def plot_training(logs: pd.DataFrame, outputs: list[Path]) -> None:
+    """One line per model in each panel: training loss (log scale), learning rate and gradient norm
+    against the optimizer step. A run that has not logged a measure (a log from before the gradient
+    norm was logged) is left out of that panel only."""
+    sns.set_theme(style="whitegrid", context="paper")
+    logs = logs.assign(run=run_names(logs))
+    runs = sorted(logs["run"].unique())
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for (column, label), ax in zip(PANELS.items(), axes, strict=True):
+        shown = logs.dropna(subset=[column]) if column in logs else logs.iloc[:0]
+        if shown.empty:
+            ax.text(0.5, 0.5, "not logged by these runs", transform=ax.transAxes, ha="center")
+        else:
+            sns.lineplot(
+                data=shown, x="step", y=column, hue="run", hue_order=runs, ax=ax, legend=ax is axes[0]
+            )
+        ax.set(
+            xlabel="optimizer step",
+            ylabel=label,
+            yscale="log" if column == "loss" and not shown.empty else "linear",
+        )
+    if axes[0].get_legend() is not None:
+        axes[0].legend(fontsize=6, ncols=min(4, len(runs)), loc="upper left", bbox_to_anchor=(0, -0.15))
+    fig.suptitle(f"Training of {len(runs)} model{'s' * (len(runs) > 1)}, one line each", fontsize=10)
+    save_figure(fig, outputs)
