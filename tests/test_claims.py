@@ -241,6 +241,8 @@ def test_probing_claim_needs_augmented_above_single_and_random_init():
     claim = probing_claim(probes(0.9, 0.1, 0.05), thresholds)
     assert claim["verdict"] == "supported" and claim["measured_value"] == pytest.approx(0.8)
     assert "random-init 0.050" in claim["details"] and "Q-probe" in claim["details"]
+    # the paper's position-0 accuracy on the five later attributes: 0.9994 (multi5_permute), 0.131 (single)
+    assert claim["paper_value"] == pytest.approx(0.9994 - 0.131)
     # Equal to its random-init model: the probe, not the model, finds the attribute.
     assert probing_claim(probes(0.9, 0.1, 0.85), thresholds)["verdict"] == "refuted"
     assert probing_claim(probes(0.9, 0.1, 0.05, own=0.2), thresholds)["verdict"].startswith(
@@ -380,6 +382,7 @@ def test_planning_claim_beats_random_init_and_majority_when_the_model_solves():
     claim = planning_claim(vprobes(0.9), math_accuracy(0.9), MATH)
     assert claim["verdict"] == "supported" and claim["measured_value"] == pytest.approx(0.3)
     assert "nece 0.900 / 0.600 / 0.600" in claim["details"]
+    assert claim["paper_value"] == pytest.approx(0.998 - 0.747)  # Part 2.1, Figure 7(a), op <= 15
     # the majority class is the bar to clear when it is above the random-init model
     assert planning_claim(vprobes(0.9, majority=0.85), math_accuracy(0.9), MATH)["verdict"] == "refuted"
 

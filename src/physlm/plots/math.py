@@ -10,7 +10,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from physlm.paper import MATH_ACCURACY_IN_DISTRIBUTION
+from physlm.paper import (
+    MATH_ACCURACY_IN_DISTRIBUTION,
+    MISTAKE_RANDOM_ACCURACY,
+    MISTAKES_FLAGGED,
+    VPROBE_ACCURACY,
+)
 from physlm.plots.save import save_figure
 
 TASK_LABELS = {  # in the order of physlm.vprobe.TASKS (not imported: a figure needs no torch)
@@ -187,9 +192,24 @@ def plot_vprobes(vprobes: pd.DataFrame, outputs: list[Path]) -> None:
         for model, shift in (("trained", -0.2), ("random init", 0.2)):
             value = vprobes[(vprobes.task == task) & (vprobes.model == model)]["accuracy"].mean()
             ax.text(i + shift, value + 0.02, f"{value:.2f}", ha="center", fontsize=6)
+            paper = VPROBE_ACCURACY[model].get(task)
+            if paper is not None:
+                first = i == 0 and model == "trained"
+                ax.scatter(
+                    i + shift,
+                    paper,
+                    marker="D",
+                    s=22,
+                    zorder=3,
+                    color="black" if model == "trained" else "white",
+                    edgecolor="black",
+                    label="paper (GPT2-12-12, iGSM-med op <= 15; filled: trained, hollow: random init)"
+                    if first
+                    else None,
+                )
     ax.set_xticks(range(len(tasks)), [TASK_LABELS[t] for t in tasks], fontsize=7)
     ax.set(xlabel="", ylabel="held-out probe accuracy", ylim=(0, 1.08))
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=3, frameon=False)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, frameon=False)
     ax.set_title(
         "Finding 4 (Part 2.1): what a frozen math model knows about each quantity, read by V-probes",
         fontsize=9,
@@ -225,18 +245,24 @@ def plot_mistake_roc(scores: pd.DataFrame, mistakes: pd.DataFrame, outputs: list
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 4.2), sharey=True)
     for ax, where in zip(axes, sets, strict=True):
         rows = scores[scores["set"] == where]
+        wrong = int(rows[rows["detector"] == "probe"]["wrong"].sum())
+        total = int((rows["detector"] == "probe").sum())
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="chance")
+        ax.set(xlabel="right steps flagged (false positive rate)", title=f"{where}: {wrong} wrong of {total}")
+        if wrong in (0, total):  # no ROC without both right and wrong steps
+            ax.text(0.5, 0.6, "no ROC: needs both right and wrong steps", ha="center", fontsize=8)
+            continue
         for detector in DETECTORS:
             steps = rows[rows["detector"] == detector]
             fpr, tpr = _roc(steps["wrong"], steps["score"])
             ax.plot(fpr, tpr, label=f"{detector} (AUROC {auroc.get((where, detector), float('nan')):.2f})")
-        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1, label="chance")
-        wrong = int(rows[rows["detector"] == "probe"]["wrong"].sum())
-        total = int((rows["detector"] == "probe").sum())
-        ax.set(xlabel="right steps flagged (false positive rate)", title=f"{where}: {wrong} wrong of {total}")
         ax.legend(fontsize=7, loc="lower right")
     axes[0].set_ylabel("wrong steps flagged (true positive rate)")
     fig.suptitle(
-        "Finding 3 (Part 2.2): does the model know a step is wrong as it starts writing it?", fontsize=9
+        "Finding 3 (Part 2.2): does the model know a step is wrong as it starts writing it?\n"
+        f"(the paper reports accuracies, not AUROC: {MISTAKE_RANDOM_ACCURACY:.0%} on random parameters, "
+        f"about {MISTAKES_FLAGGED:.0%} of the model's first real mistakes flagged)",
+        fontsize=9,
     )
     save_figure(fig, outputs)
 

@@ -10,9 +10,14 @@ import seaborn as sns
 
 from physlm.data.bios import Variant
 from physlm.data.templates import ATTRIBUTES
+from physlm.paper import P_PROBING_FIRST, Q_PROBING_FIRST, Q_PROBING_QA
 from physlm.plots.save import save_figure
 
 MODELS = ("pretrained", "random init")
+
+
+def _row(values) -> str:
+    return " ".join(f"{v:.2f}" for v in values)
 
 
 def plot_p_probing(probes: pd.DataFrame, outputs: list[Path]) -> None:
@@ -42,10 +47,14 @@ def plot_p_probing(probes: pd.DataFrame, outputs: list[Path]) -> None:
                 ax=ax,
             )
             majority = cells.groupby("attribute")["majority"].mean().reindex(ATTRIBUTES)
-            ax.set_title(
-                f"{model} model, bioS {variant}\nmajority class: " + " ".join(f"{m:.2f}" for m in majority),
-                fontsize=8,
+            title = f"{model} model, bioS {variant}\nmajority class: " + " ".join(
+                f"{m:.2f}" for m in majority
             )
+            if model == "pretrained" and variant in P_PROBING_FIRST:
+                title += "\npaper, position 1: " + " ".join(
+                    f"{P_PROBING_FIRST[variant][a]:.2f}" for a in ATTRIBUTES
+                )
+            ax.set_title(title, fontsize=8)
             ax.set(xlabel="attribute read", ylabel="position: token before the k-th value")
             ax.tick_params(axis="x", labelsize=6, rotation=30)
     fig.suptitle("P-probing (Part 3.1): held-out accuracy of a linear probe (+ rank-r embedding update)")
@@ -69,29 +78,43 @@ def plot_q_probing(probes: pd.DataFrame, knowledge: pd.DataFrame, outputs: list[
     )
     data = q.merge(qa, on=["variant", "attribute"])
     sns.set_theme(style="whitegrid", context="paper")
-    fig, ax = plt.subplots(figsize=(6.4, 5.2))
+    fig, ax = plt.subplots(figsize=(9.0, 5.2))
     colors = dict(zip(sorted(data.variant.unique()), sns.color_palette("deep"), strict=False))
-    for (variant, model), part in data.groupby(["variant", "model"]):
+    markers = dict(zip(ATTRIBUTES, "osD^vP", strict=True))  # one per attribute: no labels to overlap
+    for (variant, model, attribute), part in data.groupby(["variant", "model", "attribute"]):
         filled = model == "pretrained"
         ax.scatter(
             part.qa_accuracy,
             part.accuracy,
             s=40,
+            marker=markers[attribute],
             color=colors[variant] if filled else "none",
             edgecolor=colors[variant],
-            label=f"{variant}, {model} model",
         )
-        if filled:
-            for r in part.itertuples():
-                ax.annotate(
-                    r.attribute,
-                    (r.qa_accuracy, r.accuracy),
-                    fontsize=6,
-                    xytext=(3, 3),
-                    textcoords="offset points",
-                )
+    for variant, color in colors.items():
+        for model in MODELS:
+            ax.scatter(
+                [],
+                [],
+                s=40,
+                color=color if model == "pretrained" else "none",
+                edgecolor=color,
+                label=f"{variant}, {model} model",
+            )
+    for attribute, marker in markers.items():
+        ax.scatter([], [], s=40, marker=marker, color="grey", label=attribute)
     trained = data[data.model == "pretrained"]
     ax.scatter(trained.qa_accuracy, trained.majority, marker="_", s=80, color="black", label="majority class")
+    for variant in (v for v in colors if v in Q_PROBING_FIRST):
+        ax.scatter(
+            [Q_PROBING_QA[variant]] * len(ATTRIBUTES),
+            [Q_PROBING_FIRST[variant][a] for a in ATTRIBUTES],
+            marker="*",
+            s=50,
+            color="black",
+            zorder=3,
+            label="paper, each attribute (x: its mean QA accuracy)" if variant == "single" else None,
+        )
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="probe = QA")
     ax.set(
         xlim=(-0.02, 1.02),
@@ -99,7 +122,7 @@ def plot_q_probing(probes: pd.DataFrame, knowledge: pd.DataFrame, outputs: list[
         xlabel="QA accuracy after fine-tuning (held-out people)",
         ylabel="Q-probe accuracy from the name alone (held-out people)",
     )
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
     ax.set_title(
         "Q-probing (Part 3.1): is the attribute already on the name's last token?\n"
         "(birth date: the probe reads the month, QA needs the whole date)",
