@@ -137,6 +137,8 @@ def test_spread_over_seeds_and_markdown(tmp_path):
     assert "**supported**" in (tmp_path / "claims.md").read_text()
     page = (tmp_path / "claims.html").read_text()
     assert "<table" in page and "supported" in page and claim["finding"] in page
+    assert " >measured<" in page and " >paper's conditions<" in page  # a reader's words for the columns
+    assert "measured_value" not in page and "paper_value" not in page
     assert pd.read_parquet(tmp_path / "claims.parquet")["verdict"].tolist() == ["supported"]
 
 

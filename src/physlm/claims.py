@@ -594,6 +594,19 @@ def mistake_claims(
     ]
 
 
+# What a reader sees above each column (the Markdown table uses the same words).
+HEADERS = {
+    "finding": "finding",
+    "hypothesis": "hypothesis",
+    "metric": "metric",
+    "paper_value": "paper",
+    "measured_value": "measured",
+    "spread": "spread",
+    "threshold": "threshold",
+    "verdict": "verdict",
+    "scale": "this run's scale",
+    "conditions": "paper's conditions",
+}
 VERDICT_COLORS = {"supported": "#d8f0d8", "refuted": "#f6d5d5", "inconclusive": "#eeeeee"}
 
 
@@ -602,8 +615,10 @@ def claims_html(table: pd.DataFrame) -> str:
     shown = table.drop(columns=["details"]).copy()
     for column in ("paper_value", "measured_value", "spread"):
         shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
-    body = shown.style.hide(axis="index").map(
-        lambda v: f"background-color: {VERDICT_COLORS[v.split(':')[0]]}", subset=["verdict"]
+    body = (
+        shown.style.hide(axis="index")
+        .map(lambda v: f"background-color: {VERDICT_COLORS[v.split(':')[0]]}", subset=["verdict"])
+        .relabel_index([HEADERS[c] for c in shown.columns], axis="columns")
     )
     details = "".join(f"<li><b>{r.finding}</b>: {r.details}</li>" for r in table.itertuples())
     return (

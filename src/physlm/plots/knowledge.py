@@ -65,6 +65,8 @@ def _held_out_panel(ax, data: pd.DataFrame, order: list[str]) -> None:
         errorbar="sd",
         ax=ax,
     )
+    for bars in ax.containers:  # a value on every bar: a bar at zero is otherwise invisible
+        ax.bar_label(bars, fmt="%.2f", fontsize=5, padding=1)
     paper = {_setting(r, v): acc for (r, v), acc in QA_ACCURACY.items()}
     xs = [i for i, s in enumerate(order) if s in paper]
     ax.scatter(

@@ -45,7 +45,7 @@ def plot_manipulation(metrics: pd.DataFrame, outputs: list[Path]) -> None:
     )
     ax.set_xticks(range(len(tasks)), [t.replace("_cot", "\n+ hint (CoT)") for t in tasks], fontsize=7)
     ax.set(ylim=(0, 1.08), ylabel="exact-match accuracy of the final answer")
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=3, frameon=False)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2, frameon=False)
     n_seeds = metrics["seed"].nunique()
     ax.set_title(
         "Finding 5 (Part 3.2): fine-tuned to manipulate knowledge from pretraining, tested on held-out people"

@@ -129,10 +129,11 @@ def plot_accuracy_by_op(accuracy: pd.DataFrame, outputs: list[Path]) -> None:
     variants = sorted(stats["data"].unique(), key=lambda d: (d != "clean", d))
     lines = [(d, "accuracy", f"correct, {_data_label(d)}") for d in variants]
     lines.append(("clean", "shortest", "correct and shortest, clean data"))
-    for (data, column, label), marker in zip(lines, "o^vDs", strict=False):
+    for k, ((data, column, label), marker) in enumerate(zip(lines, "o^vDs", strict=False)):
         rows = stats[stats["data"] == data]
+        dodge = (k - (len(lines) - 1) / 2) * 0.06  # series at the same value stay visible side by side
         ax.errorbar(
-            rows["op"],
+            rows["op"] + dodge,
             rows[(column, "mean")],
             yerr=rows[(column, "std")].fillna(0),
             marker=marker,
@@ -144,8 +145,11 @@ def plot_accuracy_by_op(accuracy: pd.DataFrame, outputs: list[Path]) -> None:
         ax.axvspan(
             beyond.min() - 0.5, beyond.max() + 0.5, color="grey", alpha=0.15, label="out of distribution"
         )
-    ax.axhline(
+    inside = stats.loc[stats["in_distribution"], "op"]
+    ax.hlines(  # over the in-distribution ops only: the paper's number is for those
         MATH_ACCURACY_IN_DISTRIBUTION,
+        inside.min() - 0.5,
+        inside.max() + 0.5,
         color="black",
         linestyle="--",
         linewidth=1,
@@ -279,17 +283,32 @@ def plot_decoding(decoding: pd.DataFrame, outputs: list[Path]) -> None:
         ax.annotate(
             f"k={row.k}", (row.tokens, row.accuracy), textcoords="offset points", xytext=(4, -10), fontsize=7
         )
-    for (name, row), marker in zip(
+    # Hollow markers of falling size, values in the legend: decoders at the same point (a retry
+    # decoder that never resampled is greedy) stay visible.
+    for (name, row), marker, size, color in zip(
         means[~means["strategy"].str.startswith("best of")].set_index("strategy").iterrows(),
         "s^D",
+        (110, 60, 25),
+        sns.color_palette("deep"),
         strict=False,
     ):
-        ax.scatter(row["tokens"], row["accuracy"], marker=marker, s=50, label=name, zorder=3)
+        label = f"{name} ({row['accuracy']:.3f} at {row['tokens']:.0f} tokens)"
+        ax.scatter(
+            row["tokens"],
+            row["accuracy"],
+            marker=marker,
+            s=size,
+            label=label,
+            zorder=3,
+            facecolor="none",
+            edgecolor=color,
+            linewidth=1.5,
+        )
     ax.set(
         xlabel="tokens generated per problem (discarded ones included)",
         ylabel="share of held-out problems solved",
     )
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, max(0.1, 1.15 * means["accuracy"].max()))
     ax.set_title("Beyond Part 2.2: decoding with the model's own signals, at its cost in tokens", fontsize=9)
     ax.legend(fontsize=7)
     save_figure(fig, outputs)
