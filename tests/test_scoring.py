@@ -1,5 +1,6 @@
 """Teacher-forced scoring: each text's losses, each at its own token, alike in batches or alone."""
 
+import pytest
 import torch
 from fakes import NextToken
 
@@ -42,3 +43,31 @@ def test_scoring_fills_no_kv_cache(tiny_model, tokenizer, people, no_kv_cache):
     texts = make_biographies(people.head(3), "single", seed=0)["text"].tolist()
     with torch.no_grad():
         assert len(text_losses(tiny_model, tokenizer, texts, batch_size=2)) == 3
+
+
+def test_masked_loss_is_the_training_loss_of_the_tokens_a_document_learns_from(people):
+    """Against the model's own loss with the unmasked tokens' labels ignored (-100), each document
+    preceded by EOS, as training sees it; a mask read one token off gives another number."""
+    from physlm.corpus import qa_documents
+    from physlm.data.bios import make_qa
+    from physlm.scoring import masked_loss
+
+    tokenizer = build_tokenizer(lexicon(people))
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    model = build_model(ModelConfig("llama", 2, 2, 16, 256), len(tokenizer), eos, pad, 0)
+    ids, masks = qa_documents(tokenizer, make_qa(people.head(3)).head(5))
+    expected_sum, expected_n = 0.0, 0
+    for row, mask in zip(ids, masks, strict=True):
+        labels = torch.tensor([[-100, *(t if m else -100 for t, m in zip(row, mask, strict=True))]])
+        with torch.no_grad():
+            loss = model(torch.tensor([[eos, *row]]), labels=labels).loss
+        expected_sum, expected_n = expected_sum + float(loss) * sum(mask), expected_n + sum(mask)
+    measured = masked_loss(model, (ids, masks), eos, pad, batch_size=2)
+    assert measured == pytest.approx(expected_sum / expected_n, rel=1e-5)
+    # A model certain of every token but the first answer's first token: its whole loss is there.
+    first = ids[0][masks[0].index(True)]
+    blind = NextToken(len(tokenizer), scale=100.0, blind=first)
+    held_out = masked_loss(blind, (ids, masks), eos, pad)
+    assert held_out > 99 / sum(map(sum, masks))
+    shifted = [[False, *m[:-1]] for m in masks]  # every mask one token late misses that token
+    assert masked_loss(blind, (ids[:1], shifted[:1]), eos, pad) < 1e-3 < held_out

@@ -92,6 +92,32 @@ def test_collect_refuses_tables_whose_columns_differ(tmp_path):
     assert not (tmp_path / "all.parquet").exists()
 
 
+def test_a_fine_tune_logs_the_answer_loss_of_held_out_people_at_each_checkpoint(trained, tmp_path):
+    from physlm.models import pick_device
+    from physlm.scoring import masked_loss
+
+    fit(
+        training_config=training_config(steps=12, batch_size=4, checkpoint_every=5, log_every=1),
+        seed=0,
+        checkpoint=tmp_path / "c.pt",
+        out_dir=tmp_path / "model",
+        log=tmp_path / "log.parquet",
+        init_dir=trained / "model",
+        qa=trained / "qa.parquet",
+    )
+    log = pd.read_parquet(tmp_path / "log.parquet")
+    measured = log.dropna(subset=["held_out_loss"])
+    assert measured["step"].tolist() == [5, 10, 12]  # every checkpoint and the end
+    # the last one is the saved model's answer loss on held-out people's QA pairs
+    from physlm.artifacts import load_model
+    from physlm.corpus import qa_documents
+
+    model, tokenizer = load_model(tmp_path / "model", pick_device())
+    qa = pd.read_parquet(trained / "qa.parquet").query("split == 'test'").head(256)
+    expected = masked_loss(model, qa_documents(tokenizer, qa), tokenizer.eos_token_id, tokenizer.pad_token_id)
+    assert measured["held_out_loss"].iloc[-1] == pytest.approx(expected, rel=1e-4)
+
+
 def test_training_logs_are_collected_each_with_its_run(tmp_path):
     logs = [tmp_path / "a.parquet", tmp_path / "b.parquet"]
     pd.DataFrame({"step": [10, 20], "loss": [2.0, 1.0]}).to_parquet(logs[0])

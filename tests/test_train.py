@@ -198,12 +198,12 @@ def test_evaluations_at_checkpoints_survive_a_resume_and_leave_training_unchange
         "train/lr",
         "train/grad_norm",
         "train/tokens_per_s",
-        "held-out/x",
+        "held-out/x/accuracy",
     }
     losses = board.Scalars("train/loss")
     assert [e.step for e in losses] == [1, 2, 3, 4, 5, 6]
     assert [e.value for e in losses] == pytest.approx(log["loss"].tolist())
-    held_out = board.Scalars("held-out/x")
+    held_out = board.Scalars("held-out/x/accuracy")
     assert [e.step for e in held_out] == [2, 4, 6]
     assert [e.value for e in held_out] == pytest.approx([0.2, 0.4, 0.6])
 

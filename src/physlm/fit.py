@@ -23,6 +23,7 @@ from physlm.environment import compile_mode
 from physlm.models import add_lora, build_model, count_parameters, pick_device
 from physlm.problem_stream import FreshProblems
 from physlm.provenance import beside, code_hash, run_fingerprint, write_provenance
+from physlm.scoring import masked_loss
 from physlm.sections import LoraConfig, ModelConfig, TrainConfig
 from physlm.train import build_mixture, run_scale, train
 
@@ -63,6 +64,29 @@ def _sources(
         sources["QA"] = qa_documents(tokenizer, qa_train)
         qa_people = int(qa_train["person_id"].nunique())
     return sources, bio_table, qa_people
+
+
+# Held-out QA pairs whose answer loss a knowledge training reports at every checkpoint.
+HELD_OUT_QA = 256
+
+
+def _held_out_qa_loss(tokenizer, qa: pd.DataFrame):
+    """The evaluation hook of a training with QA: the answer loss (the fine-tuning loss) on the first
+    HELD_OUT_QA QA pairs of held-out people, the ones QA accuracy is measured on."""
+    documents = qa_documents(tokenizer, qa.query("split == 'test'").head(HELD_OUT_QA))
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+
+    def evaluate(model, step: int) -> list[dict]:
+        model.eval()
+        with torch.no_grad():
+            return [
+                {
+                    "measure": "QA answer loss, held-out people",
+                    "loss": masked_loss(model, documents, eos, pad),
+                }
+            ]
+
+    return evaluate
 
 
 def math_scale(prior: dict | None, stream, training: TrainConfig, network) -> dict:
@@ -155,6 +179,8 @@ def fit(
     else:
         sources, bio_table, qa_people = _sources(tokenizer, bios, qa)
         mixture = build_mixture(list(sources.values()), training.batch_size, qa_ratio, context, seed)
+        if qa is not None:
+            evaluate = _held_out_qa_loss(tokenizer, pd.read_parquet(qa))
     if epochs is not None:  # the length follows from the corpus: this many passes over the first source
         stream, count = mixture[0]
         training = dataclasses.replace(training, steps=math.ceil(epochs * stream.per_epoch / count))
@@ -188,6 +214,9 @@ def fit(
     if lora_config is not None:
         network = network.merge_and_unload()
     save_model(network, tokenizer, scale, out_dir)
+    if problem_set is None and not curves.empty:  # knowledge: the held-out loss beside the log's rows
+        held_out = curves.set_index("step")["loss"].rename("held_out_loss")
+        losses = losses.merge(held_out, left_on="step", right_index=True, how="left")
     write_table(losses, log)
     if curves_out is not None:
         write_table(with_identity(curves, curves_identity or {}), curves_out)

@@ -69,3 +69,18 @@ def text_losses(
 def span_loss(nll: torch.Tensor, offsets: list[tuple[int, int]], start: int, length: int) -> float:
     """Loss summed over the tokens of text[start:start + length] (Part 3.3 scores whole items)."""
     return float(nll[span_tokens(offsets, start, start + length)].sum())
+
+
+def masked_loss(
+    model: PreTrainedModel, documents: tuple[list, list], eos: int, pad: int, batch_size: int = 64
+) -> float:
+    """Mean teacher-forced loss in nats over the tokens training documents learn from (`documents`:
+    token ids and loss masks, as physlm.corpus builds them), each preceded by EOS as in training."""
+    rows = [[eos, *ids] for ids in documents[0]]
+    losses = teacher_forced(model, rows, pad, _next_token_loss, batch_size)
+    # Token j of a row is predicted at position j - 1: its loss is loss[j - 1].
+    total = sum(
+        float(loss[:-1][torch.tensor(mask, dtype=torch.bool)].sum())
+        for loss, mask in zip(losses, documents[1], strict=True)
+    )
+    return total / sum(map(sum, documents[1]))

@@ -246,12 +246,13 @@ def _event_writer(folder: Path | None, log):
 
 
 def scalars(rows: list[dict]) -> dict[str, float]:
-    """An evaluation's rows as TensorBoard scalars: each row's text fields name it
-    ("greedy/op 2"), its accuracy is the value."""
+    """An evaluation's rows as TensorBoard scalars: each row's text fields name it ("greedy/op 2"),
+    with its accuracy or loss ("greedy/op 2/accuracy")."""
     return {
-        "/".join(str(v) for k, v in row.items() if isinstance(v, str)): row["accuracy"]
+        "/".join([*(str(v) for v in row.values() if isinstance(v, str)), key]): row[key]
         for row in rows
-        if "accuracy" in row
+        for key in ("accuracy", "loss")
+        if key in row
     }
 
 

@@ -11,8 +11,13 @@ import seaborn as sns
 from physlm.plots.save import save_figure
 
 # The columns a training log has; every other column of the collected table names the run.
-LOG_COLUMNS = {"step", "loss", "lr", "grad_norm", "tokens_per_s", "model_tflops_per_s"}
-PANELS = {"loss": "training loss", "lr": "learning rate", "grad_norm": "gradient norm (before clipping)"}
+LOG_COLUMNS = {"step", "loss", "lr", "grad_norm", "tokens_per_s", "model_tflops_per_s", "held_out_loss"}
+PANELS = {
+    "loss": "training loss",
+    "held_out_loss": "held-out loss (QA answers of held-out people)",
+    "lr": "learning rate",
+    "grad_norm": "gradient norm (before clipping)",
+}
 
 
 def run_names(logs: pd.DataFrame) -> pd.Series:
@@ -23,15 +28,16 @@ def run_names(logs: pd.DataFrame) -> pd.Series:
 
 
 def plot_training(logs: pd.DataFrame, outputs: list[Path]) -> None:
-    """One line per model in each panel: training loss (log scale), learning rate and gradient norm
-    against the optimizer step. A run that has not logged a measure (a log from before the gradient
-    norm was logged) is left out of that panel only."""
+    """One line per model in each panel: training loss and, at each checkpoint, held-out loss (log
+    scale; a knowledge training with QA has one), learning rate and gradient norm against the
+    optimizer step. A run that has not logged a measure is left out of that panel only (math models'
+    held-out measures are their learning curves, figure math_curves)."""
     sns.set_theme(style="whitegrid", context="paper")
     logs = logs.assign(run=run_names(logs))
     runs = sorted(logs["run"].unique())
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 4.2))
     for (column, label), ax in zip(PANELS.items(), axes, strict=True):
-        shown = logs.dropna(subset=[column]) if column in logs else logs.iloc[:0]
+        shown = logs.dropna(subset=[column]) if column in logs else logs.iloc[:0]  # e.g. no held-out set
         if shown.empty:
             ax.text(0.5, 0.5, "not logged by these runs", transform=ax.transAxes, ha="center")
         else:
