@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from physlm.corpus import problem_documents
 from physlm.data.igsm import Knobs, ProblemSet, lexicon, make_set
 from physlm.data.tokenizer import build_tokenizer
 from physlm.models import build_model
+from physlm.problem_stream import problem_documents
 from physlm.sections import ModelConfig
 from physlm.solve import DistinctLetters, accuracy_by_op, generate, judge
 

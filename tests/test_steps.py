@@ -10,7 +10,8 @@ from physlm.capacity import capacity_bits
 from physlm.data.biod import BioD
 from physlm.data.worlds import BioDWorld, load_world, write_biographies, write_tokenizer, write_world
 from physlm.evaluate import evaluate_qa
-from physlm.fit import fit
+from physlm.fit_knowledge import fit_knowledge
+from physlm.fit_math import fit_math
 from physlm.probing import probe
 from physlm.sections import BiosConfig, ModelConfig, ProbeConfig
 
@@ -27,7 +28,7 @@ def trained(tmp_path_factory):
     )
     write_biographies(world_dir=root / "world", variant="multi2", seed=0, out=root / "bios.parquet")
     write_tokenizer(world_dir=root / "world", out_dir=root / "tok")
-    fit(
+    fit_knowledge(
         training_config=TRAINING,
         seed=0,
         checkpoint=root / "c.pt",
@@ -96,7 +97,7 @@ def test_a_fine_tune_logs_the_answer_loss_of_held_out_people_at_each_checkpoint(
     from physlm.models import pick_device
     from physlm.scoring import masked_loss
 
-    fit(
+    fit_knowledge(
         training_config=training_config(steps=12, batch_size=4, checkpoint_every=5, log_every=1),
         seed=0,
         checkpoint=tmp_path / "c.pt",
@@ -150,7 +151,7 @@ def test_retry_data_trains_for_the_tokens_of_clean_data(tmp_path):
     igsm.write_tokenizer(out_dir=tmp_path / "tok")
     shape = ModelConfig(arch="llama", n_layer=1, n_head=2, d_model=16, context=256)
     for name, retry in (("clean", 0.0), ("retry", 0.5)):
-        fit(
+        fit_math(
             training_config=training_config(
                 steps=40, batch_size=4, warmup_steps=2, weight_decay=0.0, checkpoint_every=20
             ),

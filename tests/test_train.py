@@ -338,6 +338,7 @@ def test_the_resume_fingerprint_covers_seed_code_and_input_contents(unbroken, tm
     """What fit hands the training loop as the run's fingerprint changes with the seed, the training
     code's hash and the contents of an input file, and not with where the run writes or its threads."""
     import physlm.fit
+    import physlm.fit_knowledge
 
     seen = []
 
@@ -350,7 +351,7 @@ def test_the_resume_fingerprint_covers_seed_code_and_input_contents(unbroken, tm
     bios.write_bytes((unbroken / "bios.parquet").read_bytes())
 
     def fingerprint(seed=0, out="a", threads=1):
-        physlm.fit.fit(
+        physlm.fit_knowledge.fit_knowledge(
             training_config=_config(steps=10, log_every=5),
             seed=seed,
             checkpoint=tmp_path / out / "ckpt",
@@ -366,7 +367,7 @@ def test_the_resume_fingerprint_covers_seed_code_and_input_contents(unbroken, tm
     base = fingerprint()
     assert fingerprint(out="b", threads=2) == base
     assert fingerprint(seed=1) != base
-    monkeypatch.setattr(physlm.fit, "code_hash", lambda module: "another version of the code")
+    monkeypatch.setattr(physlm.fit_knowledge, "code_hash", lambda module: "another version of the code")
     assert fingerprint() != base
     monkeypatch.undo()
     monkeypatch.setattr(physlm.fit, "train", record)

@@ -171,11 +171,7 @@ def test_an_edit_reruns_exactly_the_steps_whose_code_it_touches(smoke_run, tmp_p
     assert unchanged.returncode == 0 and "Nothing to be done" in unchanged.stdout + unchanged.stderr
     with (package / "probing.py").open("a") as source:
         source.write("\n# an edit\n")
-    edited = snakemake(smoke_run, "-n", "--quiet", "rules", env_extra=env)
-    assert edited.returncode == 0, edited.stderr[-3000:]
-    # The job stats table: "job count" header, a rule of dashes, one line per rule, "total N".
-    table = (edited.stdout + edited.stderr).split("Job stats:")[1].split("total")[0].splitlines()[3:]
-    assert {line.split()[0] for line in table if line.strip()} == {
+    assert _rules_to_rerun(smoke_run, env) == {
         "probe",
         "collect_probing_probes",
         "figure_p_probing",
@@ -185,3 +181,19 @@ def test_an_edit_reruns_exactly_the_steps_whose_code_it_touches(smoke_run, tmp_p
         "claims",
         "all",
     }
+    # An edit to the iGSM generator reruns the math domain and no knowledge training (the two
+    # domains' training steps are separate modules over a shared engine, physlm.fit).
+    with (package / "data" / "igsm.py").open("a") as source:
+        source.write("\n# an edit\n")
+    math = _rules_to_rerun(smoke_run, env)
+    assert {"math_problems", "math_train", "claim_math"} <= math
+    assert not math & {"pretrain", "train_mixed", "finetune", "finetune_task", "capacity_train", "probe"}
+
+
+def _rules_to_rerun(workdir: Path, env: dict) -> set[str]:
+    """The rules a dry run would run, from its job stats table ("job count" header, a rule of
+    dashes, one line per rule, "total N")."""
+    edited = snakemake(workdir, "-n", "--quiet", "rules", env_extra=env)
+    assert edited.returncode == 0, edited.stderr[-3000:]
+    table = (edited.stdout + edited.stderr).split("Job stats:")[1].split("total")[0].splitlines()[3:]
+    return {line.split()[0] for line in table if line.strip()}

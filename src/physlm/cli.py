@@ -106,7 +106,7 @@ def _data_steps(steps) -> None:
 
 
 def _train_step(steps) -> None:
-    p = _step(steps, "train", "physlm.fit:fit", "pretrain, mix-train or fine-tune a model")
+    p = _step(steps, "train", "physlm.cli:train", "pretrain, mix-train or fine-tune a model")
     start = p.add_mutually_exclusive_group(required=True)
     start.add_argument("--model-config", type=decoder(ModelConfig), help="train from scratch")
     start.add_argument("--init-dir", type=Path, help="a saved model to continue from (fine-tuning)")
@@ -314,6 +314,27 @@ def missing_inputs(args: dict) -> list[str]:
             if isinstance(path, Path) and not isinstance(path, Written) and not path.exists()
         ]
     return missing
+
+
+# Options only a math training takes, and options only a knowledge training takes.
+MATH_ONLY = ("knobs", "problem_set", "solution_only", "equal_tokens", "curve_problems", "curves_per_op")
+MATH_ONLY += ("curves_out", "curves_identity")
+KNOWLEDGE_ONLY = ("bios", "qa", "qa_ratio", "epochs")
+
+
+def train(**options) -> None:
+    """Step `train`: iGSM problems (--problems-config) go to the math training, biographies and QA
+    pairs to the knowledge one (two modules, so that each domain's trainings rerun only on its own
+    code's edits)."""
+    if options["problem_set"] is None:
+        from physlm.fit_knowledge import fit_knowledge
+
+        return fit_knowledge(**{k: v for k, v in options.items() if k not in MATH_ONLY})
+    if options["bios"] is not None or options["qa"] is not None:
+        raise ValueError("math problems are trained on alone: drop the biographies and QA pairs")
+    from physlm.fit_math import fit_math
+
+    return fit_math(**{k: v for k, v in options.items() if k not in KNOWLEDGE_ONLY})
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,5 @@
-"""Turn biographies, QA pairs and math problems into token documents with a loss mask.
+"""Turn biographies and QA pairs into token documents with a loss mask (iGSM problems:
+physlm.problem_stream).
 
 Every document ends with EOS, so packed windows separate documents and the model learns where an
 answer stops; in a packed window every document therefore starts right after an EOS. Prompts given
@@ -27,23 +28,6 @@ def qa_documents(tokenizer: PreTrainedTokenizerFast, qa: pd.DataFrame) -> Docume
     answers = tokenizer(list(qa["answer"]))["input_ids"]
     ids = [p + a + [eos] for p, a in zip(prompts, answers, strict=True)]
     masks = [[False] * len(p) + [True] * (len(a) + 1) for p, a in zip(prompts, answers, strict=True)]
-    return ids, masks
-
-
-def problem_documents(
-    tokenizer: PreTrainedTokenizerFast, problems: pd.DataFrame, solution_only: bool
-) -> Documents:
-    """iGSM problems with their solutions; the loss on the solution only (the statements are random
-    draws, there is nothing to learn in predicting them) or on everything (the paper's pretraining)."""
-    from physlm.data.igsm import prompt
-
-    eos = tokenizer.eos_token_id
-    prompts = tokenizer([prompt(t, q) for t, q in zip(problems["text"], problems["question"], strict=True)])
-    solutions = tokenizer([" ".join(steps) for steps in problems["solution"]])
-    ids, masks = [], []
-    for p, s in zip(prompts["input_ids"], solutions["input_ids"], strict=True):
-        ids.append([eos, *p, *s, eos])
-        masks.append([False] + [not solution_only] * len(p) + [True] * (len(s) + 1))
     return ids, masks
 
 

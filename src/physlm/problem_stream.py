@@ -22,9 +22,10 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
+from transformers import PreTrainedTokenizerFast
 
-from physlm.corpus import problem_documents
-from physlm.data.igsm import Knobs, ProblemSet, problem_at
+from physlm.corpus import Documents
+from physlm.data.igsm import Knobs, ProblemSet, problem_at, prompt
 from physlm.train import IGNORE
 
 
@@ -39,6 +40,21 @@ def _texts(args: tuple[Knobs, ProblemSet, int, range]) -> pd.DataFrame:
             "solution": [p.steps for p in drawn],
         }
     )
+
+
+def problem_documents(
+    tokenizer: PreTrainedTokenizerFast, problems: pd.DataFrame, solution_only: bool
+) -> Documents:
+    """iGSM problems with their solutions; the loss on the solution only (the statements are random
+    draws, there is nothing to learn in predicting them) or on everything (the paper's pretraining)."""
+    eos = tokenizer.eos_token_id
+    prompts = tokenizer([prompt(t, q) for t, q in zip(problems["text"], problems["question"], strict=True)])
+    solutions = tokenizer([" ".join(steps) for steps in problems["solution"]])
+    ids, masks = [], []
+    for p, s in zip(prompts["input_ids"], solutions["input_ids"], strict=True):
+        ids.append([eos, *p, *s, eos])
+        masks.append([False] + [not solution_only] * len(p) + [True] * (len(s) + 1))
+    return ids, masks
 
 
 class FreshProblems:

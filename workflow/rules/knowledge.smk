@@ -92,7 +92,7 @@ rule pretrain:
         data=lambda wildcards, input: f"--bios {input.bios}",
         options="",
         checkpoint=in_results(f"{RUN}/pretrain/checkpoint.pt"),
-        code=code("physlm.fit"),
+        code=code("physlm.fit_knowledge"),
     shell:
         TRAIN
 

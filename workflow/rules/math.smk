@@ -100,7 +100,7 @@ rule math_train:
             + f"--curves-out {output.curves} --curves-identity {shlex.quote(identity(wildcards))}"
         ),
         checkpoint=in_results(f"{MATH_MODEL}/stage{{stage}}/checkpoint.pt"),
-        code=code("physlm.fit"),
+        code=code("physlm.fit_math"),
     shell:
         TRAIN
 
