@@ -7,6 +7,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+from matplotlib import ticker
 
 from physlm.plots.save import save_figure
 
@@ -35,21 +36,26 @@ def plot_training(logs: pd.DataFrame, outputs: list[Path]) -> None:
     sns.set_theme(style="whitegrid", context="paper")
     logs = logs.assign(run=run_names(logs))
     runs = sorted(logs["run"].unique())
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(5 * len(PANELS), 4.2))
+    colors = dict(zip(runs, sns.color_palette("husl", len(runs)), strict=True))  # one color per run
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.8))
     for (column, label), ax in zip(PANELS.items(), axes, strict=True):
         shown = logs.dropna(subset=[column]) if column in logs else logs.iloc[:0]  # e.g. no held-out set
         if shown.empty:
             ax.text(0.5, 0.5, "not logged by these runs", transform=ax.transAxes, ha="center")
-        else:
-            sns.lineplot(
-                data=shown, x="step", y=column, hue="run", hue_order=runs, ax=ax, legend=ax is axes[0]
+        for run, part in shown.groupby("run"):
+            ax.plot(
+                part["step"],
+                part[column],
+                color=colors[run],
+                label=run,
+                marker="." if len(part) < 8 else None,
             )
-        ax.set(
-            xlabel="optimizer step",
-            ylabel=label,
-            yscale="log" if column == "loss" and not shown.empty else "linear",
-        )
-    if axes[0].get_legend() is not None:
-        axes[0].legend(fontsize=6, ncols=min(4, len(runs)), loc="upper left", bbox_to_anchor=(0, -0.15))
+        if column.endswith("loss") and not shown.empty:
+            ax.set_yscale("log")
+            for axis in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+                axis(ticker.FormatStrFormatter("%.2g"))
+        ax.set(xlabel="optimizer step", ylabel=label)
+    handles = [plt.Line2D([], [], color=colors[run]) for run in runs]
+    fig.legend(handles, runs, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     fig.suptitle(f"Training of {len(runs)} model{'s' * (len(runs) > 1)}, one line each", fontsize=10)
     save_figure(fig, outputs)
