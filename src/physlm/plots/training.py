@@ -13,9 +13,10 @@ from physlm.plots.save import save_figure
 
 # The columns a training log has; every other column of the collected table names the run.
 LOG_COLUMNS = {"step", "loss", "lr", "grad_norm", "tokens_per_s", "model_tflops_per_s", "held_out_loss"}
+EMPTY = "not logged by these runs\n(a math model's held-out measures:\nthe figure math_curves)"
 PANELS = {
     "loss": "training loss",
-    "held_out_loss": "held-out loss (QA answers of held-out people)",
+    "held_out_loss": "answer loss, held-out people (QA or task)",
     "lr": "learning rate",
     "grad_norm": "gradient norm (before clipping)",
 }
@@ -41,7 +42,7 @@ def plot_training(logs: pd.DataFrame, outputs: list[Path]) -> None:
     for (column, label), ax in zip(PANELS.items(), axes, strict=True):
         shown = logs.dropna(subset=[column]) if column in logs else logs.iloc[:0]  # e.g. no held-out set
         if shown.empty:
-            ax.text(0.5, 0.5, "not logged by these runs", transform=ax.transAxes, ha="center")
+            ax.text(0.5, 0.5, EMPTY, transform=ax.transAxes, ha="center", fontsize=8)
         for run, part in shown.groupby("run"):
             ax.plot(
                 part["step"],
