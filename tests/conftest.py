@@ -19,23 +19,23 @@ SMALL_POOLS = {
 
 @pytest.fixture(scope="session")
 def people() -> pd.DataFrame:
-    from physlm.data.bios import make_people
+    from physlm.knowledge.bios import make_people
 
     return make_people(200, SMALL_POOLS, seed=3)
 
 
 @pytest.fixture(scope="session")
 def tokenizer(people):
-    from physlm.data.bios import lexicon
-    from physlm.data.tokenizer import build_tokenizer
+    from physlm.engine.tokenizer import build_tokenizer
+    from physlm.knowledge.bios import lexicon
 
     return build_tokenizer(lexicon(people))
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tokenizer):
-    from physlm.models import build_model
-    from physlm.sections import ModelConfig
+    from physlm.engine.config_types import ModelConfig
+    from physlm.engine.models import build_model
 
     cfg = ModelConfig(arch="llama", n_layer=1, n_head=2, d_model=16, context=256)
     return build_model(cfg, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed=0)

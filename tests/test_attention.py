@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 import torch
 
-from physlm.attention import attention_by_layer, statement_spans, summarize
-from physlm.corpus import prompt_ids
-from physlm.data.igsm import Knobs, ProblemSet, make_set, make_tokenizer, prompt
+from physlm.engine.corpus import prompt_ids
+from physlm.reasoning.attention import attention_by_layer, statement_spans, summarize
+from physlm.reasoning.igsm import Knobs, ProblemSet, make_set, make_tokenizer, prompt
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,8 @@ import pytest
 import torch
 import yaml
 
-from physlm.bench import (
+from physlm.bench.reference_gpt import ReferenceGPT
+from physlm.bench.speed import (
     Shape,
     bench,
     config_shapes,
@@ -14,9 +15,8 @@ from physlm.bench import (
     reference_rate,
     training_rows,
 )
-from physlm.models import build_model, count_parameters
-from physlm.reference_gpt import ReferenceGPT
-from physlm.sections import ModelConfig
+from physlm.engine.config_types import ModelConfig
+from physlm.engine.models import build_model, count_parameters
 
 CONFIGS = Path(__file__).resolve().parents[1] / "workflow" / "config"
 SHAPE = ModelConfig(arch="llama", n_layer=2, n_head=2, d_model=16, context=32)
@@ -119,7 +119,7 @@ def test_with_a_compile_mode_the_compiled_pipeline_is_timed_too_with_its_compile
 
 
 def test_a_compiled_run_is_compared_with_the_compiled_reference(monkeypatch):
-    from physlm import bench as module
+    from physlm.bench import speed as module
 
     def scripted(eager, compiled):
         def rate(shape, steps, warmup, compile_mode=None, **log):
@@ -145,7 +145,7 @@ def test_a_compiled_run_is_compared_with_the_compiled_reference(monkeypatch):
 
 
 def test_repeated_rounds_give_median_rates_and_same_round_ratios(monkeypatch):
-    from physlm import bench as module
+    from physlm.bench import speed as module
 
     def scripted(rates):
         it = iter(rates)

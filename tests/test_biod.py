@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from conftest import SMALL_POOLS
 
-from physlm.data.biod import BioD, biod_biographies, make_biod, token
+from physlm.knowledge.biod import BioD, biod_biographies, make_biod, token
 
 SPEC = BioD(k=3, c=2, d=5, length=2, t=4)
 
@@ -43,8 +43,8 @@ def test_deterministic_and_knobs_checked():
 
 
 def test_starts_point_at_each_value_and_the_lexicon_covers_every_word():
-    from physlm.data.biod import biod_lexicon, value_text
-    from physlm.data.tokenizer import build_tokenizer
+    from physlm.engine.tokenizer import build_tokenizer
+    from physlm.knowledge.biod import biod_lexicon, value_text
 
     people, strings = make_biod(10, SMALL_POOLS, SPEC, seed=3)
     bios = biod_biographies(people, strings, copies=2, seed=3)

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from conftest import SMALL_POOLS
 
-from physlm.data.bios import MONTHS, Variant, lexicon, make_biographies, make_people, make_qa
-from physlm.data.pools import make_pools
-from physlm.data.templates import ATTRIBUTES, QUESTIONS, TEMPLATES
+from physlm.knowledge.bios import MONTHS, Variant, lexicon, make_biographies, make_people, make_qa
+from physlm.knowledge.pools import make_pools
+from physlm.knowledge.templates import ATTRIBUTES, QUESTIONS, TEMPLATES
 
 
 def test_full_names_are_unique_even_when_the_pool_is_nearly_exhausted():
@@ -175,7 +175,7 @@ def test_paper_pools_give_a_hundred_thousand_unique_people():
 
 def test_place_and_institution_names_share_no_word_with_person_names():
     # At the largest pools the config allows, so that no seed or size can bring a collision back.
-    from physlm.data.pools import pool_limits
+    from physlm.knowledge.pools import pool_limits
 
     pools = make_pools({**pool_limits(), "cities": 2000, "universities": 1000, "companies": 2000}, seed=0)
     person_words = {w.lower() for w in [*pools.first_female, *pools.first_male, *pools.last]}

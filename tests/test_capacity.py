@@ -4,7 +4,10 @@ import pytest
 from conftest import SMALL_POOLS
 from fakes import NextToken
 
-from physlm.capacity import (
+from physlm.engine.tokenizer import build_tokenizer
+from physlm.knowledge.biod import BioD, biod_biographies, biod_lexicon, make_biod
+from physlm.knowledge.bios import make_biographies
+from physlm.knowledge.capacity import (
     biod_bits,
     biod_measure,
     bios_bits,
@@ -12,11 +15,8 @@ from physlm.capacity import (
     item_bits,
     used_parameters,
 )
-from physlm.data.biod import BioD, biod_biographies, biod_lexicon, make_biod
-from physlm.data.bios import make_biographies
-from physlm.data.templates import ATTRIBUTES
-from physlm.data.tokenizer import build_tokenizer
-from physlm.evaluate import biod_chunk_losses, item_losses
+from physlm.knowledge.qa import biod_chunk_losses, item_losses
+from physlm.knowledge.templates import ATTRIBUTES
 
 N, NAMES, LOG2_S0 = 1000, 400 * 400 * 1000, 47.6
 

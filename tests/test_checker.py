@@ -2,8 +2,8 @@
 
 import pytest
 
-from physlm import checker
-from physlm.checker import check
+from physlm.reasoning import checker
+from physlm.reasoning.checker import check
 
 # Riverside Zoo holds Penguin Beach (3) and Lion Rock (2 more: 5); Penguin Beach holds Lion (3 + 5 = 8),
 # Lion Rock holds Tiger (4). Riverside Zoo's Animal = 3 x 8 + 5 x 4 = 44 = 21 mod 23. Lion's Skull is

@@ -10,14 +10,7 @@ from physlm.claims import (
     probing_claim,
     write_claims,
 )
-from physlm.paper import (
-    CAPACITY_CONDITIONS,
-    MANIPULATION_CONDITIONS,
-    MATH_CONDITIONS,
-    PROBING_CONDITIONS,
-    QA_CONDITIONS,
-)
-from physlm.sections import (
+from physlm.engine.config_types import (
     CapacityThresholds,
     KnowledgeThresholds,
     ManipulationThresholds,
@@ -25,6 +18,13 @@ from physlm.sections import (
     MistakeThresholds,
     ProbingThresholds,
 )
+from physlm.knowledge.paper import (
+    CAPACITY_CONDITIONS,
+    MANIPULATION_CONDITIONS,
+    PROBING_CONDITIONS,
+    QA_CONDITIONS,
+)
+from physlm.reasoning.paper import MATH_CONDITIONS
 
 THRESHOLDS = KnowledgeThresholds(min_gap=0.2, min_fit=0.5)
 # A run at the scale of every paper's conditions (so that it can refute), and one far below it.

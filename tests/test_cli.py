@@ -80,7 +80,7 @@ def test_a_shape_the_model_cannot_build_is_refused_before_training(tmp_path, cap
 
 
 def test_epochs_sets_the_number_of_steps_from_the_corpus(tmp_path, people, tokenizer, capsys):
-    from physlm.data.bios import make_biographies
+    from physlm.knowledge.bios import make_biographies
 
     tokenizer.save_pretrained(tmp_path / "tok")
     make_biographies(people.head(20), "multi3", seed=0).to_parquet(tmp_path / "bios.parquet")
@@ -116,7 +116,7 @@ def test_figure_and_claim_call_the_function_they_name(tmp_path):
     claim = ["claim", "--function", "physlm.claims:knowledge_claims", "--table", f"metrics={table}"]
     main([*claim, "--thresholds-config", thresholds, "--out", str(rows)])
     assert pd.read_parquet(rows)["finding"].str.startswith("F2").all()
-    figure = ["figure", "--plot", "physlm.plots.knowledge:plot_extraction", "--table", f"metrics={table}"]
+    figure = ["figure", "--plot", "physlm.knowledge.plots.qa:plot_extraction", "--table", f"metrics={table}"]
     main([*figure, "--out", str(tmp_path / "f.png")])
     assert (tmp_path / "f.png").stat().st_size > 10_000
     with pytest.raises(SystemExit, match=r"'os:getcwd': expected 'physlm\.<module>:<function>'"):
@@ -124,7 +124,7 @@ def test_figure_and_claim_call_the_function_they_name(tmp_path):
 
 
 def test_a_write_killed_midway_leaves_no_table_that_looks_complete(tmp_path, monkeypatch):
-    from physlm.artifacts import write_table
+    from physlm.engine.artifacts import write_table
 
     def dies_midway(self, path, **kwargs):
         Path(path).write_bytes(b"PAR1 half a table")

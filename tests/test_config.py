@@ -10,7 +10,7 @@ import yaml
 from smk import copy_workflow
 
 from physlm.config import ConfigError, coerce_numbers, merged, scale_config, validate
-from physlm.decoding import DECODERS
+from physlm.reasoning.decoding import DECODERS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -190,7 +190,7 @@ def test_command_line_overrides_are_typed_like_config_files():
 
 
 def test_schema_pool_maxima_are_what_the_word_lists_allow():
-    from physlm.data.pools import pool_limits
+    from physlm.knowledge.pools import pool_limits
 
     pools = yaml.safe_load(SCHEMA.read_text())["properties"]["bios"]["properties"]["pools"]["properties"]
     assert {key: spec["maximum"] for key, spec in pools.items()} == pool_limits()

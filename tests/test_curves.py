@@ -7,8 +7,14 @@ import pandas as pd
 import pytest
 import torch
 
-from physlm.curves import constant_lookups, lookup_kind, role_accuracy, statement_numbers, token_roles
-from physlm.data.igsm import Knobs, ProblemSet, make_set, make_tokenizer
+from physlm.reasoning.curves import (
+    constant_lookups,
+    lookup_kind,
+    role_accuracy,
+    statement_numbers,
+    token_roles,
+)
+from physlm.reasoning.igsm import Knobs, ProblemSet, make_set, make_tokenizer
 
 SOLUTION = (
     "Define Zoo's Lion as g; R = W + B = 13 + 7 = 20; so g = 12 + R = 12 + 20 = 9. "

@@ -9,11 +9,11 @@ import pytest
 import torch
 from transformers import DynamicCache
 
-from physlm import decoding
-from physlm.data.igsm import Knobs, ProblemSet, lexicon, make_set, prompt
-from physlm.data.tokenizer import build_tokenizer
-from physlm.models import build_model
-from physlm.sections import DecodingConfig, ModelConfig
+from physlm.engine.config_types import DecodingConfig, ModelConfig
+from physlm.engine.models import build_model
+from physlm.engine.tokenizer import build_tokenizer
+from physlm.reasoning import decoding
+from physlm.reasoning.igsm import Knobs, ProblemSet, lexicon, make_set, prompt
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from physlm.environment import checked_compile_mode, compile_mode
+from physlm.engine.environment import checked_compile_mode, compile_mode
 
 
 def test_a_compile_mode_that_torch_has_not_is_refused_naming_the_variable(monkeypatch):
@@ -27,7 +27,7 @@ def _job(locks, n_gpus: int = 2):
     import sys
 
     code = (
-        "import sys; from physlm.environment import claim_gpu; "
+        "import sys; from physlm.engine.environment import claim_gpu; "
         f"first = claim_gpu({n_gpus}, sys.argv[1]); second = claim_gpu({n_gpus}, sys.argv[1]); "
         "print(first, second, flush=True); sys.stdin.read()"
     )

@@ -2,10 +2,10 @@ import pandas as pd
 import torch
 from fakes import NextToken
 
-from physlm.data.bios import lexicon, make_biographies, make_qa
-from physlm.data.manipulation import make_task
-from physlm.data.tokenizer import build_tokenizer
-from physlm.evaluate import (
+from physlm.engine.tokenizer import build_tokenizer
+from physlm.knowledge.bios import lexicon, make_biographies, make_qa
+from physlm.knowledge.manipulation import make_task
+from physlm.knowledge.qa import (
     accuracy_table,
     answer_questions,
     bio_recall,

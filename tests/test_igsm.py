@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from physlm.checker import check
-from physlm.data import igsm
-from physlm.data.igsm import Knobs, Param, Problem, ProblemSet, labels, make_problem, make_set
-from physlm.data.igsm_names import HIERARCHIES, LAYER_OF
+from physlm.reasoning import igsm
+from physlm.reasoning.checker import check
+from physlm.reasoning.igsm import Knobs, Param, Problem, ProblemSet, labels, make_problem, make_set
+from physlm.reasoning.igsm_names import HIERARCHIES, LAYER_OF
 
 MED = Knobs(max_ip=20)  # the paper's iGSM-med structure
 
@@ -95,7 +95,7 @@ def test_labels_follow_a_hand_built_dependency_graph():
 
 
 def test_labels_agree_with_the_checker_on_generated_problems():
-    from physlm.checker import Problem as Parsed
+    from physlm.reasoning.checker import Problem as Parsed
 
     for seed in range(10):
         problem = make_problem(MED, 8, random.Random(seed))

@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from physlm.data.bios import MONTHS
-from physlm.data.manipulation import INVERSE, TASKS, majority_accuracy, make_task
+from physlm.knowledge.bios import MONTHS
+from physlm.knowledge.manipulation import INVERSE, TASKS, majority_accuracy, make_task
 
 
 @pytest.fixture(scope="module")

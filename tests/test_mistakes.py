@@ -9,13 +9,13 @@ import torch
 from fakes import NextToken
 from test_checker import PROBLEM, QUESTION, STEPS
 
-from physlm import checker, mistakes
-from physlm.checker import Problem as Parsed
-from physlm.data.igsm import PROBE_MARKERS, Knobs, ProblemSet, lexicon, make_set, write_tokenizer
-from physlm.data.tokenizer import build_tokenizer
-from physlm.decoding import probe_scorer
-from physlm.models import build_model
-from physlm.sections import MistakeProbeConfig, ModelConfig
+from physlm.engine.config_types import MistakeProbeConfig, ModelConfig
+from physlm.engine.models import build_model
+from physlm.engine.tokenizer import build_tokenizer
+from physlm.reasoning import checker, mistakes
+from physlm.reasoning.checker import Problem as Parsed
+from physlm.reasoning.decoding import probe_scorer
+from physlm.reasoning.igsm import PROBE_MARKERS, Knobs, ProblemSet, lexicon, make_set, write_tokenizer
 
 HAND = pd.DataFrame({"problem": [0], "text": [PROBLEM], "question": [QUESTION]})
 

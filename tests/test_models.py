@@ -4,8 +4,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from physlm.models import add_lora, build_model, count_parameters
-from physlm.sections import ModelConfig
+from physlm.engine.config_types import ModelConfig
+from physlm.engine.models import add_lora, build_model, count_parameters
 
 SHAPE = {"n_layer": 2, "n_head": 2, "d_model": 32, "context": 16}
 
@@ -56,8 +56,8 @@ def test_qwen3_is_llama_with_normalized_queries_and_keys():
 
 
 def test_on_a_node_with_several_gpus_each_job_takes_its_own(monkeypatch, tmp_path):
-    from physlm import environment
-    from physlm.models import pick_device
+    from physlm.engine import environment
+    from physlm.engine.models import pick_device
 
     monkeypatch.setenv("PHYSLM_DEVICE", "cuda")
     monkeypatch.setenv("PHYSLM_GPU_LOCKS", str(tmp_path))

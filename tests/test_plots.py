@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from physlm import plugins
-from physlm.mistakes import auroc
-from physlm.plots.math import _roc
-from physlm.plots.save import save_figure
+from physlm.engine.figures import save_figure
+from physlm.reasoning.mistakes import auroc
+from physlm.reasoning.plots import _roc
 
 
 def test_roc_curve_steps_through_the_scores_and_its_area_is_the_auroc():
@@ -24,7 +24,7 @@ def test_roc_curve_steps_through_the_scores_and_its_area_is_the_auroc():
 
 
 def test_curves_of_a_later_stage_follow_the_steps_of_the_stages_before():
-    from physlm.plots.math import _through_stages
+    from physlm.reasoning.plots import _through_stages
 
     curves = pd.DataFrame(
         {
@@ -63,7 +63,7 @@ def test_a_figure_drawn_by_the_figure_step_says_its_scale_and_the_code_of_its_ta
 
 
 def test_training_runs_are_named_by_their_identity_columns():
-    from physlm.plots.training import run_names
+    from physlm.engine.training_figure import run_names
 
     logs = pd.DataFrame(
         {
@@ -78,7 +78,7 @@ def test_training_runs_are_named_by_their_identity_columns():
 
 
 def test_a_measure_no_run_logged_leaves_its_panel_empty_and_says_so(tmp_path):
-    from physlm.plots.training import plot_training
+    from physlm.engine.training_figure import plot_training
 
     old = pd.DataFrame({"step": [10, 20], "loss": [2.0, 1.0], "lr": [1e-3, 1e-4], "seed": [0, 0]})
     plot_training(old, [tmp_path / "t.png"])  # a log from before the gradient norm was logged

@@ -3,8 +3,8 @@
 import numpy as np
 import torch
 
-from physlm.probe import Probe, fit, held_out_correct, loss_curve_end, probe_model
-from physlm.sections import ProbeConfig
+from physlm.engine.config_types import ProbeConfig
+from physlm.engine.probe import Probe, fit, held_out_correct, loss_curve_end, probe_model
 
 CFG = ProbeConfig(p_rank=2, q_rank=2, steps=300, batch_size=64, lr=1e-2, embedding_lr=1e-3, weight_decay=0.0)
 

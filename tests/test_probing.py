@@ -3,11 +3,11 @@ import pandas as pd
 import pytest
 import torch
 
-from physlm.data.bios import make_biographies
-from physlm.data.templates import ATTRIBUTES
-from physlm.probe import Probe
-from physlm.probing import attribute_labels, majority_baseline, p_probe, q_probe, value_positions
-from physlm.sections import ProbeConfig
+from physlm.engine.config_types import ProbeConfig
+from physlm.engine.probe import Probe
+from physlm.knowledge.bios import make_biographies
+from physlm.knowledge.probing import attribute_labels, majority_baseline, p_probe, q_probe, value_positions
+from physlm.knowledge.templates import ATTRIBUTES
 
 
 def test_labels_and_majority_baseline():
@@ -71,7 +71,7 @@ def test_each_attribute_gets_its_own_probe_with_a_norm_per_position_and_a_loss_c
 
 
 def test_q_probe_reads_the_name_between_markers_at_the_end_marker(people, tokenizer, tiny_model, monkeypatch):
-    import physlm.probing as probing
+    import physlm.knowledge.probing as probing
 
     seen = []
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from physlm.data.igsm import Knobs, ProblemSet, make_tokenizer, problem_at
-from physlm.problem_stream import FreshProblems
-from physlm.train import IGNORE
+from physlm.engine.loop import IGNORE
+from physlm.reasoning.igsm import Knobs, ProblemSet, make_tokenizer, problem_at
+from physlm.reasoning.problem_stream import FreshProblems
 
 KNOBS = Knobs(max_ip=4, max_layers=2, max_items=2)
 

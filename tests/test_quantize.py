@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from physlm.models import build_model
-from physlm.quantize import quantized, round_to_nearest
-from physlm.sections import ModelConfig
+from physlm.engine.config_types import ModelConfig
+from physlm.engine.models import build_model
+from physlm.engine.quantize import quantized, round_to_nearest
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,11 @@ import pytest
 import torch
 from fakes import NextToken
 
-from physlm.data.bios import lexicon, make_biographies
-from physlm.data.tokenizer import build_tokenizer
-from physlm.models import build_model
-from physlm.scoring import text_losses
-from physlm.sections import ModelConfig
+from physlm.engine.config_types import ModelConfig
+from physlm.engine.models import build_model
+from physlm.engine.scoring import text_losses
+from physlm.engine.tokenizer import build_tokenizer
+from physlm.knowledge.bios import lexicon, make_biographies
 
 
 def test_each_tokens_loss_is_read_at_that_token(people):
@@ -48,9 +48,9 @@ def test_scoring_fills_no_kv_cache(tiny_model, tokenizer, people, no_kv_cache):
 def test_masked_loss_is_the_training_loss_of_the_tokens_a_document_learns_from(people):
     """Against the model's own loss with the unmasked tokens' labels ignored (-100), each document
     preceded by EOS, as training sees it; a mask read one token off gives another number."""
-    from physlm.corpus import qa_documents
-    from physlm.data.bios import make_qa
-    from physlm.scoring import masked_loss
+    from physlm.engine.corpus import qa_documents
+    from physlm.engine.scoring import masked_loss
+    from physlm.knowledge.bios import make_qa
 
     tokenizer = build_tokenizer(lexicon(people))
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id

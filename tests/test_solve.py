@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from physlm.data.igsm import Knobs, ProblemSet, lexicon, make_set
-from physlm.data.tokenizer import build_tokenizer
-from physlm.models import build_model
-from physlm.problem_stream import problem_documents
-from physlm.sections import ModelConfig
-from physlm.solve import DistinctLetters, accuracy_by_op, generate, judge
+from physlm.engine.config_types import ModelConfig
+from physlm.engine.models import build_model
+from physlm.engine.tokenizer import build_tokenizer
+from physlm.reasoning.igsm import Knobs, ProblemSet, lexicon, make_set
+from physlm.reasoning.problem_stream import problem_documents
+from physlm.reasoning.solve import DistinctLetters, accuracy_by_op, generate, judge
 
 
 @pytest.fixture(scope="module")

@@ -5,15 +5,15 @@ import pytest
 from conftest import SMALL_POOLS
 from test_train import _config as training_config
 
-from physlm.artifacts import collect, collect_logs
-from physlm.capacity import capacity_bits
-from physlm.data.biod import BioD
-from physlm.data.worlds import BioDWorld, load_world, write_biographies, write_tokenizer, write_world
-from physlm.evaluate import evaluate_qa
-from physlm.fit_knowledge import fit_knowledge
-from physlm.fit_math import fit_math
-from physlm.probing import probe
-from physlm.sections import BiosConfig, ModelConfig, ProbeConfig
+from physlm.engine.artifacts import collect, collect_logs
+from physlm.engine.config_types import BiosConfig, ModelConfig, ProbeConfig
+from physlm.knowledge.biod import BioD
+from physlm.knowledge.capacity import capacity_bits
+from physlm.knowledge.probing import probe
+from physlm.knowledge.qa import evaluate_qa
+from physlm.knowledge.train import fit_knowledge
+from physlm.knowledge.worlds import BioDWorld, load_world, write_biographies, write_tokenizer, write_world
+from physlm.reasoning.train import fit_math
 
 MODEL = ModelConfig(arch="llama", n_layer=1, n_head=2, d_model=16, context=64)
 TRAINING = training_config(steps=20, batch_size=4, warmup_steps=2, weight_decay=0.0)
@@ -94,8 +94,8 @@ def test_collect_refuses_tables_whose_columns_differ(tmp_path):
 
 
 def test_a_fine_tune_logs_the_answer_loss_of_held_out_people_at_each_checkpoint(trained, tmp_path):
-    from physlm.models import pick_device
-    from physlm.scoring import masked_loss
+    from physlm.engine.models import pick_device
+    from physlm.engine.scoring import masked_loss
 
     fit_knowledge(
         training_config=training_config(steps=12, batch_size=4, checkpoint_every=5, log_every=1),
@@ -110,8 +110,8 @@ def test_a_fine_tune_logs_the_answer_loss_of_held_out_people_at_each_checkpoint(
     measured = log.dropna(subset=["held_out_loss"])
     assert measured["step"].tolist() == [5, 10, 12]  # every checkpoint and the end
     # the last one is the saved model's answer loss on held-out people's QA pairs
-    from physlm.artifacts import load_model
-    from physlm.corpus import qa_documents
+    from physlm.engine.artifacts import load_model
+    from physlm.engine.corpus import qa_documents
 
     model, tokenizer = load_model(tmp_path / "model", pick_device())
     qa = pd.read_parquet(trained / "qa.parquet").query("split == 'test'").head(256)
@@ -137,8 +137,8 @@ def test_training_logs_are_collected_each_with_its_run(tmp_path):
 
 
 def test_retry_data_trains_for_the_tokens_of_clean_data(tmp_path):
-    from physlm.artifacts import read_scale
-    from physlm.data import igsm
+    from physlm.engine.artifacts import read_scale
+    from physlm.reasoning import igsm
 
     knobs = igsm.Knobs(max_ip=6, max_layers=3, max_items=2)
     igsm.write_problems(

@@ -1,7 +1,7 @@
 from transformers import AutoTokenizer
 
-from physlm.data.bios import lexicon, make_biographies, make_qa
-from physlm.data.tokenizer import build_tokenizer
+from physlm.engine.tokenizer import build_tokenizer
+from physlm.knowledge.bios import lexicon, make_biographies, make_qa
 
 
 def test_round_trip_is_exact_and_nothing_is_unknown(people, tmp_path):

@@ -13,21 +13,21 @@ import torch
 from safetensors.torch import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from physlm.corpus import bio_documents
-from physlm.data.bios import lexicon, make_biographies, make_people
-from physlm.data.tokenizer import build_tokenizer
-from physlm.models import build_model
-from physlm.sections import ModelConfig, TrainConfig
-from physlm.train import (
+from physlm.engine.config_types import ModelConfig, TrainConfig
+from physlm.engine.corpus import bio_documents
+from physlm.engine.loop import (
     IGNORE,
     Stream,
     build_mixture,
     learning_rate,
     make_optimizer,
-    run_scale,
     to_device,
     train,
 )
+from physlm.engine.models import build_model
+from physlm.engine.tokenizer import build_tokenizer
+from physlm.knowledge.bios import lexicon, make_biographies, make_people
+from physlm.knowledge.train import run_scale
 
 TINY_MODEL = ModelConfig(arch="llama", n_layer=1, n_head=2, d_model=32, context=32)
 
@@ -337,8 +337,8 @@ def test_compiled_training_computes_what_eager_training_does(people, tmp_path):
 def test_the_resume_fingerprint_covers_seed_code_and_input_contents(unbroken, tmp_path, monkeypatch):
     """What fit hands the training loop as the run's fingerprint changes with the seed, the training
     code's hash and the contents of an input file, and not with where the run writes or its threads."""
-    import physlm.fit
-    import physlm.fit_knowledge
+    import physlm.engine.fit
+    import physlm.knowledge.train
 
     seen = []
 
@@ -346,12 +346,12 @@ def test_the_resume_fingerprint_covers_seed_code_and_input_contents(unbroken, tm
         seen.append(fingerprint)
         return pd.DataFrame({"step": [], "loss": []}), []
 
-    monkeypatch.setattr(physlm.fit, "train", record)
+    monkeypatch.setattr(physlm.engine.fit, "train", record)
     bios = tmp_path / "bios.parquet"
     bios.write_bytes((unbroken / "bios.parquet").read_bytes())
 
     def fingerprint(seed=0, out="a", threads=1):
-        physlm.fit_knowledge.fit_knowledge(
+        physlm.knowledge.train.fit_knowledge(
             training_config=_config(steps=10, log_every=5),
             seed=seed,
             checkpoint=tmp_path / out / "ckpt",
@@ -367,10 +367,10 @@ def test_the_resume_fingerprint_covers_seed_code_and_input_contents(unbroken, tm
     base = fingerprint()
     assert fingerprint(out="b", threads=2) == base
     assert fingerprint(seed=1) != base
-    monkeypatch.setattr(physlm.fit_knowledge, "code_hash", lambda module: "another version of the code")
+    monkeypatch.setattr(physlm.knowledge.train, "code_hash", lambda module: "another version of the code")
     assert fingerprint() != base
     monkeypatch.undo()
-    monkeypatch.setattr(physlm.fit, "train", record)
+    monkeypatch.setattr(physlm.engine.fit, "train", record)
     pd.read_parquet(bios).head(-1).to_parquet(bios)  # one biography less
     assert fingerprint() != base
 

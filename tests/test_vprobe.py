@@ -2,11 +2,11 @@
 
 import pytest
 
-from physlm.data.igsm import PROBE_MARKERS, UNKNOWN, Knobs, ProblemSet, lexicon, make_set
-from physlm.data.tokenizer import build_tokenizer
-from physlm.models import build_model
-from physlm.sections import ModelConfig, VProbeConfig
-from physlm.vprobe import TASKS, examples, probe_task
+from physlm.engine.config_types import ModelConfig, VProbeConfig
+from physlm.engine.models import build_model
+from physlm.engine.tokenizer import build_tokenizer
+from physlm.reasoning.igsm import PROBE_MARKERS, UNKNOWN, Knobs, ProblemSet, lexicon, make_set
+from physlm.reasoning.vprobe import TASKS, examples, probe_task
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """The whole DAG at smoke scale, end to end, in a copy of the workflow."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -160,35 +161,70 @@ def test_smoke_dag_writes_every_output(smoke_run, tmp_path):
 
 @pytest.mark.e2e
 def test_an_edit_reruns_exactly_the_steps_whose_code_it_touches(smoke_run, tmp_path):
-    """Each rule carries the hash of the modules its step runs: edit probing.py (in a copy of the
-    package the workflow imports) and only the probes and what is drawn from them are out of date."""
+    """Each rule carries the hash of the modules its step runs: edit P/Q probing (in a copy of the
+    package the workflow imports) and only the probes and what is drawn from them are out of date;
+    edit one domain's generator and only that domain's rules are."""
     import physlm
 
+    source = Path(physlm.__file__).parent
     package = tmp_path / "src" / "physlm"
-    shutil.copytree(Path(physlm.__file__).parent, package)
+    shutil.copytree(source, package)
     env = {"PYTHONPATH": str(package.parent)}
     unchanged = snakemake(smoke_run, "-n", env_extra=env)
     assert unchanged.returncode == 0 and "Nothing to be done" in unchanged.stdout + unchanged.stderr
-    with (package / "probing.py").open("a") as source:
-        source.write("\n# an edit\n")
-    assert _rules_to_rerun(smoke_run, env) == {
+
+    def edited(module: str) -> set[str]:
+        """The rules a dry run would rerun after a comment is added to `module` (a path under
+        physlm), the copy otherwise as installed."""
+        shutil.rmtree(package)
+        shutil.copytree(source, package)
+        with (package / module).open("a") as code:
+            code.write("\n# an edit\n")
+        return _rules_to_rerun(smoke_run, env)
+
+    assert edited("knowledge/probing.py") == {
         "probe",
         "collect_probing_probes",
         "figure_p_probing",
         "figure_q_probing",
         "claim_probing",
-        # the probe itself (physlm.probe) is shared: an edit to P/Q probing reruns no math rule
+        # the probe itself (physlm.engine.probe) is shared: an edit to P/Q probing reruns no math rule
         "claims",
         "all",
     }
-    # An edit to the iGSM generator (the probing edit undone) reruns the math domain and no knowledge
-    # training (the two domains' training steps are separate modules over a shared engine, physlm.fit).
-    shutil.copy(Path(physlm.__file__).parent / "probing.py", package / "probing.py")
-    with (package / "data" / "igsm.py").open("a") as source:
-        source.write("\n# an edit\n")
-    math = _rules_to_rerun(smoke_run, env)
+    knowledge, reasoning = _domain_rules(KNOWLEDGE_RULES), _domain_rules(REASONING_RULES)
+    assert not knowledge & reasoning
+    math = edited("reasoning/igsm.py")
     assert {"math_problems", "math_train", "claim_math"} <= math
-    assert not math & {"pretrain", "train_mixed", "finetune", "finetune_task", "capacity_train", "probe"}
+    assert math <= reasoning | SHARED_RULES, math - reasoning
+    bios = edited("knowledge/bios.py")
+    assert {"people", "pretrain", "capacity_train", "claim_knowledge"} <= bios
+    assert bios <= knowledge | SHARED_RULES, bios - knowledge
+
+
+ROOT = Path(__file__).resolve().parents[1]
+KNOWLEDGE_RULES = ("knowledge", "manipulation", "probing", "capacity")
+REASONING_RULES = ("math",)
+SHARED_RULES = {"claims", "all"}
+
+
+def _domain_rules(files: tuple[str, ...]) -> set[str]:
+    """The names of the rules a domain's rule files define, and of those results.smk makes from what
+    they register (each figure, claim, collected table and training figure)."""
+    names = set()
+    for name in files:
+        text = (ROOT / "workflow" / "rules" / f"{name}.smk").read_text()
+        names |= {a or b for a, b in re.findall(r"^(?:local)?rule (\w+):|^use rule \w+ as (\w+)", text, re.M)}
+        names |= {f"figure_{f}" for f in re.findall(r'^FIGURES\["(\w+)"\]', text, re.M)}
+        names |= {f"claim_{c}" for c in re.findall(r'^CLAIMS\["(\w+)"\]', text, re.M)}
+        for domain in re.findall(r'^TRAINING\["(\w+)"\]', text, re.M):
+            names |= {f"collect_{domain}_train_logs", f"figure_training_{domain}"}
+        # Collected tables are named for the results folder they lie in, the domain's own.
+        for folder in set(re.findall(r'"<results>/(\w+)/', text)):
+            names |= {
+                f"collect_{folder}_{stem}" for stem in re.findall(rf"<results>/{folder}/(\w+)\.parquet", text)
+            }
+    return names
 
 
 def _rules_to_rerun(workdir: Path, env: dict) -> set[str]:

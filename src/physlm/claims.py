@@ -10,34 +10,36 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from physlm.artifacts import require_columns, write_table
-from physlm.data.bios import Variant
-from physlm.data.templates import ATTRIBUTES
-from physlm.paper import (
-    CAPACITY_CONDITIONS,
-    CAPACITY_RATIO,
-    INT4_KEPT,
-    MANIPULATION_ACCURACY,
-    MANIPULATION_CONDITIONS,
-    MATH_CONDITIONS,
-    MISTAKE_RANDOM_ACCURACY,
-    MISTAKES_FLAGGED,
-    MIXED_CONDITIONS,
-    P_PROBING_FIRST,
-    PROBING_CONDITIONS,
-    QA_ACCURACY,
-    QA_CONDITIONS,
-    RETRY_ACCURACY,
-    VPROBE_ACCURACY,
-    VPROBE_MAJORITY,
-)
-from physlm.sections import (
+from physlm.engine.artifacts import require_columns, write_table
+from physlm.engine.config_types import (
     CapacityThresholds,
     KnowledgeThresholds,
     ManipulationThresholds,
     MathThresholds,
     MistakeThresholds,
     ProbingThresholds,
+)
+from physlm.knowledge.bios import Variant
+from physlm.knowledge.paper import (
+    CAPACITY_CONDITIONS,
+    CAPACITY_RATIO,
+    INT4_KEPT,
+    MANIPULATION_ACCURACY,
+    MANIPULATION_CONDITIONS,
+    MIXED_CONDITIONS,
+    P_PROBING_FIRST,
+    PROBING_CONDITIONS,
+    QA_ACCURACY,
+    QA_CONDITIONS,
+)
+from physlm.knowledge.templates import ATTRIBUTES
+from physlm.reasoning.paper import (
+    MATH_CONDITIONS,
+    MISTAKE_RANDOM_ACCURACY,
+    MISTAKES_FLAGGED,
+    RETRY_ACCURACY,
+    VPROBE_ACCURACY,
+    VPROBE_MAJORITY,
 )
 
 COLUMNS = [
@@ -477,7 +479,7 @@ def planning_claim(vprobes: pd.DataFrame, accuracy: pd.DataFrame, thresholds: Ma
 
 
 OTHER_DETECTORS = ("probe, random init", "entropy", "1 - top probability")
-OWN = "model's own steps"  # physlm.mistakes.MODEL_MISTAKES (not imported: claims need no torch)
+OWN = "model's own steps"  # physlm.reasoning.mistakes.MODEL_MISTAKES (not imported: claims need no torch)
 
 
 def _probe_claim(mistakes: pd.DataFrame, min_gap: float) -> dict:

@@ -2,8 +2,9 @@
 
 Each subcommand parses its options and calls one library function, whose keyword arguments the
 options are named after. Options follow one scheme: `--X-dir` is a folder (a world, a tokenizer, a
-saved model), `--X-config` is a JSON config section (decoded into its dataclass in physlm.sections),
-`--identity` is the JSON of the rule's wildcards, and every other path is a Parquet table.
+saved model), `--X-config` is a JSON config section (decoded into its dataclass in
+physlm.engine.config_types), `--identity` is the JSON of the rule's wildcards, and every other path
+is a Parquet table.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ import sys
 from pathlib import Path
 
 from physlm import __version__
-from physlm.data.biod import BioD
-from physlm.data.igsm import Knobs, ProblemSet
-from physlm.sections import (
+from physlm.engine.config_types import (
     BiosConfig,
     DecodingConfig,
     LoraConfig,
@@ -28,6 +27,8 @@ from physlm.sections import (
     VProbeConfig,
     decoder,
 )
+from physlm.knowledge.biod import BioD
+from physlm.reasoning.igsm import Knobs, ProblemSet
 
 
 class Written(type(Path())):
@@ -59,35 +60,37 @@ def _metrics_options(p: argparse.ArgumentParser) -> None:
 
 
 def _data_steps(steps) -> None:
-    p = _step(steps, "people", "physlm.data.worlds:write_world", "draw a bioS (or bioD) world")
+    p = _step(steps, "people", "physlm.knowledge.worlds:write_world", "draw a bioS (or bioD) world")
     p.add_argument("--bios-config", type=decoder(BiosConfig), required=True)
     p.add_argument("--biod-config", type=decoder(BioD), help="bioD knobs: a bioD world instead of bioS")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--out-dir", type=Written, required=True, help="the world's folder")
     p.add_argument("--qa", type=Written, help="also write its QA pairs here (bioS)")
 
-    p = _step(steps, "biographies", "physlm.data.worlds:write_biographies", "one variant's biographies")
+    p = _step(steps, "biographies", "physlm.knowledge.worlds:write_biographies", "one variant's biographies")
     p.add_argument("--world-dir", type=Path, required=True)
     p.add_argument("--variant", required=True, help="single | multiM, then _permute, _fullname, _reverse")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--out", type=Written, required=True)
 
-    p = _step(steps, "tokenizer", "physlm.data.worlds:write_tokenizer", "a world's word-level tokenizer")
+    p = _step(steps, "tokenizer", "physlm.knowledge.worlds:write_tokenizer", "a world's word-level tokenizer")
     p.add_argument("--world-dir", type=Path, required=True)
     p.add_argument("--out-dir", type=Written, required=True)
 
-    p = _step(steps, "task", "physlm.data.manipulation:write_task", "a knowledge manipulation task")
+    p = _step(steps, "task", "physlm.knowledge.manipulation:write_task", "a knowledge manipulation task")
     p.add_argument("--world-dir", type=Path, required=True)
-    p.add_argument("--task", required=True, help="a task name (physlm.data.manipulation.TASKS)")
+    p.add_argument("--task", required=True, help="a task name (physlm.knowledge.manipulation.TASKS)")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--pairs-per-person", type=int, default=4, help="comparison partners per person")
     p.add_argument("--out", type=Written, required=True)
 
-    p = _step(steps, "bench-bios", "physlm.data.bios:bench", "time the bioS generator")
+    p = _step(steps, "bench-bios", "physlm.knowledge.bios:bench", "time the bioS generator")
     p.add_argument("--n", type=int, default=100_000, help="number of people")
     p.add_argument("--variant", default="single")
 
-    p = _step(steps, "problems", "physlm.data.igsm:write_problems", "an iGSM problem set with its labels")
+    p = _step(
+        steps, "problems", "physlm.reasoning.igsm:write_problems", "an iGSM problem set with its labels"
+    )
     p.add_argument("--knobs-config", dest="knobs", type=decoder(Knobs), required=True)
     p.add_argument("--problems-config", dest="problems", type=decoder(ProblemSet), required=True)
     p.add_argument("--seed", type=int, required=True)
@@ -95,10 +98,10 @@ def _data_steps(steps) -> None:
     p.add_argument("--out", type=Written, required=True, help="the problems")
     p.add_argument("--params-out", type=Written, required=True, help="per-parameter probe labels")
 
-    p = _step(steps, "igsm-tokenizer", "physlm.data.igsm:write_tokenizer", "the iGSM world's tokenizer")
+    p = _step(steps, "igsm-tokenizer", "physlm.reasoning.igsm:write_tokenizer", "the iGSM world's tokenizer")
     p.add_argument("--out-dir", type=Written, required=True)
 
-    p = _step(steps, "bench-igsm", "physlm.data.igsm:bench", "time the iGSM generator")
+    p = _step(steps, "bench-igsm", "physlm.reasoning.igsm:bench", "time the iGSM generator")
     p.add_argument("--n", type=int, default=100_000, help="number of problems")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-ip", type=int, default=20, help="instance parameters at most (iGSM-med: 20)")
@@ -153,7 +156,7 @@ def _train_step(steps) -> None:
 
 
 def _measure_steps(steps) -> None:
-    p = _step(steps, "evaluate", "physlm.evaluate:evaluate_qa", "QA accuracy and bio recall")
+    p = _step(steps, "evaluate", "physlm.knowledge.qa:evaluate_qa", "QA accuracy and bio recall")
     p.add_argument("--model-dir", type=Path, required=True)
     p.add_argument("--qa", type=Path, required=True)
     p.add_argument("--bios", type=Path, required=True, help="biographies the model was trained on")
@@ -161,13 +164,13 @@ def _measure_steps(steps) -> None:
     p.add_argument("--batch-size", type=int, default=256)
     _metrics_options(p)
 
-    p = _step(steps, "evaluate-task", "physlm.evaluate:evaluate_task", "accuracy on a manipulation task")
+    p = _step(steps, "evaluate-task", "physlm.knowledge.qa:evaluate_task", "accuracy on a manipulation task")
     p.add_argument("--model-dir", type=Path, required=True)
     p.add_argument("--task-table", type=Path, required=True, help="written by `physlm task`")
     p.add_argument("--batch-size", type=int, default=256)
     _metrics_options(p)
 
-    p = _step(steps, "evaluate-math", "physlm.solve:evaluate_math", "solve iGSM problems, judged")
+    p = _step(steps, "evaluate-math", "physlm.reasoning.solve:evaluate_math", "solve iGSM problems, judged")
     p.add_argument("--model-dir", type=Path, required=True)
     p.add_argument("--problems", type=Path, required=True, help="held-out problems (test split)")
     p.add_argument("--train-max-op", type=int, required=True, help="ops above this are out of distribution")
@@ -175,14 +178,18 @@ def _measure_steps(steps) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     _metrics_options(p)
 
-    p = _step(steps, "math-curves", "physlm.curves:measure_curves", "learning-curve measures of one model")
+    p = _step(
+        steps, "math-curves", "physlm.reasoning.curves:measure_curves", "learning-curve measures of one model"
+    )
     p.add_argument("--model-dir", type=Path, required=True, help="a trained math model")
     p.add_argument("--problems", type=Path, required=True, help="held-out problems (test split)")
     p.add_argument("--per-op", type=int, default=20, help="read the first this many problems of each op")
     p.add_argument("--train-max-op", type=int, required=True, help="ops above this are out of distribution")
     _metrics_options(p)
 
-    p = _step(steps, "vprobe", "physlm.vprobe:vprobe", "V-probe a math model against its random init")
+    p = _step(
+        steps, "vprobe", "physlm.reasoning.vprobe:vprobe", "V-probe a math model against its random init"
+    )
     p.add_argument("--model-dir", type=Path, required=True, help="a trained math model")
     p.add_argument("--model-config", type=decoder(ModelConfig), required=True, help="its shape")
     p.add_argument("--vprobe-config", type=decoder(VProbeConfig), required=True)
@@ -191,7 +198,12 @@ def _measure_steps(steps) -> None:
     p.add_argument("--seed", type=int, required=True)
     _metrics_options(p)
 
-    p = _step(steps, "math-attention", "physlm.attention:math_attention", "attention on necessary statements")
+    p = _step(
+        steps,
+        "math-attention",
+        "physlm.reasoning.attention:math_attention",
+        "attention on necessary statements",
+    )
     p.add_argument("--model-dir", type=Path, required=True, help="a trained math model")
     p.add_argument("--model-config", type=decoder(ModelConfig), required=True, help="its shape")
     p.add_argument("--problems", type=Path, required=True, help="problems the model was not trained on")
@@ -200,7 +212,12 @@ def _measure_steps(steps) -> None:
     p.add_argument("--seed", type=int, required=True, help="seed of the random-init model")
     _metrics_options(p)
 
-    p = _step(steps, "mistake-probe", "physlm.mistakes:mistake_probe", "does a math model flag its mistakes?")
+    p = _step(
+        steps,
+        "mistake-probe",
+        "physlm.reasoning.mistakes:mistake_probe",
+        "does a math model flag its mistakes?",
+    )
     p.add_argument("--model-dir", type=Path, required=True, help="a trained math model")
     p.add_argument("--model-config", type=decoder(ModelConfig), required=True, help="its shape")
     p.add_argument("--probe-config", type=decoder(MistakeProbeConfig), required=True)
@@ -213,7 +230,12 @@ def _measure_steps(steps) -> None:
     p.add_argument("--probe-out", type=Written, required=True, help="the trained probe (for decoding)")
     _metrics_options(p)
 
-    p = _step(steps, "decode", "physlm.decoding:decode_with", "solve with one decoder, judged, with its cost")
+    p = _step(
+        steps,
+        "decode",
+        "physlm.reasoning.decoding:decode_with",
+        "solve with one decoder, judged, with its cost",
+    )
     p.add_argument("--decoder", required=True, help="greedy, best_of, probe_retry or entropy_retry")
     p.add_argument("--model-dir", type=Path, required=True, help="a trained math model")
     p.add_argument("--decoding-config", type=decoder(DecodingConfig), required=True)
@@ -224,7 +246,9 @@ def _measure_steps(steps) -> None:
     p.add_argument("--solutions-out", type=Written, required=True, help="every judged solution per decoder")
     _metrics_options(p)
 
-    p = _step(steps, "probe", "physlm.probing:probe", "P- and Q-probe a model against its random init")
+    p = _step(
+        steps, "probe", "physlm.knowledge.probing:probe", "P- and Q-probe a model against its random init"
+    )
     p.add_argument("--model-dir", type=Path, required=True, help="a pretrained model")
     p.add_argument("--model-config", type=decoder(ModelConfig), required=True, help="its shape")
     p.add_argument("--probing-config", type=decoder(ProbeConfig), required=True)
@@ -233,7 +257,9 @@ def _measure_steps(steps) -> None:
     p.add_argument("--seed", type=int, required=True)
     _metrics_options(p)
 
-    p = _step(steps, "capacity-bits", "physlm.capacity:capacity_bits", "bits of knowledge per parameter")
+    p = _step(
+        steps, "capacity-bits", "physlm.knowledge.capacity:capacity_bits", "bits of knowledge per parameter"
+    )
     p.add_argument("--model-dir", type=Path, required=True)
     p.add_argument("--bios", type=Path, required=True, help="the biographies the model was trained on")
     p.add_argument("--world-dir", type=Path, required=True)
@@ -241,11 +267,11 @@ def _measure_steps(steps) -> None:
     p.add_argument("--batch-size", type=int, default=64, help="biographies scored in one forward pass")
     _metrics_options(p)
 
-    p = _step(steps, "collect", "physlm.artifacts:collect", "concatenate metrics tables of one kind")
+    p = _step(steps, "collect", "physlm.engine.artifacts:collect", "concatenate metrics tables of one kind")
     p.add_argument("tables", type=Path, nargs="+")
     p.add_argument("--out", type=Written, required=True)
 
-    p = _step(steps, "collect-logs", "physlm.artifacts:collect_logs", "training logs with their runs")
+    p = _step(steps, "collect-logs", "physlm.engine.artifacts:collect_logs", "training logs with their runs")
     p.add_argument("tables", type=Path, nargs="+")
     p.add_argument("--identities", required=True, help="a JSON list: each log's run, in order")
     p.add_argument("--out", type=Written, required=True)
@@ -265,7 +291,9 @@ def _result_steps(steps) -> None:
     p.add_argument("--thresholds-config", dest="thresholds", required=True, help="the claim's thresholds")
     p.add_argument("--out", type=Written, required=True)
 
-    p = _step(steps, "bench", "physlm.bench:bench", "training and evaluation speed against the matmul peak")
+    p = _step(
+        steps, "bench", "physlm.bench.speed:bench", "training and evaluation speed against the matmul peak"
+    )
     p.add_argument(
         "--config", type=Path, default=Path("workflow/config/default.yaml"), help="a scale's config"
     )
@@ -327,12 +355,12 @@ def train(**options) -> None:
     pairs to the knowledge one (two modules, so that each domain's trainings rerun only on its own
     code's edits)."""
     if options["problem_set"] is None:
-        from physlm.fit_knowledge import fit_knowledge
+        from physlm.knowledge.train import fit_knowledge
 
         return fit_knowledge(**{k: v for k, v in options.items() if k not in MATH_ONLY})
     if options["bios"] is not None or options["qa"] is not None:
         raise ValueError("math problems are trained on alone: drop the biographies and QA pairs")
-    from physlm.fit_math import fit_math
+    from physlm.reasoning.train import fit_math
 
     return fit_math(**{k: v for k, v in options.items() if k not in KNOWLEDGE_ONLY})
 
@@ -340,8 +368,8 @@ def train(**options) -> None:
 def main(argv: list[str] | None = None) -> None:
     # physlm never downloads: a model folder that is not there is an error, not a hub repo id
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from physlm.engine.provenance import recording
     from physlm.plugins import resolve
-    from physlm.provenance import recording
 
     args = vars(parser().parse_args(argv))
     step, function = args.pop("step"), args.pop("call")

@@ -10,8 +10,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from physlm.data.pools import make_pools
-from physlm.sections import shape_problem
+from physlm.engine.config_types import shape_problem
+from physlm.knowledge.pools import make_pools
 
 
 class ConfigError(ValueError):

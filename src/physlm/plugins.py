@@ -2,8 +2,8 @@
 and registering it in its rule file, without touching the CLI or any central list.
 
 A figure function takes its tables as DataFrames, by keyword, and the output paths; a claim function
-takes its tables likewise and `thresholds`, typed by its annotation (a dataclass of physlm.sections),
-and returns one claim row or a list of them.
+takes its tables likewise and `thresholds`, typed by its annotation (a dataclass of
+physlm.engine.config_types), and returns one claim row or a list of them.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from physlm.sections import decode
+from physlm.engine.config_types import decode
 
 
 def resolve(spec: str) -> Callable:
-    """The function `spec` names ("physlm.plots.knowledge:plot_extraction")."""
+    """The function `spec` names ("physlm.knowledge.plots.qa:plot_extraction")."""
     module, _, name = spec.partition(":")
     if not module.startswith("physlm.") or not name:
         raise ValueError(f"{spec!r}: expected 'physlm.<module>:<function>'")
@@ -37,7 +37,7 @@ def read_tables(tables: dict[str, Path]) -> dict[str, pd.DataFrame]:
 def code_of(tables: dict[str, Path]) -> str:
     """The commits of the code that wrote `tables`, from their provenance ("unknown" where none is
     recorded: a table from before commits were recorded, or from an installed wheel)."""
-    from physlm.provenance import beside
+    from physlm.engine.provenance import beside
 
     commits = set()
     for path in tables.values():
@@ -49,7 +49,7 @@ def code_of(tables: dict[str, Path]) -> str:
 def draw(*, plot: str, tables: dict[str, Path], outputs: list[Path], footer: str = "") -> None:
     """Step `figure`: draw the figure function `plot` from its tables into `outputs`, with `footer`
     (what the figure came from: scale, data, seeds) and the code of its tables at its foot."""
-    from physlm.plots.save import footer as footnote
+    from physlm.engine.figures import footer as footnote
 
     with footnote(" · ".join([*filter(None, [footer]), f"code {code_of(tables)}"])):
         resolve(plot)(**read_tables(tables), outputs=outputs)
@@ -58,8 +58,8 @@ def draw(*, plot: str, tables: dict[str, Path], outputs: list[Path], footer: str
 def claim(*, function: str, tables: dict[str, Path], thresholds: str, out: Path) -> None:
     """Step `claim`: the claim rows of `function` on its tables, with thresholds from the JSON
     `thresholds` decoded into the type the function declares, as a Parquet table."""
-    from physlm.artifacts import write_table
     from physlm.claims import COLUMNS
+    from physlm.engine.artifacts import write_table
 
     judge = resolve(function)
     kind = typing.get_type_hints(judge)["thresholds"]

@@ -92,7 +92,7 @@ rule capacity_bits:
         **cluster_resources("evaluate"),
     params:
         identity=identity,
-        code=code("physlm.capacity"),
+        code=code("physlm.knowledge.capacity"),
     shell:
         "physlm capacity-bits --model-dir {input.model} --bios {input.bios} "
         "--world-dir {input.world} --threads {threads} --identity {params.identity:q} "
@@ -122,7 +122,7 @@ TRAINING["capacity"] = [
     if cap_trains(size, n)
 ]
 FIGURES["knowledge_capacity"] = figure(
-    plot="physlm.plots.capacity:plot_capacity",
+    plot="physlm.knowledge.plots.capacity:plot_capacity",
     tables={"metrics": CAPACITY_METRICS},
     caption="knowledge_capacity.rst",
     category="Finding 1",

@@ -7,10 +7,10 @@ import shlex
 from pathlib import Path
 
 from physlm.config import check_results_folder, coerce_numbers, validate
-from physlm.data.igsm import check_math, stage_problems
-from physlm.data.manipulation import TASKS
-from physlm.environment import compile_mode
-from physlm.provenance import code_hash
+from physlm.reasoning.igsm import check_math, stage_problems
+from physlm.knowledge.manipulation import TASKS
+from physlm.engine.environment import compile_mode
+from physlm.engine.provenance import code_hash
 
 config.update(coerce_numbers(config))
 # Fails before any job runs, naming the key and what is allowed.
@@ -219,7 +219,7 @@ TABLES, FIGURES, CLAIMS, TRAINING = {}, {}, {}, {}
 
 
 def figure(plot, tables, caption, category, data):
-    """A figure drawn by `plot` ("physlm.plots.<module>:<function>") from `tables` (its argument
+    """A figure drawn by `plot` ("physlm.<package>.<module>:<function>") from `tables` (its argument
     name -> a collected table), shown in the report under `category` with `caption`; `data` says
     in its footer what it was measured on (people, problems), beside the scale and seeds.
     """

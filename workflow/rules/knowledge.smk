@@ -22,7 +22,7 @@ rule people:
         bios=as_json("bios"),
         biod="",
         qa=lambda wildcards, output: f"--qa {output.qa}",
-        code=code("physlm.data.worlds"),
+        code=code("physlm.knowledge.worlds"),
     shell:
         "physlm people --bios-config {params.bios:q} {params.biod} --seed {wildcards.seed} "
         "--out-dir {output.world} {params.qa} > {log} 2>&1"
@@ -44,7 +44,7 @@ rule biographies:
         **cluster_resources("data"),
     params:
         variant=lambda wildcards: wildcards.variant,
-        code=code("physlm.data.worlds"),
+        code=code("physlm.knowledge.worlds"),
     shell:
         "physlm biographies --world-dir {input} --variant {params.variant} "
         "--seed {wildcards.seed} --out {output} > {log} 2>&1"
@@ -63,7 +63,7 @@ rule tokenizer:
     resources:
         **cluster_resources("data"),
     params:
-        code=code("physlm.data.worlds"),
+        code=code("physlm.knowledge.worlds"),
     shell:
         "physlm tokenizer --world-dir {input} --out-dir {output} > {log} 2>&1"
 
@@ -92,7 +92,7 @@ rule pretrain:
         data=lambda wildcards, input: f"--bios {input.bios}",
         options="",
         checkpoint=in_results(f"{RUN}/pretrain/checkpoint.pt"),
-        code=code("physlm.fit_knowledge"),
+        code=code("physlm.knowledge.train"),
     shell:
         TRAIN
 
@@ -153,7 +153,7 @@ rule evaluate_qa:
     params:
         batch_size=config["evaluate"]["batch_size"],
         identity=identity,
-        code=code("physlm.evaluate"),
+        code=code("physlm.knowledge.qa"),
     shell:
         "physlm evaluate --model-dir {input.model} --qa {input.qa} --bios {input.bios} "
         "--world-dir {input.world} --batch-size {params.batch_size} --threads {threads} "
@@ -175,7 +175,7 @@ TRAINING["knowledge"] = [
     for seed in SEEDS
 ]
 FIGURES["knowledge_extraction"] = figure(
-    plot="physlm.plots.knowledge:plot_extraction",
+    plot="physlm.knowledge.plots.qa:plot_extraction",
     tables={"metrics": KNOWLEDGE_METRICS},
     caption="knowledge_extraction.rst",
     category="Finding 2",

@@ -19,7 +19,7 @@ rule task_data:
         **cluster_resources("data"),
     params:
         pairs=config["manipulation"]["pairs_per_person"],
-        code=code("physlm.data.manipulation"),
+        code=code("physlm.knowledge.manipulation"),
     shell:
         "physlm task --world-dir {input} --task {wildcards.task} --seed {wildcards.seed} "
         "--pairs-per-person {params.pairs} --out {output} > {log} 2>&1"
@@ -56,7 +56,7 @@ rule evaluate_task:
     params:
         batch_size=config["evaluate"]["batch_size"],
         identity=identity,
-        code=code("physlm.evaluate"),
+        code=code("physlm.knowledge.qa"),
     shell:
         "physlm evaluate-task --model-dir {input.model} --task-table {input.task} "
         "--batch-size {params.batch_size} --threads {threads} --identity {params.identity:q} "
@@ -80,7 +80,7 @@ TRAINING["manipulation"] = [
     for seed in SEEDS
 ]
 FIGURES["knowledge_manipulation"] = figure(
-    plot="physlm.plots.manipulation:plot_manipulation",
+    plot="physlm.knowledge.plots.manipulation:plot_manipulation",
     tables={"metrics": MANIPULATION_METRICS},
     caption="knowledge_manipulation.rst",
     category="Finding 5",

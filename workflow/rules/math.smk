@@ -10,7 +10,7 @@
 # the clean one is probed and decoded in <results>/math/seed{seed}/.
 
 
-# One decoding job per decoder (physlm.decoding.DECODERS; best_of runs every k of the config).
+# One decoding job per decoder (physlm.reasoning.decoding.DECODERS; best_of runs every k of the config).
 DECODERS = ["greedy", "best_of", "probe_retry", "entropy_retry"]
 
 
@@ -32,7 +32,7 @@ rule math_tokenizer:
     resources:
         **cluster_resources("data"),
     params:
-        code=code("physlm.data.igsm"),
+        code=code("physlm.reasoning.igsm"),
     shell:
         "physlm igsm-tokenizer --out-dir {output} > {log} 2>&1"
 
@@ -51,7 +51,7 @@ rule math_problems:
     params:
         knobs=lambda wildcards: as_json(math_set(wildcards.set)[0]),
         problems=lambda wildcards: as_json(math_set(wildcards.set)[1]),
-        code=code("physlm.data.igsm"),
+        code=code("physlm.reasoning.igsm"),
     shell:
         "physlm problems --knobs-config {params.knobs:q} --problems-config {params.problems:q} "
         "--seed {wildcards.seed} --threads {threads} --out {output.problems} "
@@ -100,7 +100,7 @@ rule math_train:
             + f"--curves-out {output.curves} --curves-identity {shlex.quote(identity(wildcards))}"
         ),
         checkpoint=in_results(f"{MATH_MODEL}/stage{{stage}}/checkpoint.pt"),
-        code=code("physlm.fit_math"),
+        code=code("physlm.reasoning.train"),
     shell:
         TRAIN
 
@@ -123,7 +123,7 @@ rule math_evaluate:
         train_max_op=STAGES[-1]["max_op"],
         batch_size=config["math"]["evaluate"]["batch_size"],
         identity=identity,
-        code=code("physlm.solve"),
+        code=code("physlm.reasoning.solve"),
     shell:
         "physlm evaluate-math --model-dir {input.model} --problems {input.problems} "
         "--train-max-op {params.train_max_op} --batch-size {params.batch_size} "
@@ -149,7 +149,7 @@ rule math_vprobe:
         model=as_json(config["math"]["model"]),
         vprobe=as_json(config["math"]["vprobe"]),
         identity=identity,
-        code=code("physlm.vprobe"),
+        code=code("physlm.reasoning.vprobe"),
     shell:
         "physlm vprobe --model-dir {input.model} --model-config {params.model:q} "
         "--vprobe-config {params.vprobe:q} --problems {input.problems} --params {input.params} "
@@ -175,7 +175,7 @@ rule math_attention:
         model=as_json(config["math"]["model"]),
         problems=config["math"]["attention_problems"],
         identity=identity,
-        code=code("physlm.attention"),
+        code=code("physlm.reasoning.attention"),
     shell:
         "physlm math-attention --model-dir {input.model} --model-config {params.model:q} "
         "--problems {input.problems} --params {input.params} --count {params.problems} "
@@ -205,7 +205,7 @@ rule math_mistakes:
         model=as_json(config["math"]["model"]),
         probe=as_json(config["math"]["mistakes"]),
         identity=identity,
-        code=code("physlm.mistakes"),
+        code=code("physlm.reasoning.mistakes"),
     shell:
         "physlm mistake-probe --model-dir {input.model} --model-config {params.model:q} "
         "--probe-config {params.probe:q} --probe-problems {input.problems} "
@@ -242,7 +242,7 @@ rule math_decode:
             else ""
         ),
         identity=identity,
-        code=code("physlm.decoding"),
+        code=code("physlm.reasoning.decoding"),
     shell:
         "physlm decode --decoder {wildcards.decoder} --model-dir {input.model} "
         "--decoding-config {params.decoding:q} {params.probe} --problems {input.problems} "
@@ -296,42 +296,42 @@ MATH_FOOTER = (
     f"{sum(stage['steps'] for stage in STAGES)} training steps"
 )
 FIGURES["math_curves"] = figure(
-    plot="physlm.plots.math:plot_math_curves",
+    plot="physlm.reasoning.plots:plot_math_curves",
     tables={"curves": MATH_CURVES},
     caption="math_curves.rst",
     category="Findings 3 and 4",
     data=MATH_FOOTER,
 )
 FIGURES["math_accuracy"] = figure(
-    plot="physlm.plots.math:plot_accuracy_by_op",
+    plot="physlm.reasoning.plots:plot_accuracy_by_op",
     tables={"accuracy": MATH_ACCURACY},
     caption="math_accuracy.rst",
     category="Findings 3 and 4",
     data=MATH_FOOTER,
 )
 FIGURES["vprobing"] = figure(
-    plot="physlm.plots.math:plot_vprobes",
+    plot="physlm.reasoning.plots:plot_vprobes",
     tables={"vprobes": VPROBES},
     caption="vprobing.rst",
     category="Findings 3 and 4",
     data=MATH_FOOTER,
 )
 FIGURES["math_attention"] = figure(
-    plot="physlm.plots.math:plot_attention",
+    plot="physlm.reasoning.plots:plot_attention",
     tables={"attention": MATH_ATTENTION},
     caption="math_attention.rst",
     category="Findings 3 and 4",
     data=MATH_FOOTER,
 )
 FIGURES["mistake_roc"] = figure(
-    plot="physlm.plots.math:plot_mistake_roc",
+    plot="physlm.reasoning.plots:plot_mistake_roc",
     tables={"scores": MISTAKE_SCORES, "mistakes": MISTAKES},
     caption="mistake_roc.rst",
     category="Findings 3 and 4",
     data=MATH_FOOTER,
 )
 FIGURES["decoding"] = figure(
-    plot="physlm.plots.math:plot_decoding",
+    plot="physlm.reasoning.plots:plot_decoding",
     tables={"decoding": DECODING},
     caption="decoding.rst",
     category="Findings 3 and 4",

@@ -20,7 +20,7 @@ rule probe:
         model=as_json("model"),
         probing=as_json({k: v for k, v in config["probing"].items() if k != "variants"}),
         identity=identity,
-        code=code("physlm.probing"),
+        code=code("physlm.knowledge.probing"),
     shell:
         "physlm probe --model-dir {input.model} --model-config {params.model:q} "
         "--probing-config {params.probing:q} --bios {input.bios} --world-dir {input.world} "
@@ -35,14 +35,14 @@ TABLES[PROBES] = [
     for seed in SEEDS
 ]
 FIGURES["p_probing"] = figure(
-    plot="physlm.plots.probing:plot_p_probing",
+    plot="physlm.knowledge.plots.probing:plot_p_probing",
     tables={"probes": PROBES},
     caption="p_probing.rst",
     category="Finding 2",
     data=f"{config['bios']['n_people']:,} people (bioS)",
 )
 FIGURES["q_probing"] = figure(
-    plot="physlm.plots.probing:plot_q_probing",
+    plot="physlm.knowledge.plots.probing:plot_q_probing",
     tables={"probes": PROBES, "knowledge": KNOWLEDGE_METRICS},
     caption="q_probing.rst",
     category="Finding 2",

@@ -18,7 +18,7 @@ for table, runs in TABLES.items():
         conda:
             "../envs/physlm.yaml"
         params:
-            code=code("physlm.artifacts"),
+            code=code("physlm.engine.artifacts"),
         shell:
             "physlm collect {input} --out {output} > {log} 2>&1"
 
@@ -41,12 +41,12 @@ for domain, logs in TRAINING.items():
             "../envs/physlm.yaml"
         params:
             identities=json.dumps([run for _, run in logs]),
-            code=code("physlm.artifacts"),
+            code=code("physlm.engine.artifacts"),
         shell:
             "physlm collect-logs {input} --identities {params.identities:q} --out {output} > {log} 2>&1"
 
     FIGURES[f"training_{domain}"] = figure(
-        plot="physlm.plots.training:plot_training",
+        plot="physlm.engine.training_figure:plot_training",
         tables={"logs": TRAINING_LOGS},
         caption="training.rst",
         category="Training",

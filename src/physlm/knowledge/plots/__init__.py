@@ -1,0 +1,1 @@
+"""Figures of the knowledge domain: one module per finding's figure."""

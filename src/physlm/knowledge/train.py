@@ -1,0 +1,136 @@
+"""The training step for knowledge (Parts 3.1-3.3): pretraining, mixed training, fine-tuning and the
+capacity models, on biographies, QA pairs or both."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from physlm.engine.artifacts import read_scale
+from physlm.engine.config_types import LoraConfig, ModelConfig, TrainConfig
+from physlm.engine.corpus import Documents, bio_documents, qa_documents
+from physlm.engine.fit import start, train_and_save
+from physlm.engine.loop import Stream, build_mixture
+from physlm.engine.provenance import code_hash
+from physlm.engine.scoring import masked_loss
+
+# Held-out QA pairs whose answer loss a knowledge training reports at every checkpoint.
+HELD_OUT_QA = 256
+
+
+def run_scale(
+    prior: dict | None,
+    steps: int,
+    n_layer: int,
+    bios: tuple[Stream, int, pd.DataFrame] | None,
+    qa_people: int,
+) -> dict:
+    """How big the training behind a model was, in the terms the papers state their conditions in.
+
+    `bios` is (stream, windows per step, biography table) when the run trained on biographies: a
+    person's exposures are the passes over that corpus times the biographies each person has. A
+    run from a saved model (`prior`, its scale) is fine-tuning: it keeps the pretraining's people,
+    exposures and steps and adds its own steps.
+    """
+    if prior is not None:
+        return {**prior, "finetune_steps": steps, "qa_train_people": qa_people}
+    stream, count, table = bios
+    copies = len(table) / table["person_id"].nunique()
+    return {
+        "people": int(table["person_id"].nunique()),
+        "qa_train_people": qa_people,
+        "exposures": steps * count / stream.per_epoch * copies,
+        "pretrain_steps": steps,
+        "finetune_steps": 0,
+        "n_layer": n_layer,
+    }
+
+
+def _sources(
+    tokenizer, bios: Path | None, qa: Path | None
+) -> tuple[dict[str, Documents], pd.DataFrame | None, int]:
+    """The documents to train on, by source (biographies first), the biography table and the number
+    of QA-train people."""
+    if bios is None and qa is None:
+        raise ValueError("training needs biographies, QA pairs or both")
+    sources, bio_table, qa_people = {}, None, 0
+    if bios is not None:
+        bio_table = pd.read_parquet(bios)
+        sources["biographies"] = bio_documents(tokenizer, bio_table)
+    if qa is not None:
+        qa_train = pd.read_parquet(qa).query("split == 'train'")
+        sources["QA"] = qa_documents(tokenizer, qa_train)
+        qa_people = int(qa_train["person_id"].nunique())
+    return sources, bio_table, qa_people
+
+
+def _held_out_qa_loss(tokenizer, qa: pd.DataFrame):
+    """The evaluation hook of a training with QA: the answer loss (the fine-tuning loss) on the first
+    HELD_OUT_QA QA pairs of held-out people, the ones QA accuracy is measured on."""
+    documents = qa_documents(tokenizer, qa.query("split == 'test'").head(HELD_OUT_QA))
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+
+    def evaluate(model, step: int) -> list[dict]:
+        model.eval()
+        with torch.no_grad():
+            loss = masked_loss(model, documents, eos, pad)
+        return [{"measure": "QA answer loss, held-out people", "loss": loss}]
+
+    return evaluate
+
+
+def fit_knowledge(
+    *,
+    training_config: TrainConfig,
+    seed: int,
+    checkpoint: Path,
+    out_dir: Path,
+    log: Path,
+    tokenizer_dir: Path | None = None,
+    model_config: ModelConfig | None = None,
+    init_dir: Path | None = None,
+    bios: Path | None = None,
+    qa: Path | None = None,
+    qa_ratio: float = 0.8,
+    epochs: float | None = None,
+    lora_config: LoraConfig | None = None,
+    threads: int = 1,
+) -> None:
+    """Train a model from scratch (`model_config`, `tokenizer_dir`) or from a saved one (`init_dir`)
+    on biographies, QA pairs (their train split) or both mixed with QA share `qa_ratio` of tokens;
+    `epochs` passes over the biographies set the length instead of `training.steps`. With QA, the
+    answer loss on held-out people's QA pairs at every checkpoint goes into the log."""
+    torch.set_num_threads(threads)
+    training = training_config
+    network, tokenizer, context = start(tokenizer_dir, model_config, init_dir, lora_config, seed)
+    sources, bio_table, qa_people = _sources(tokenizer, bios, qa)
+    mixture = build_mixture(list(sources.values()), training.batch_size, qa_ratio, context, seed)
+    if epochs is not None:  # the length follows from the corpus: this many passes over the first source
+        stream, count = mixture[0]
+        training = dataclasses.replace(training, steps=math.ceil(epochs * stream.per_epoch / count))
+    scale = run_scale(
+        read_scale(init_dir) if init_dir is not None else None,
+        training.steps,
+        network.config.num_hidden_layers,
+        (*mixture[0], bio_table) if bio_table is not None else None,
+        qa_people,
+    )
+    settings = dict(training=training, seed=seed, model=model_config, qa_ratio=qa_ratio, lora=lora_config)
+    train_and_save(
+        network=network,
+        tokenizer=tokenizer,
+        mixture=mixture,
+        sources=sources,
+        training=training,
+        run={**settings, "code": code_hash(__name__)},
+        inputs=[p for p in (tokenizer_dir, init_dir, bios, qa) if p is not None],
+        scale=scale,
+        checkpoint=checkpoint,
+        out_dir=out_dir,
+        log=log,
+        evaluate=_held_out_qa_loss(tokenizer, pd.read_parquet(qa)) if qa is not None else None,
+    )

@@ -1,0 +1,155 @@
+"""Training problems drawn while training: every row a new iGSM problem, none repeated.
+
+Part 2.1 generates its data on the fly: at 100K steps of 512 problems nothing is seen twice. A cached
+set cannot do that within a CPU's memory (300,000 tokenized problems took about 6 GB in a training
+process), and a model that meets the same problems again can learn them instead of the task. Here
+row k of the stream is drawn from (seed, k) alone, so the stream needs no storage, a resumed run
+draws what an unbroken run would have, and a retry set (Part 2.2) with the same seed holds the same
+problems as the clean one, with retries written in.
+
+Rows are batched by length: a pool of `POOL_BATCHES` batches is drawn, sorted by length and cut into
+batches, the batches shuffled, so a batch pads to a length close to each row's.
+
+On a GPU the generator would be the bottleneck (a medium problem takes 1-4 ms of Python; a step of
+256 problems trains in tens of milliseconds), so with `workers` the next pool is drawn by that many
+worker processes while the current one trains. The rows are the same with or without workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
+
+import numpy as np
+import pandas as pd
+from transformers import PreTrainedTokenizerFast
+
+from physlm.engine.corpus import Documents
+from physlm.engine.loop import IGNORE
+from physlm.reasoning.igsm import Knobs, ProblemSet, problem_at, prompt
+
+
+def _texts(args: tuple[Knobs, ProblemSet, int, range]) -> pd.DataFrame:
+    """Problems `indices` of a set as a table of their text, question and solution sentences."""
+    knobs, problems, seed, indices = args
+    drawn = [problem_at(knobs, problems, seed, k) for k in indices]
+    return pd.DataFrame(
+        {
+            "text": [" ".join(p.statements) for p in drawn],
+            "question": [p.question_text for p in drawn],
+            "solution": [p.steps for p in drawn],
+        }
+    )
+
+
+def problem_documents(
+    tokenizer: PreTrainedTokenizerFast, problems: pd.DataFrame, solution_only: bool
+) -> Documents:
+    """iGSM problems with their solutions; the loss on the solution only (the statements are random
+    draws, there is nothing to learn in predicting them) or on everything (the paper's pretraining)."""
+    eos = tokenizer.eos_token_id
+    prompts = tokenizer([prompt(t, q) for t, q in zip(problems["text"], problems["question"], strict=True)])
+    solutions = tokenizer([" ".join(steps) for steps in problems["solution"]])
+    ids, masks = [], []
+    for p, s in zip(prompts["input_ids"], solutions["input_ids"], strict=True):
+        ids.append([eos, *p, *s, eos])
+        masks.append([False] + [not solution_only] * len(p) + [True] * (len(s) + 1))
+    return ids, masks
+
+
+class FreshProblems:
+    """The endless stream of training rows (token ids, loss labels) of one problem set's knobs and
+    op mix; `per_epoch` is the number of problems the run will draw (`problems.problems`); `workers`
+    processes draw the next pool ahead (0: drawn here, when needed)."""
+
+    POOL_BATCHES = 50
+
+    def __init__(
+        self,
+        tokenizer,
+        knobs: Knobs,
+        problems: ProblemSet,
+        seed: int,
+        context: int,
+        batch_size: int,
+        solution_only: bool,
+        workers: int = 0,
+    ):
+        self.tokenizer, self.knobs, self.problems, self.seed = tokenizer, knobs, problems, seed
+        self.context, self.batch_size, self.solution_only = context, batch_size, solution_only
+        self.pad = tokenizer.pad_token_id
+        self.per_epoch = problems.problems
+        self.pool_rows = self.POOL_BATCHES * batch_size
+        self._workers = workers
+        self._executor = (
+            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if workers else None
+        )
+        self._next: tuple[int, list[Future]] | None = None
+        self._docs, self._masks, dropped = self._draw(0)
+        self._pool = 0
+        self.mean_length = sum(map(len, self._docs)) / len(self._docs)
+        self.dropped_share = dropped / (dropped + len(self._docs))
+
+    def _draw(self, pool: int) -> tuple[list[list[int]], list[list[bool]], int]:
+        """Pool `pool`'s rows in batch order, and how many problems were dropped. Its problems are
+        indices pool * 2n + j (n rows a pool), j = 0, 1, ...: the first n that fit the context (the
+        paper drops over-length problems)."""
+        n, docs, masks, j = self.pool_rows, [], [], 0
+        while len(docs) < n and j < 2 * n:
+            indices = range(pool * 2 * n + j, pool * 2 * n + min(2 * n, j + n - len(docs)))
+            table = (
+                self._prefetched(pool) if j == 0 else _texts((self.knobs, self.problems, self.seed, indices))
+            )
+            for doc, mask in zip(*problem_documents(self.tokenizer, table, self.solution_only), strict=True):
+                if len(doc) <= self.context:
+                    docs.append(doc)
+                    masks.append(mask)
+            j = indices.stop - pool * 2 * n
+        self._prefetch(pool + 1)
+        if len(docs) < n:
+            raise ValueError(
+                f"most problems of these knobs are longer than the context ({self.context} tokens): "
+                "raise math.model.context or lower the knobs"
+            )
+        rng = np.random.default_rng([self.seed, pool])
+        by_length = sorted(range(n), key=lambda i: len(docs[i]))
+        batches = [by_length[b : b + self.batch_size] for b in range(0, n, self.batch_size)]
+        order = [i for b in rng.permutation(len(batches)) for i in batches[b]]
+        return [docs[i] for i in order], [masks[i] for i in order], j - n
+
+    def _prefetch(self, pool: int) -> None:
+        """With workers: start drawing pool `pool`'s first candidates (problems pool * 2n ..)."""
+        if self._executor is None:
+            return
+        first, n = pool * 2 * self.pool_rows, self.pool_rows
+        chunk = -(-n // self._workers)
+        chunks = [range(a, min(a + chunk, first + n)) for a in range(first, first + n, chunk)]
+        args = (self.knobs, self.problems, self.seed)
+        self._next = (pool, [self._executor.submit(_texts, (*args, c)) for c in chunks])
+
+    def _prefetched(self, pool: int) -> pd.DataFrame:
+        """Pool `pool`'s first n candidates: from the workers if they were drawing it, else here."""
+        if self._next is None or self._next[0] != pool:
+            self._prefetch(pool)
+        if self._next is None:
+            first = pool * 2 * self.pool_rows
+            return _texts((self.knobs, self.problems, self.seed, range(first, first + self.pool_rows)))
+        return pd.concat([f.result() for f in self._next[1]], ignore_index=True)
+
+    def windows(self, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows start .. start+count-1 of the stream, right-padded to the longest, as (ids, labels)."""
+        docs, masks = [], []
+        for k in range(start, start + count):
+            pool, row = divmod(k, self.pool_rows)
+            if pool != self._pool:
+                self._docs, self._masks, _ = self._draw(pool)
+                self._pool = pool
+            docs.append(self._docs[row])
+            masks.append(self._masks[row])
+        width = max(map(len, docs))
+        ids = np.full((count, width), self.pad, dtype=np.int64)
+        labels = np.full((count, width), IGNORE, dtype=np.int64)
+        for r, (doc, mask) in enumerate(zip(docs, masks, strict=True)):
+            ids[r, : len(doc)] = doc
+            labels[r, : len(doc)] = np.where(mask, doc, IGNORE)
+        return ids, labels

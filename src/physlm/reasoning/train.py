@@ -1,0 +1,122 @@
+"""The training step for math (Parts 2.1 and 2.2): a model trained on iGSM problems drawn while it
+trains (none repeated), with learning curves on held-out problems at every checkpoint."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from physlm.engine.artifacts import read_scale
+from physlm.engine.config_types import LoraConfig, ModelConfig, TrainConfig
+from physlm.engine.fit import start, train_and_save
+from physlm.engine.models import pick_device
+from physlm.engine.provenance import code_hash
+from physlm.reasoning.curves import MathCurves
+from physlm.reasoning.igsm import Knobs, ProblemSet
+from physlm.reasoning.problem_stream import FreshProblems
+
+
+def math_scale(prior: dict | None, stream, training: TrainConfig, network) -> dict:
+    """A math model's training in the terms of Part 2.1's conditions, summed over curriculum stages
+    (a run from a saved model continues its predecessor's count)."""
+    prior = prior or {"pretrain_steps": 0, "train_tokens": 0, "stages": 0}
+    return {
+        "train_problems": prior.get("train_problems", 0) + training.steps * training.batch_size,
+        "pretrain_steps": prior["pretrain_steps"] + training.steps,
+        "train_tokens": prior["train_tokens"]
+        + round(training.steps * training.batch_size * stream.mean_length),
+        "stages": prior["stages"] + 1,
+        "n_layer": network.config.num_hidden_layers,
+    }
+
+
+def _math_stream(tokenizer, context, seed, training, knobs, problem_set, solution_only, equal_tokens):
+    """(stream, training): fresh problems of `problem_set`; with `equal_tokens` (retry data), the
+    steps that give the tokens `training.steps` would take on the same problems without retries. On
+    a GPU, worker processes (the job's threads) draw problems ahead: there the generator would be
+    slower than the model; on a CPU it costs under 1% of a step."""
+    workers = torch.get_num_threads() if pick_device().type == "cuda" else 0
+
+    def stream_of(problems: ProblemSet, workers: int = 0) -> FreshProblems:
+        return FreshProblems(
+            tokenizer, knobs, problems, seed, context, training.batch_size, solution_only, workers
+        )
+
+    first = dataclasses.replace(problem_set, problems=training.steps * training.batch_size)
+    stream = stream_of(first, 0 if equal_tokens else workers)
+    print(f"{stream.dropped_share:.1%} of the problems are longer than the context ({context}): dropped")
+    if equal_tokens:
+        clean = stream_of(dataclasses.replace(problem_set, problems=training.batch_size, retry=0.0))
+        steps = max(1, round(training.steps * clean.mean_length / stream.mean_length))
+        print(f"{steps} steps: the tokens of {training.steps} on the same problems without retries")
+        training = dataclasses.replace(training, steps=steps)
+        stream = stream_of(dataclasses.replace(problem_set, problems=steps * training.batch_size), workers)
+    return stream, training
+
+
+def fit_math(
+    *,
+    training_config: TrainConfig,
+    seed: int,
+    checkpoint: Path,
+    out_dir: Path,
+    log: Path,
+    knobs: Knobs,
+    problem_set: ProblemSet,
+    tokenizer_dir: Path | None = None,
+    model_config: ModelConfig | None = None,
+    init_dir: Path | None = None,
+    lora_config: LoraConfig | None = None,
+    solution_only: bool = True,
+    equal_tokens: bool = False,
+    curve_problems: Path | None = None,
+    curves_per_op: int = 20,
+    curves_out: Path | None = None,
+    curves_identity: dict | None = None,
+    threads: int = 1,
+) -> None:
+    """Train a model from scratch (`model_config`, `tokenizer_dir`) or from a saved one (`init_dir`,
+    the curriculum's previous stage) on iGSM problems (`knobs`, `problem_set`: drawn while training,
+    none repeated), one problem per row, the loss on the solution only if `solution_only`; with
+    `equal_tokens` (retry data), as many steps as give the tokens `training.steps` would take on the
+    same problems without retries (Part 2.2). With `curve_problems` (held-out problems), learning
+    curves at every checkpoint on the first `curves_per_op` problems of each op, written to
+    `curves_out` with the columns of `curves_identity` (physlm.reasoning.curves)."""
+    torch.set_num_threads(threads)
+    network, tokenizer, context = start(tokenizer_dir, model_config, init_dir, lora_config, seed)
+    stream, training = _math_stream(
+        tokenizer, context, seed, training_config, knobs, problem_set, solution_only, equal_tokens
+    )
+    evaluate = None
+    if curve_problems is not None:
+        held_out = pd.read_parquet(curve_problems)
+        evaluate = MathCurves(tokenizer, held_out, curves_per_op, problem_set.max_op, batch_size=64)
+    settings = dict(
+        training=training,
+        seed=seed,
+        model=model_config,
+        lora=lora_config,
+        knobs=knobs,
+        problems=problem_set,
+        solution_only=solution_only,
+        equal_tokens=equal_tokens,
+    )
+    train_and_save(
+        network=network,
+        tokenizer=tokenizer,
+        mixture=[(stream, training.batch_size)],
+        sources={"problems": None},
+        training=training,
+        run={**settings, "code": code_hash(__name__)},
+        inputs=[p for p in (tokenizer_dir, init_dir, curve_problems) if p is not None],
+        scale=math_scale(read_scale(init_dir) if init_dir else None, stream, training, network),
+        checkpoint=checkpoint,
+        out_dir=out_dir,
+        log=log,
+        evaluate=evaluate,
+        evaluations_out=curves_out,
+        evaluation_identity=curves_identity,
+    )
