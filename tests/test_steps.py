@@ -7,12 +7,14 @@ from test_train import _config as training_config
 
 from physlm.engine.artifacts import collect, collect_logs
 from physlm.engine.config_types import BiosConfig, ModelConfig, ProbeConfig
+from physlm.engine.fit import TrainingRun
 from physlm.knowledge.biod import BioD
 from physlm.knowledge.capacity import capacity_bits
 from physlm.knowledge.probing import probe
 from physlm.knowledge.qa import evaluate_qa
 from physlm.knowledge.train import fit_knowledge
 from physlm.knowledge.worlds import BioDWorld, load_world, write_biographies, write_tokenizer, write_world
+from physlm.reasoning.curves import CurvesSpec
 from physlm.reasoning.train import fit_math
 
 MODEL = ModelConfig(arch="llama", n_layer=1, n_head=2, d_model=16, context=64)
@@ -29,13 +31,15 @@ def trained(tmp_path_factory):
     write_biographies(world_dir=root / "world", variant="multi2", seed=0, out=root / "bios.parquet")
     write_tokenizer(world_dir=root / "world", out_dir=root / "tok")
     fit_knowledge(
-        training_config=TRAINING,
-        seed=0,
-        checkpoint=root / "c.pt",
-        out_dir=root / "model",
-        log=root / "log.parquet",
-        tokenizer_dir=root / "tok",
-        model_config=MODEL,
+        TrainingRun(
+            training=TRAINING,
+            seed=0,
+            checkpoint=root / "c.pt",
+            out_dir=root / "model",
+            log=root / "log.parquet",
+            tokenizer_dir=root / "tok",
+            model=MODEL,
+        ),
         bios=root / "bios.parquet",
     )
     return root
@@ -98,12 +102,14 @@ def test_a_fine_tune_logs_the_answer_loss_of_held_out_people_at_each_checkpoint(
     from physlm.engine.scoring import masked_loss
 
     fit_knowledge(
-        training_config=training_config(steps=12, batch_size=4, checkpoint_every=5, log_every=1),
-        seed=0,
-        checkpoint=tmp_path / "c.pt",
-        out_dir=tmp_path / "model",
-        log=tmp_path / "log.parquet",
-        init_dir=trained / "model",
+        TrainingRun(
+            training=training_config(steps=12, batch_size=4, checkpoint_every=5, log_every=1),
+            seed=0,
+            checkpoint=tmp_path / "c.pt",
+            out_dir=tmp_path / "model",
+            log=tmp_path / "log.parquet",
+            init_dir=trained / "model",
+        ),
         qa=trained / "qa.parquet",
     )
     log = pd.read_parquet(tmp_path / "log.parquet")
@@ -152,22 +158,26 @@ def test_retry_data_trains_for_the_tokens_of_clean_data(tmp_path):
     shape = ModelConfig(arch="llama", n_layer=1, n_head=2, d_model=16, context=256)
     for name, retry in (("clean", 0.0), ("retry", 0.5)):
         fit_math(
-            training_config=training_config(
-                steps=40, batch_size=4, warmup_steps=2, weight_decay=0.0, checkpoint_every=20
+            TrainingRun(
+                training=training_config(
+                    steps=40, batch_size=4, warmup_steps=2, weight_decay=0.0, checkpoint_every=20
+                ),
+                seed=0,
+                checkpoint=tmp_path / f"{name}.pt",
+                out_dir=tmp_path / name,
+                log=tmp_path / f"{name}.log.parquet",
+                tokenizer_dir=tmp_path / "tok",
+                model=shape,
             ),
-            seed=0,
-            checkpoint=tmp_path / f"{name}.pt",
-            out_dir=tmp_path / name,
-            log=tmp_path / f"{name}.log.parquet",
-            tokenizer_dir=tmp_path / "tok",
-            model_config=shape,
             knobs=knobs,
             problem_set=igsm.ProblemSet("train", 1, 4, retry=retry),
             equal_tokens=retry > 0,
-            curve_problems=tmp_path / "test.parquet",
-            curves_per_op=1,
-            curves_out=tmp_path / f"{name}.curves.parquet",
-            curves_identity={"data": name},
+            curves=CurvesSpec(
+                problems=tmp_path / "test.parquet",
+                per_op=1,
+                out=tmp_path / f"{name}.curves.parquet",
+                identity={"data": name},
+            ),
         )
     curves = pd.read_parquet(tmp_path / "clean.curves.parquet")
     # checkpoint_every 20 of 40 steps: curves at steps 20 and 40, both greedy measures on ops 1-4

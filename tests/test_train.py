@@ -15,6 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from physlm.engine.config_types import ModelConfig, TrainConfig
 from physlm.engine.corpus import bio_documents
+from physlm.engine.fit import TrainingRun
 from physlm.engine.loop import (
     IGNORE,
     Stream,
@@ -352,15 +353,17 @@ def test_the_resume_fingerprint_covers_seed_code_and_input_contents(unbroken, tm
 
     def fingerprint(seed=0, out="a", threads=1):
         physlm.knowledge.train.fit_knowledge(
-            training_config=_config(steps=10, log_every=5),
-            seed=seed,
-            checkpoint=tmp_path / out / "ckpt",
-            out_dir=tmp_path / out / "model",
-            log=tmp_path / out / "log.parquet",
-            tokenizer_dir=unbroken / "tok",
-            model_config=ModelConfig("gpt2", 1, 2, 16, 32),
+            TrainingRun(
+                training=_config(steps=10, log_every=5),
+                seed=seed,
+                checkpoint=tmp_path / out / "ckpt",
+                out_dir=tmp_path / out / "model",
+                log=tmp_path / out / "log.parquet",
+                tokenizer_dir=unbroken / "tok",
+                model=ModelConfig("gpt2", 1, 2, 16, 32),
+                threads=threads,
+            ),
             bios=bios,
-            threads=threads,
         )
         return seen[-1]
 

@@ -344,25 +344,49 @@ def missing_inputs(args: dict) -> list[str]:
     return missing
 
 
-# Options only a math training takes, and options only a knowledge training takes.
-MATH_ONLY = ("knobs", "problem_set", "solution_only", "equal_tokens", "curve_problems", "curves_per_op")
-MATH_ONLY += ("curves_out", "curves_identity")
-KNOWLEDGE_ONLY = ("bios", "qa", "qa_ratio", "epochs")
+# The options every training takes (physlm.engine.fit.TrainingRun's fields, by option name).
+RUN_OPTIONS = {
+    "training_config": "training",
+    "seed": "seed",
+    "checkpoint": "checkpoint",
+    "out_dir": "out_dir",
+    "log": "log",
+    "tokenizer_dir": "tokenizer_dir",
+    "model_config": "model",
+    "init_dir": "init_dir",
+    "lora_config": "lora",
+    "threads": "threads",
+}
+CURVE_OPTIONS = {"curve_problems": "problems", "curves_out": "out", "curves_per_op": "per_op"}
+CURVE_OPTIONS |= {"curves_identity": "identity"}
+KNOWLEDGE_OPTIONS = ("bios", "qa", "qa_ratio", "epochs")
 
 
 def train(**options) -> None:
     """Step `train`: iGSM problems (--problems-config) go to the math training, biographies and QA
     pairs to the knowledge one (two modules, so that each domain's trainings rerun only on its own
     code's edits)."""
+    from physlm.engine.fit import TrainingRun
+
+    run = TrainingRun(**{field: options.pop(option) for option, field in RUN_OPTIONS.items()})
     if options["problem_set"] is None:
         from physlm.knowledge.train import fit_knowledge
 
-        return fit_knowledge(**{k: v for k, v in options.items() if k not in MATH_ONLY})
+        return fit_knowledge(run, **{k: options[k] for k in KNOWLEDGE_OPTIONS})
     if options["bios"] is not None or options["qa"] is not None:
         raise ValueError("math problems are trained on alone: drop the biographies and QA pairs")
+    from physlm.reasoning.curves import CurvesSpec
     from physlm.reasoning.train import fit_math
 
-    return fit_math(**{k: v for k, v in options.items() if k not in KNOWLEDGE_ONLY})
+    curves = {field: options.pop(option) for option, field in CURVE_OPTIONS.items()}
+    return fit_math(
+        run,
+        knobs=options["knobs"],
+        problem_set=options["problem_set"],
+        solution_only=options["solution_only"],
+        equal_tokens=options["equal_tokens"],
+        curves=CurvesSpec(**curves) if curves["problems"] is not None else None,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

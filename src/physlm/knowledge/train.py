@@ -11,9 +11,8 @@ import pandas as pd
 import torch
 
 from physlm.engine.artifacts import read_scale
-from physlm.engine.config_types import LoraConfig, ModelConfig, TrainConfig
 from physlm.engine.corpus import Documents, bio_documents, qa_documents
-from physlm.engine.fit import start, train_and_save
+from physlm.engine.fit import TrainingRun, start, train_and_save
 from physlm.engine.loop import Stream, build_mixture
 from physlm.engine.provenance import code_hash
 from physlm.engine.scoring import masked_loss
@@ -84,53 +83,40 @@ def _held_out_qa_loss(tokenizer, qa: pd.DataFrame):
 
 
 def fit_knowledge(
+    run: TrainingRun,
     *,
-    training_config: TrainConfig,
-    seed: int,
-    checkpoint: Path,
-    out_dir: Path,
-    log: Path,
-    tokenizer_dir: Path | None = None,
-    model_config: ModelConfig | None = None,
-    init_dir: Path | None = None,
     bios: Path | None = None,
     qa: Path | None = None,
     qa_ratio: float = 0.8,
     epochs: float | None = None,
-    lora_config: LoraConfig | None = None,
-    threads: int = 1,
 ) -> None:
-    """Train a model from scratch (`model_config`, `tokenizer_dir`) or from a saved one (`init_dir`)
-    on biographies, QA pairs (their train split) or both mixed with QA share `qa_ratio` of tokens;
-    `epochs` passes over the biographies set the length instead of `training.steps`. With QA, the
-    answer loss on held-out people's QA pairs at every checkpoint goes into the log."""
-    torch.set_num_threads(threads)
-    training = training_config
-    network, tokenizer, context = start(tokenizer_dir, model_config, init_dir, lora_config, seed)
+    """Train a model (`run`: from scratch or from a saved one) on biographies, QA pairs (their train
+    split) or both mixed with QA share `qa_ratio` of tokens; `epochs` passes over the biographies set
+    the length instead of `run.training.steps`. With QA, the answer loss on held-out people's QA
+    pairs at every checkpoint goes into the log."""
+    network, tokenizer, context = start(run)
+    training = run.training
     sources, bio_table, qa_people = _sources(tokenizer, bios, qa)
-    mixture = build_mixture(list(sources.values()), training.batch_size, qa_ratio, context, seed)
+    mixture = build_mixture(list(sources.values()), training.batch_size, qa_ratio, context, run.seed)
     if epochs is not None:  # the length follows from the corpus: this many passes over the first source
         stream, count = mixture[0]
         training = dataclasses.replace(training, steps=math.ceil(epochs * stream.per_epoch / count))
     scale = run_scale(
-        read_scale(init_dir) if init_dir is not None else None,
+        read_scale(run.init_dir) if run.init_dir is not None else None,
         training.steps,
         network.config.num_hidden_layers,
         (*mixture[0], bio_table) if bio_table is not None else None,
         qa_people,
     )
-    settings = dict(training=training, seed=seed, model=model_config, qa_ratio=qa_ratio, lora=lora_config)
     train_and_save(
+        run,
         network=network,
         tokenizer=tokenizer,
         mixture=mixture,
         sources=sources,
         training=training,
-        run={**settings, "code": code_hash(__name__)},
-        inputs=[p for p in (tokenizer_dir, init_dir, bios, qa) if p is not None],
+        settings=run.settings(training=training, qa_ratio=qa_ratio, code=code_hash(__name__)),
+        inputs=run.inputs(bios, qa),
         scale=scale,
-        checkpoint=checkpoint,
-        out_dir=out_dir,
-        log=log,
         evaluate=_held_out_qa_loss(tokenizer, pd.read_parquet(qa)) if qa is not None else None,
     )

@@ -24,6 +24,7 @@ The roles of a solution's tokens ("Define A's B as g; R = W + B = 13 + 7 = 20; s
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -239,6 +240,17 @@ def constant_lookups(model, tokenizer, problems: pd.DataFrame, batch_size: int =
 
 def _first_per_op(problems: pd.DataFrame, per_op: int) -> pd.DataFrame:
     return problems.groupby("op", sort=True).head(per_op).reset_index(drop=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class CurvesSpec:
+    """Learning curves a math training takes at every checkpoint: on the first `per_op` of the
+    held-out `problems` of each op, written to `out` with the columns of `identity`."""
+
+    problems: Path
+    out: Path
+    per_op: int = 20
+    identity: dict = dataclasses.field(default_factory=dict)
 
 
 class MathCurves:

@@ -4,17 +4,16 @@ trains (none repeated), with learning curves on held-out problems at every check
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pandas as pd
 import torch
 
 from physlm.engine.artifacts import read_scale
-from physlm.engine.config_types import LoraConfig, ModelConfig, TrainConfig
-from physlm.engine.fit import start, train_and_save
+from physlm.engine.config_types import TrainConfig
+from physlm.engine.fit import TrainingRun, start, train_and_save
 from physlm.engine.models import pick_device
 from physlm.engine.provenance import code_hash
-from physlm.reasoning.curves import MathCurves
+from physlm.reasoning.curves import CurvesSpec, MathCurves
 from physlm.reasoning.igsm import Knobs, ProblemSet
 from physlm.reasoning.problem_stream import FreshProblems
 
@@ -58,65 +57,47 @@ def _math_stream(tokenizer, context, seed, training, knobs, problem_set, solutio
 
 
 def fit_math(
+    run: TrainingRun,
     *,
-    training_config: TrainConfig,
-    seed: int,
-    checkpoint: Path,
-    out_dir: Path,
-    log: Path,
     knobs: Knobs,
     problem_set: ProblemSet,
-    tokenizer_dir: Path | None = None,
-    model_config: ModelConfig | None = None,
-    init_dir: Path | None = None,
-    lora_config: LoraConfig | None = None,
     solution_only: bool = True,
     equal_tokens: bool = False,
-    curve_problems: Path | None = None,
-    curves_per_op: int = 20,
-    curves_out: Path | None = None,
-    curves_identity: dict | None = None,
-    threads: int = 1,
+    curves: CurvesSpec | None = None,
 ) -> None:
-    """Train a model from scratch (`model_config`, `tokenizer_dir`) or from a saved one (`init_dir`,
-    the curriculum's previous stage) on iGSM problems (`knobs`, `problem_set`: drawn while training,
-    none repeated), one problem per row, the loss on the solution only if `solution_only`; with
-    `equal_tokens` (retry data), as many steps as give the tokens `training.steps` would take on the
-    same problems without retries (Part 2.2). With `curve_problems` (held-out problems), learning
-    curves at every checkpoint on the first `curves_per_op` problems of each op, written to
-    `curves_out` with the columns of `curves_identity` (physlm.reasoning.curves)."""
-    torch.set_num_threads(threads)
-    network, tokenizer, context = start(tokenizer_dir, model_config, init_dir, lora_config, seed)
+    """Train a model (`run`: from scratch, or from the curriculum's previous stage) on iGSM problems
+    (`knobs`, `problem_set`: drawn while training, none repeated), one problem per row, the loss on
+    the solution only if `solution_only`; with `equal_tokens` (retry data), as many steps as give the
+    tokens `run.training.steps` would take on the same problems without retries (Part 2.2). With
+    `curves`, learning curves on its held-out problems at every checkpoint
+    (physlm.reasoning.curves)."""
+    network, tokenizer, context = start(run)
     stream, training = _math_stream(
-        tokenizer, context, seed, training_config, knobs, problem_set, solution_only, equal_tokens
+        tokenizer, context, run.seed, run.training, knobs, problem_set, solution_only, equal_tokens
     )
     evaluate = None
-    if curve_problems is not None:
-        held_out = pd.read_parquet(curve_problems)
-        evaluate = MathCurves(tokenizer, held_out, curves_per_op, problem_set.max_op, batch_size=64)
-    settings = dict(
+    if curves is not None:
+        held_out = pd.read_parquet(curves.problems)
+        evaluate = MathCurves(tokenizer, held_out, curves.per_op, problem_set.max_op, batch_size=64)
+    settings = run.settings(
         training=training,
-        seed=seed,
-        model=model_config,
-        lora=lora_config,
         knobs=knobs,
         problems=problem_set,
         solution_only=solution_only,
         equal_tokens=equal_tokens,
+        code=code_hash(__name__),
     )
     train_and_save(
+        run,
         network=network,
         tokenizer=tokenizer,
         mixture=[(stream, training.batch_size)],
         sources={"problems": None},
         training=training,
-        run={**settings, "code": code_hash(__name__)},
-        inputs=[p for p in (tokenizer_dir, init_dir, curve_problems) if p is not None],
-        scale=math_scale(read_scale(init_dir) if init_dir else None, stream, training, network),
-        checkpoint=checkpoint,
-        out_dir=out_dir,
-        log=log,
+        settings=settings,
+        inputs=run.inputs(curves.problems if curves else None),
+        scale=math_scale(read_scale(run.init_dir) if run.init_dir else None, stream, training, network),
         evaluate=evaluate,
-        evaluations_out=curves_out,
-        evaluation_identity=curves_identity,
+        evaluations_out=curves.out if curves else None,
+        evaluation_identity=curves.identity if curves else None,
     )
