@@ -155,7 +155,8 @@ def _train_step(steps) -> None:
     p.add_argument("--log", type=Written, required=True, help="Parquet of loss and tokens/s")
 
 
-def _measure_steps(steps) -> None:
+def _knowledge_measure_steps(steps) -> None:
+    """The measuring steps of the knowledge domain: QA and tasks, probes, bits."""
     p = _step(steps, "evaluate", "physlm.knowledge.qa:evaluate_qa", "QA accuracy and bio recall")
     p.add_argument("--model-dir", type=Path, required=True)
     p.add_argument("--qa", type=Path, required=True)
@@ -170,6 +171,30 @@ def _measure_steps(steps) -> None:
     p.add_argument("--batch-size", type=int, default=256)
     _metrics_options(p)
 
+    p = _step(
+        steps, "probe", "physlm.knowledge.probing:probe", "P- and Q-probe a model against its random init"
+    )
+    p.add_argument("--model-dir", type=Path, required=True, help="a pretrained model")
+    p.add_argument("--model-config", type=decoder(ModelConfig), required=True, help="its shape")
+    p.add_argument("--probing-config", type=decoder(ProbeConfig), required=True)
+    p.add_argument("--bios", type=Path, required=True, help="the biographies the model was trained on")
+    p.add_argument("--world-dir", type=Path, required=True)
+    p.add_argument("--seed", type=int, required=True)
+    _metrics_options(p)
+
+    p = _step(
+        steps, "capacity-bits", "physlm.knowledge.capacity:capacity_bits", "bits of knowledge per parameter"
+    )
+    p.add_argument("--model-dir", type=Path, required=True)
+    p.add_argument("--bios", type=Path, required=True, help="the biographies the model was trained on")
+    p.add_argument("--world-dir", type=Path, required=True)
+    p.add_argument("--quantization", nargs="+", default=["none", "int8", "int4"])
+    p.add_argument("--batch-size", type=int, default=64, help="biographies scored in one forward pass")
+    _metrics_options(p)
+
+
+def _math_measure_steps(steps) -> None:
+    """The measuring steps of the reasoning domain: solving, curves, probes, attention, decoding."""
     p = _step(steps, "evaluate-math", "physlm.reasoning.solve:evaluate_math", "solve iGSM problems, judged")
     p.add_argument("--model-dir", type=Path, required=True)
     p.add_argument("--problems", type=Path, required=True, help="held-out problems (test split)")
@@ -212,6 +237,11 @@ def _measure_steps(steps) -> None:
     p.add_argument("--seed", type=int, required=True, help="seed of the random-init model")
     _metrics_options(p)
 
+    _mistake_steps(steps)
+
+
+def _mistake_steps(steps) -> None:
+    """The steps of finding 3: the mistake probe, and decoding that uses it."""
     p = _step(
         steps,
         "mistake-probe",
@@ -246,27 +276,9 @@ def _measure_steps(steps) -> None:
     p.add_argument("--solutions-out", type=Written, required=True, help="every judged solution per decoder")
     _metrics_options(p)
 
-    p = _step(
-        steps, "probe", "physlm.knowledge.probing:probe", "P- and Q-probe a model against its random init"
-    )
-    p.add_argument("--model-dir", type=Path, required=True, help="a pretrained model")
-    p.add_argument("--model-config", type=decoder(ModelConfig), required=True, help="its shape")
-    p.add_argument("--probing-config", type=decoder(ProbeConfig), required=True)
-    p.add_argument("--bios", type=Path, required=True, help="the biographies the model was trained on")
-    p.add_argument("--world-dir", type=Path, required=True)
-    p.add_argument("--seed", type=int, required=True)
-    _metrics_options(p)
 
-    p = _step(
-        steps, "capacity-bits", "physlm.knowledge.capacity:capacity_bits", "bits of knowledge per parameter"
-    )
-    p.add_argument("--model-dir", type=Path, required=True)
-    p.add_argument("--bios", type=Path, required=True, help="the biographies the model was trained on")
-    p.add_argument("--world-dir", type=Path, required=True)
-    p.add_argument("--quantization", nargs="+", default=["none", "int8", "int4"])
-    p.add_argument("--batch-size", type=int, default=64, help="biographies scored in one forward pass")
-    _metrics_options(p)
-
+def _collect_steps(steps) -> None:
+    """Steps that gather a kind of table from every run."""
     p = _step(steps, "collect", "physlm.engine.artifacts:collect", "concatenate metrics tables of one kind")
     p.add_argument("tables", type=Path, nargs="+")
     p.add_argument("--out", type=Written, required=True)
@@ -325,7 +337,8 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="physlm", description=__doc__, allow_abbrev=False)
     top.add_argument("--version", action="version", version=__version__)
     steps = top.add_subparsers(dest="step", required=True)
-    for add in (_data_steps, _train_step, _measure_steps, _result_steps):
+    measure = (_knowledge_measure_steps, _math_measure_steps, _collect_steps)
+    for add in (_data_steps, _train_step, *measure, _result_steps):
         add(steps)
     return top
 

@@ -223,6 +223,25 @@ def together_rate(
     return sum(rate[0] for rate in rates), rates[0][1], max(rate[2] for rate in rates)
 
 
+def _training_runs(
+    shape: Shape, steps: int, warmup: int, together: int, threads: int, compile_mode: str | None
+) -> dict:
+    """The implementations timed on `shape`, by name: each a function that returns its rate."""
+    quiet = partial(pipeline_rate, log=lambda line: None)
+    runs = {
+        "pipeline": partial(quiet, shape, steps, warmup),
+        "reference": partial(reference_rate, shape, steps, warmup),
+    }
+    if compile_mode:
+        compiled = f"compiled {compile_mode}"
+        runs[f"pipeline, {compiled}"] = partial(quiet, shape, steps, warmup, compile_mode=compile_mode)
+        runs[f"reference, {compiled}"] = partial(reference_rate, shape, steps, warmup, compile_mode)
+    if together > 1 and shape.name.startswith("capacity"):
+        at_once = partial(together_rate, shape, steps, warmup, together, threads)
+        runs[f"pipeline, {together} at once"] = at_once
+    return runs
+
+
 def training_rows(
     shapes: list[Shape],
     steps: int,
@@ -244,20 +263,9 @@ def training_rows(
     shared machine's speed drifts from minute to minute; rates timed minutes apart can differ by
     more than the implementations do, a ratio within one round much less."""
     rows = []
-    quiet = partial(pipeline_rate, log=lambda line: None)
+    compiled = f"compiled {compile_mode}"
     for shape in shapes:
-        runs = {
-            "pipeline": partial(quiet, shape, steps, warmup),
-            "reference": partial(reference_rate, shape, steps, warmup),
-        }
-        compiled = f"compiled {compile_mode}"
-        if compile_mode:
-            runs[f"pipeline, {compiled}"] = partial(quiet, shape, steps, warmup, compile_mode=compile_mode)
-            runs[f"reference, {compiled}"] = partial(reference_rate, shape, steps, warmup, compile_mode)
-        if together > 1 and shape.name.startswith("capacity"):
-            runs[f"pipeline, {together} at once"] = partial(
-                together_rate, shape, steps, warmup, together, threads
-            )
+        runs = _training_runs(shape, steps, warmup, together, threads, compile_mode)
         rounds = [{name: run() for name, run in runs.items()} for _ in range(repeats)]
         m = shape.model
         for implementation in runs:
@@ -288,6 +296,45 @@ def training_rows(
     return rows
 
 
+def evaluation_rows(
+    settings: dict,
+    shapes: list[Shape],
+    people,
+    knowledge_tokenizer,
+    math_tokenizer,
+    questions: int,
+    problems: int,
+) -> list[dict]:
+    """QA questions per second on the knowledge shape (`questions` of `people`), and solutions and
+    generated tokens per second on the math shape (`problems` test problems of the last stage's knobs)."""
+    from physlm.reasoning.igsm import Knobs, ProblemSet, make_set
+
+    knowledge, math = shapes[0], shapes[1]
+    qa_per_s = qa_rate(knowledge, knowledge_tokenizer, people, questions, settings["evaluate"]["batch_size"])
+    test = ProblemSet("test", problems, settings["math"]["test"]["max_op"], op_distribution="each")
+    table, _ = make_set(Knobs(**settings["math"]["curriculum"][-1]["knobs"]), test, seed=0)
+    per_s = solution_rate(math, math_tokenizer, table, settings["math"]["evaluate"]["batch_size"])
+    return [
+        {
+            "measure": "evaluation",
+            "shape": shape.name,
+            "implementation": "pipeline",
+            "unit": unit,
+            "per_s": rate,
+        }
+        for shape, unit, rate in [
+            (knowledge, "QA questions", qa_per_s),
+            (math, "solutions", per_s[0]),
+            (math, "generated tokens", per_s[1]),
+        ]
+    ]
+
+
+# The columns `physlm bench` prints.
+SHOWN = ["measure", "shape", "implementation", "unit", "per_s", "vs_reference", "flops_per_s", "peak_share"]
+SHOWN += ["warmup_s"]
+
+
 def bench(
     *,
     config: Path,
@@ -310,7 +357,7 @@ def bench(
     from physlm.engine.artifacts import write_table
     from physlm.engine.tokenizer import build_tokenizer
     from physlm.knowledge.bios import lexicon, make_people
-    from physlm.reasoning.igsm import Knobs, ProblemSet, make_set, make_tokenizer
+    from physlm.reasoning.igsm import make_tokenizer
 
     if steps % warmup:
         raise ValueError(f"--steps ({steps}) must be a multiple of --warmup ({warmup})")
@@ -327,44 +374,14 @@ def bench(
     print(f"{device}, {threads} threads, matmul peak: {peaks}", flush=True)
     shapes = config_shapes(settings, len(knowledge_tokenizer), len(math_tokenizer))
     rows = training_rows(shapes, steps, warmup, peaks[peak_dtype], together, threads, compile_mode, repeats)
-    knowledge, math = shapes[0], shapes[1]
-    qa_per_s = qa_rate(knowledge, knowledge_tokenizer, people, questions, settings["evaluate"]["batch_size"])
-    test = ProblemSet("test", problems, settings["math"]["test"]["max_op"], op_distribution="each")
-    table, _ = make_set(Knobs(**settings["math"]["curriculum"][-1]["knobs"]), test, seed=0)
-    per_s = solution_rate(math, math_tokenizer, table, settings["math"]["evaluate"]["batch_size"])
-    for shape, unit, rate in [
-        (knowledge, "QA questions", qa_per_s),
-        (math, "solutions", per_s[0]),
-        (math, "generated tokens", per_s[1]),
-    ]:
-        rows.append(
-            {
-                "measure": "evaluation",
-                "shape": shape.name,
-                "implementation": "pipeline",
-                "unit": unit,
-                "per_s": rate,
-            }
-        )
+    rows += evaluation_rows(
+        settings, shapes, people, knowledge_tokenizer, math_tokenizer, questions, problems
+    )
     result = pd.DataFrame(rows).assign(
         device=str(device),
         threads=threads,
         peak_dtype=peak_dtype,
         **{f"matmul_{k}_flops_per_s": v for k, v in peaks.items()},
     )
-    print(
-        result[
-            [
-                "measure",
-                "shape",
-                "implementation",
-                "unit",
-                "per_s",
-                "vs_reference",
-                "flops_per_s",
-                "peak_share",
-                "warmup_s",
-            ]
-        ].to_markdown(index=False, floatfmt=",.3g")
-    )
+    print(result[SHOWN].to_markdown(index=False, floatfmt=",.3g"))
     write_table(result, out)

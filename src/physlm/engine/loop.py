@@ -276,6 +276,49 @@ def _evaluated(evaluate, model, step: int) -> list[dict]:
     return rows
 
 
+def _optimizer_step(forward, model, optimizer, mixture, step: int, cfg, use_bf16: bool):
+    """One optimizer step on the step's windows of every source, at the step's learning rate:
+    (loss, gradient norm before clipping, tokens)."""
+    device = next(model.parameters()).device
+    batches = [stream.windows(step * count, count) for stream, count in mixture if count]
+    ids = to_device(np.concatenate([b[0] for b in batches]), device)
+    labels = to_device(np.concatenate([b[1] for b in batches]), device)
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate(step, cfg)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+        # use_cache=False: transformers otherwise fills a KV cache that training throws away
+        loss = forward(input_ids=ids, labels=labels, use_cache=False).loss
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # read only when logged
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss, grad_norm, ids.numel()
+
+
+def _with_weights(state: dict, model, optimizer) -> dict:
+    """A checkpoint: `state` (step, log rows, evaluations, fingerprint) with the weights, the
+    optimizer's state and the RNG's."""
+    return {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "rng": torch.get_rng_state(),
+        **state,
+    }
+
+
+def _log_row(step: int, loss, lr: float, grad_norm, rate: float, n_params: int) -> dict:
+    """A row of the loss log: the step's loss, learning rate, gradient norm before clipping,
+    tokens/s and model TFLOP/s (6 FLOPs per parameter per token)."""
+    return {
+        "step": step,
+        "loss": loss.item(),
+        "lr": lr,
+        "grad_norm": grad_norm.item(),
+        "tokens_per_s": rate,
+        "model_tflops_per_s": 6 * n_params * rate / 1e12,
+    }
+
+
 def _train(
     model,
     mixture,
@@ -302,31 +345,13 @@ def _train(
     tokens, clock = 0, time.perf_counter()
     began = clock
     for step in range(start, cfg.steps):
-        batches = [stream.windows(step * count, count) for stream, count in mixture if count]
-        ids = to_device(np.concatenate([b[0] for b in batches]), device)
-        labels = to_device(np.concatenate([b[1] for b in batches]), device)
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, cfg)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            # use_cache=False: transformers otherwise fills a KV cache that training throws away
-            loss = forward(input_ids=ids, labels=labels, use_cache=False).loss
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # read only when logged
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        tokens += ids.numel()
+        loss, grad_norm, n_tokens = _optimizer_step(forward, model, optimizer, mixture, step, cfg, use_bf16)
+        tokens += n_tokens
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
             now = time.perf_counter()
             rate = tokens / (now - clock)
-            row = {
-                "step": done,
-                "loss": loss.item(),
-                "lr": learning_rate(step, cfg),
-                "grad_norm": grad_norm.item(),
-                "tokens_per_s": rate,
-                "model_tflops_per_s": 6 * n_params * rate / 1e12,
-            }
+            row = _log_row(done, loss, learning_rate(step, cfg), grad_norm, rate, n_params)
             rows.append(row)
             _write_events(events, [row], [])
             left = _time_left((now - began) / (done - start) * (cfg.steps - done))
@@ -341,18 +366,8 @@ def _train(
             _write_events(events, [], evaluated)
         stop = flag.signum is not None and done < cfg.steps
         if stop or (done % cfg.checkpoint_every == 0 and done < cfg.steps):
-            _save_checkpoint(
-                checkpoint,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "rng": torch.get_rng_state(),
-                    "step": done,
-                    "rows": rows,
-                    "evaluations": evaluations,
-                    "fingerprint": fingerprint,
-                },
-            )
+            state = {"step": done, "rows": rows, "evaluations": evaluations, "fingerprint": fingerprint}
+            _save_checkpoint(checkpoint, _with_weights(state, model, optimizer))
         if stop:
             name = signal.Signals(flag.signum).name
             log(f"{name}: checkpoint saved at step {done}, exiting; rerun to resume")

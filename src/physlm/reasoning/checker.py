@@ -219,6 +219,33 @@ def _operand(token: str, letters: dict[str, int]) -> tuple[int, str | None]:
     return (int(token), None) if token.isdigit() else (letters[token], token)
 
 
+def _clause_value(parts: list[str], local: dict[str, int], used: list[str]) -> tuple[int | None, str | None]:
+    """(value, None) of one clause split at " = " ("g = 6", "g = W = 13", "R = W + B = 13 + 7 = 20")
+    from the letters in `local`, adding the letters it reads to `used`; or (None, the error)."""
+    try:
+        if len(parts) == 2:  # "g = 6"
+            return (int(parts[1]), None) if parts[1].isdigit() else (None, FORMAT)
+        if len(parts) == 3:  # "g = W = 13"
+            value, named = _operand(parts[1], local)
+            used.append(named)
+            return (value, None) if str(value) == parts[2] else (None, ARITHMETIC)
+        if len(parts) == 4:  # "R = W + B = 13 + 7 = 20"
+            sym, num = parts[1].split(" "), parts[2].split(" ")
+            if len(sym) != 3 or len(num) != 3 or sym[1] != num[1] or sym[1] not in "+-*":
+                return None, FORMAT
+            (a, name_a), (b, name_b) = _operand(sym[0], local), _operand(sym[2], local)
+            used += [name_a, name_b]
+            if [str(a), str(b)] != [num[0], num[2]]:
+                return None, ARITHMETIC
+            value = {"+": a + b, "-": a - b, "*": a * b}[sym[1]] % MOD
+            return (value, None) if str(value) == parts[3] else (None, ARITHMETIC)
+        return None, FORMAT
+    except KeyError:
+        return None, UNDEFINED_OPERAND
+    except ValueError:
+        return None, FORMAT
+
+
 def _judge_step(text: str, problem: Problem, letters: dict[str, int], defined: dict[str, str]) -> Step:
     """Judge one sentence given the letters (-> values) and parameters (-> letters) defined so far;
     on success records the step's letter and parameter."""
@@ -256,33 +283,9 @@ def _judge_step(text: str, problem: Problem, letters: dict[str, int], defined: d
             return verdict(FORMAT)
         if (target != var) if last else (target in local or target == var):
             return verdict(UNDEFINED_OPERAND)
-        try:
-            if len(parts) == 2:  # "g = 6"
-                if not parts[1].isdigit():
-                    return verdict(FORMAT)
-                value = int(parts[1])
-            elif len(parts) == 3:  # "g = W = 13"
-                value, named = _operand(parts[1], local)
-                used.append(named)
-                if str(value) != parts[2]:
-                    return verdict(ARITHMETIC)
-            elif len(parts) == 4:  # "R = W + B = 13 + 7 = 20"
-                sym, num = parts[1].split(" "), parts[2].split(" ")
-                if len(sym) != 3 or len(num) != 3 or sym[1] != num[1] or sym[1] not in "+-*":
-                    return verdict(FORMAT)
-                (a, name_a), (b, name_b) = _operand(sym[0], local), _operand(sym[2], local)
-                used += [name_a, name_b]
-                if [str(a), str(b)] != [num[0], num[2]]:
-                    return verdict(ARITHMETIC)
-                value = {"+": a + b, "-": a - b, "*": a * b}[sym[1]] % MOD
-                if str(value) != parts[3]:
-                    return verdict(ARITHMETIC)
-            else:
-                return verdict(FORMAT)
-        except KeyError:
-            return verdict(UNDEFINED_OPERAND)
-        except ValueError:
-            return verdict(FORMAT)
+        value, error = _clause_value(parts, local, used)
+        if error:
+            return verdict(error)
         local[target] = value
     param_of = {letter: param for param, letter in defined.items()}
     operands = {param_of[letter] for letter in used if letter in param_of}

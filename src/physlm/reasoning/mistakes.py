@@ -269,31 +269,29 @@ def mistake_probe(
         if name == "probe":
             probe_out.parent.mkdir(parents=True, exist_ok=True)
             torch.save(probe.state_dict(), probe_out)
-            random_labels = steps.loc[held_out, "wrong"].to_numpy()
-            held_ids, held_starts = encode(tokenizer, problems, steps[held_out])
+            random_steps = steps[held_out]
+    held_ids, held_starts = encode(tokenizer, problems, random_steps)
     entropy, top = uncertainty(trained, held_ids, held_starts, pad)
     flags[RANDOM_PARAMETER] |= {"entropy": entropy, "1 - top probability": top}
     entropy, top = uncertainty(trained, own_ids, own_starts, pad)
     flags[MODEL_MISTAKES] |= {"entropy": entropy, "1 - top probability": top}
-    labels = {RANDOM_PARAMETER: random_labels, MODEL_MISTAKES: own["wrong"].to_numpy()}
+    labels = {RANDOM_PARAMETER: random_steps["wrong"].to_numpy(), MODEL_MISTAKES: own["wrong"].to_numpy()}
     errors = {RANDOM_PARAMETER: "", MODEL_MISTAKES: own["error"].to_numpy()}
+    rows, per_step = _score_tables(flags, labels, errors)
+    scale = read_scale(model_dir)
+    write_table(with_identity(rows, identity, scale), out)
+    write_table(with_identity(per_step, identity, scale), scores_out)
+
+
+def _score_tables(flags: dict, labels: dict, errors: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per set of steps (random-parameter, the model's own): each detector's scores against the
+    labels (and the majority class), and every step's score per detector (for ROC curves)."""
     rows, per_step = [], []
     for where, scores in flags.items():
         for row in _detectors(labels[where], scores):
             rows.append({"set": where, **row})
             print(f"  {where}: {row['detector']} AUROC {row['auroc']:.3f}", flush=True)
         for detector, score in scores.items():
-            per_step.append(
-                pd.DataFrame(
-                    {
-                        "set": where,
-                        "detector": detector,
-                        "wrong": labels[where],
-                        "error": errors[where],
-                        "score": score,
-                    }
-                )
-            )
-    scale = read_scale(model_dir)
-    write_table(with_identity(pd.DataFrame(rows), identity, scale), out)
-    write_table(with_identity(pd.concat(per_step, ignore_index=True), identity, scale), scores_out)
+            columns = {"wrong": labels[where], "error": errors[where], "score": score}
+            per_step.append(pd.DataFrame({"set": where, "detector": detector, **columns}))
+    return pd.DataFrame(rows), pd.concat(per_step, ignore_index=True)

@@ -61,6 +61,23 @@ def plot_p_probing(probes: pd.DataFrame, outputs: list[Path]) -> None:
     save_figure(fig, outputs)
 
 
+def _legend_entries(ax, colors: dict, markers: dict) -> None:
+    """Empty scatters that name the Q-probing figure's encodings: color = variant, fill = model,
+    shape = attribute."""
+    for variant, color in colors.items():
+        for model in MODELS:
+            ax.scatter(
+                [],
+                [],
+                s=40,
+                color=color if model == "pretrained" else "none",
+                edgecolor=color,
+                label=f"{variant}, {model} model",
+            )
+    for attribute, marker in markers.items():
+        ax.scatter([], [], s=40, marker=marker, color="grey", label=attribute)
+
+
 def plot_q_probing(probes: pd.DataFrame, knowledge: pd.DataFrame, outputs: list[Path]) -> None:
     """Per attribute: Q-probe accuracy from the name alone (filled: pretrained; hollow: random-init;
     black dash: majority class) against QA accuracy after fine-tuning the same pretrained model, both
@@ -91,18 +108,7 @@ def plot_q_probing(probes: pd.DataFrame, knowledge: pd.DataFrame, outputs: list[
             color=colors[variant] if filled else "none",
             edgecolor=colors[variant],
         )
-    for variant, color in colors.items():
-        for model in MODELS:
-            ax.scatter(
-                [],
-                [],
-                s=40,
-                color=color if model == "pretrained" else "none",
-                edgecolor=color,
-                label=f"{variant}, {model} model",
-            )
-    for attribute, marker in markers.items():
-        ax.scatter([], [], s=40, marker=marker, color="grey", label=attribute)
+    _legend_entries(ax, colors, markers)
     trained = data[data.model == "pretrained"]
     ax.scatter(trained.qa_accuracy, trained.majority, marker="_", s=80, color="black", label="majority class")
     for variant in (v for v in colors if v in Q_PROBING_FIRST):
