@@ -8,7 +8,6 @@ from physlm.claims import (
     mistake_claims,
     planning_claim,
     probing_claim,
-    write_claims,
 )
 from physlm.engine.config_types import (
     CapacityThresholds,
@@ -18,6 +17,7 @@ from physlm.engine.config_types import (
     MistakeThresholds,
     ProbingThresholds,
 )
+from physlm.engine.verdict import write_claims
 from physlm.knowledge.paper import (
     CAPACITY_CONDITIONS,
     MANIPULATION_CONDITIONS,

@@ -5,12 +5,10 @@ Thresholds come from the config and are fixed before any run; this module only a
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from physlm.engine.artifacts import require_columns, write_table
+from physlm.engine.artifacts import require_columns
 from physlm.engine.config_types import (
     CapacityThresholds,
     KnowledgeThresholds,
@@ -19,6 +17,7 @@ from physlm.engine.config_types import (
     MistakeThresholds,
     ProbingThresholds,
 )
+from physlm.engine.verdict import claim_row, judge, scale_columns, scale_of, spread_of
 from physlm.knowledge.bios import Variant
 from physlm.knowledge.paper import (
     CAPACITY_CONDITIONS,
@@ -42,51 +41,11 @@ from physlm.reasoning.paper import (
     VPROBE_MAJORITY,
 )
 
-COLUMNS = [
-    "finding",
-    "hypothesis",
-    "metric",
-    "paper_value",
-    "measured_value",
-    "spread",
-    "threshold",
-    "verdict",
-    "scale",
-    "conditions",
-    "details",
-]
-BELOW = "inconclusive: below the paper's conditions"
-
-
-def _scale(rows: pd.DataFrame, conditions: dict, pick: str = "min") -> dict:
-    """The run's scale on each key of the paper's conditions: the smallest over the runs a claim
-    compares (`pick="max"`: the largest, where any one run at scale could show the law)."""
-    return {key: float(getattr(rows[key], pick)()) for key in conditions}
-
-
-def _describe(values: dict) -> str:
-    return "; ".join(f"{key} {value:,.0f}" for key, value in values.items())
-
-
-def _judge(holds: bool, scale: dict, conditions: dict) -> str:
-    """Supported when the effect shows; otherwise refuted only at the paper's scale. Below it, a
-    missing effect says nothing: inconclusive, naming each condition the run falls short of."""
-    if holds:
-        return "supported"
-    short = [
-        f"{key} {scale[key]:,.0f} < {needed:,}" for key, needed in conditions.items() if scale[key] < needed
-    ]
-    return f"{BELOW} ({', '.join(short)})" if short else "refuted"
-
-
-def _scale_columns(scale: dict, conditions: dict) -> dict:
-    return {"scale": _describe(scale), "conditions": _describe(conditions)}
-
 
 def _capacity_scale_columns(scale: dict, conditions: dict, exposures: float) -> dict:
     """As _scale_columns; at exposures where the paper states no law, say where it does."""
     if conditions:
-        return _scale_columns(scale, conditions)
+        return scale_columns(scale, conditions)
     laws = " or ".join(f"{e:,}" for e in sorted(CAPACITY_CONDITIONS))
     return {
         "scale": f"exposures {exposures:,.0f}",
@@ -136,12 +95,12 @@ def knowledge_claims(metrics: pd.DataFrame, thresholds: KnowledgeThresholds) -> 
         train = {k: _mean_accuracy(metrics, *v, "train") for k, v in compared.items()}
         stored = {k: _mean_accuracy(metrics, *v, "test", "bio_recall").mean() for k, v in compared.items()}
         gap = test["/".join(setting)] - test["/".join(single)]
-        scale = _scale(_runs(metrics, list(compared.values())), conditions)
+        scale = scale_of(_runs(metrics, list(compared.values())), conditions)
         unfit = [k for k, v in train.items() if v.mean() < thresholds.min_fit]
         if unfit:
             verdict = "inconclusive: a setting did not learn its own QA-train questions"
         else:
-            verdict = _judge(gap.mean() >= thresholds.min_gap, scale, conditions)
+            verdict = judge(gap.mean() >= thresholds.min_gap, scale, conditions)
         details = "; ".join(
             f"{k}: held-out QA {test[k].mean():.3f} (paper {QA_ACCURACY[v]:.3f}), "
             f"QA-train {train[k].mean():.3f}, held-out bio recall {_recall_before(metrics, v)}{stored[k]:.3f}"
@@ -150,18 +109,18 @@ def knowledge_claims(metrics: pd.DataFrame, thresholds: KnowledgeThresholds) -> 
         if unfit:
             details += f"; below min_fit={thresholds.min_fit} on QA-train: {', '.join(unfit)}"
         rows.append(
-            {
-                "finding": f"{name}: knowledge must be in pretraining",
-                "hypothesis": hypothesis,
-                "metric": f"{'/'.join(setting)} minus finetune/single held-out QA accuracy",
-                "paper_value": QA_ACCURACY[setting] - QA_ACCURACY[single],
-                "measured_value": float(gap.mean()),
-                "spread": _spread(gap),
-                "threshold": f">= {thresholds.min_gap:.3f}",
-                "verdict": verdict,
-                **_scale_columns(scale, conditions),
-                "details": details,
-            }
+            claim_row(
+                finding=f"{name}: knowledge must be in pretraining",
+                hypothesis=hypothesis,
+                metric=f"{'/'.join(setting)} minus finetune/single held-out QA accuracy",
+                paper_value=QA_ACCURACY[setting] - QA_ACCURACY[single],
+                measured_value=float(gap.mean()),
+                spread=spread_of(gap),
+                threshold=f">= {thresholds.min_gap:.3f}",
+                verdict=verdict,
+                **scale_columns(scale, conditions),
+                details=details,
+            )
         )
     return rows
 
@@ -196,10 +155,6 @@ def _inverse_above_chance(metrics: pd.DataFrame, variant: str) -> tuple[pd.Serie
     return pd.concat(margins, axis=1).max(axis=1), tasks
 
 
-def _spread(values: pd.Series) -> float:
-    return float(values.std()) if len(values) > 1 else float("nan")
-
-
 def _task_details(metrics: pd.DataFrame, variant: str) -> str:
     """Held-out and QA-train accuracy and chance of every task run on `variant`."""
     rows = metrics[metrics.variant == variant]
@@ -228,43 +183,43 @@ def manipulation_claims(metrics: pd.DataFrame, thresholds: ManipulationThreshold
     for variant in main:
         forward = _task_accuracy(metrics, variant, "forward").accuracy
         margin, tasks = _inverse_above_chance(metrics, variant)
-        scale = _scale(metrics[metrics.variant == variant], MANIPULATION_CONDITIONS)
+        scale = scale_of(metrics[metrics.variant == variant], MANIPULATION_CONDITIONS)
         if forward.mean() < thresholds.min_forward:
             verdict = "inconclusive: forward QA fails, nothing to contrast inverse search with"
         else:
-            verdict = _judge(margin.mean() <= thresholds.max_inverse_margin, scale, MANIPULATION_CONDITIONS)
+            verdict = judge(margin.mean() <= thresholds.max_inverse_margin, scale, MANIPULATION_CONDITIONS)
         rows.append(
-            {
-                "finding": "F5 knowledge access is one-way",
-                "hypothesis": f"after fine-tuning {variant}, forward QA on held-out people is high "
+            claim_row(
+                finding="F5 knowledge access is one-way",
+                hypothesis=f"after fine-tuning {variant}, forward QA on held-out people is high "
                 f"(>= {thresholds.min_forward}) while inverse search ({', '.join(tasks)}) stays at chance",
-                "metric": "held-out inverse-search accuracy minus chance (max over inverse tasks)",
-                "paper_value": MANIPULATION_ACCURACY["inverse2"],
-                "measured_value": float(margin.mean()),
-                "spread": _spread(margin),
-                "threshold": f"<= {thresholds.max_inverse_margin:.3f}",
-                "verdict": verdict,
-                **_scale_columns(scale, MANIPULATION_CONDITIONS),
-                "details": _task_details(metrics, variant),
-            }
+                metric="held-out inverse-search accuracy minus chance (max over inverse tasks)",
+                paper_value=MANIPULATION_ACCURACY["inverse2"],
+                measured_value=float(margin.mean()),
+                spread=spread_of(margin),
+                threshold=f"<= {thresholds.max_inverse_margin:.3f}",
+                verdict=verdict,
+                **scale_columns(scale, MANIPULATION_CONDITIONS),
+                details=_task_details(metrics, variant),
+            )
         )
     for variant in (v for v in variants if Variant.parse(v).reverse):
         margin, tasks = _inverse_above_chance(metrics, variant)
-        scale = _scale(metrics[metrics.variant == variant], MANIPULATION_CONDITIONS)
+        scale = scale_of(metrics[metrics.variant == variant], MANIPULATION_CONDITIONS)
         rows.append(
-            {
-                "finding": "F5 control: reversed biographies",
-                "hypothesis": f"pretrained on {variant} (name after the attributes), inverse search "
+            claim_row(
+                finding="F5 control: reversed biographies",
+                hypothesis=f"pretrained on {variant} (name after the attributes), inverse search "
                 f"({', '.join(tasks)}) works on held-out people",
-                "metric": "held-out inverse-search accuracy minus chance (max over inverse tasks)",
-                "paper_value": float("nan"),
-                "measured_value": float(margin.mean()),
-                "spread": _spread(margin),
-                "threshold": f">= {thresholds.min_control:.3f}",
-                "verdict": _judge(margin.mean() >= thresholds.min_control, scale, MANIPULATION_CONDITIONS),
-                **_scale_columns(scale, MANIPULATION_CONDITIONS),
-                "details": _task_details(metrics, variant),
-            }
+                metric="held-out inverse-search accuracy minus chance (max over inverse tasks)",
+                paper_value=float("nan"),
+                measured_value=float(margin.mean()),
+                spread=spread_of(margin),
+                threshold=f">= {thresholds.min_control:.3f}",
+                verdict=judge(margin.mean() >= thresholds.min_control, scale, MANIPULATION_CONDITIONS),
+                **scale_columns(scale, MANIPULATION_CONDITIONS),
+                details=_task_details(metrics, variant),
+            )
         )
     return rows
 
@@ -297,11 +252,11 @@ def probing_claim(probes: pd.DataFrame, thresholds: ProbingThresholds) -> dict:
     gap = pd.concat([aug - single, aug - random], axis=1).min(axis=1)
     p = probes[probes.probe == "P"]
     own = p[(p.variant == "single") & (p.model == "pretrained")]["next_accuracy"].mean()
-    scale = _scale(p[(p.variant == "multi5_permute") & (p.model == "pretrained")], PROBING_CONDITIONS)
+    scale = scale_of(p[(p.variant == "multi5_permute") & (p.model == "pretrained")], PROBING_CONDITIONS)
     if own < thresholds.min_fit:
         verdict = "inconclusive: the probe cannot read single's values even right before them"
     else:
-        verdict = _judge(gap.mean() >= thresholds.min_gap, scale, PROBING_CONDITIONS)
+        verdict = judge(gap.mean() >= thresholds.min_gap, scale, PROBING_CONDITIONS)
     majority = p[(p.variant == "multi5_permute") & (p.position == 1)]["majority"].mean()
     q = probes[probes.probe == "Q"].groupby(["variant", "model"])["accuracy"].mean()
     details = (
@@ -310,19 +265,19 @@ def probing_claim(probes: pd.DataFrame, thresholds: ProbingThresholds) -> dict:
         f"single's accuracy right before each value {own:.3f}; Q-probe mean accuracy "
         + ", ".join(f"{v} {m} {a:.3f}" for (v, m), a in q.items())
     )
-    return {
-        "finding": "F2 mechanism: P-probing",
-        "hypothesis": "augmented pretraining (multi5_permute) stores attributes on the name: a probe reads "
+    return claim_row(
+        finding="F2 mechanism: P-probing",
+        hypothesis="augmented pretraining (multi5_permute) stores attributes on the name: a probe reads "
         "them right after the name, unlike single or a random-init model",
-        "metric": "position-1 P-probe accuracy, multi5_permute minus max(single, random init)",
-        "paper_value": _paper_later("multi5_permute") - _paper_later("single"),  # it probes no random init
-        "measured_value": float(gap.mean()),
-        "spread": _spread(gap),
-        "threshold": f">= {thresholds.min_gap:.3f}",
-        "verdict": verdict,
-        **_scale_columns(scale, PROBING_CONDITIONS),
-        "details": details,
-    }
+        metric="position-1 P-probe accuracy, multi5_permute minus max(single, random init)",
+        paper_value=_paper_later("multi5_permute") - _paper_later("single"),  # it probes no random init
+        measured_value=float(gap.mean()),
+        spread=spread_of(gap),
+        threshold=f">= {thresholds.min_gap:.3f}",
+        verdict=verdict,
+        **scale_columns(scale, PROBING_CONDITIONS),
+        details=details,
+    )
 
 
 def capacity_claims(metrics: pd.DataFrame, thresholds: CapacityThresholds) -> list[dict]:
@@ -352,30 +307,30 @@ def _capacity_peak(data: str, exposures: int, runs: pd.DataFrame, thresholds: Ca
     paper = CAPACITY_RATIO.get(int(exposures), float("nan"))
     low, known = thresholds.min_fraction * paper, not pd.isna(paper)
     conditions = CAPACITY_CONDITIONS.get(int(exposures), {})
-    scale = _scale(part, conditions, pick="max")
+    scale = scale_of(part, conditions, pick="max")
     if not known:
         verdict = "inconclusive: the paper gives no ratio at these exposures"
     else:
-        verdict = _judge(low <= peak.mean() <= thresholds.max_ratio, scale, conditions)
+        verdict = judge(low <= peak.mean() <= thresholds.max_ratio, scale, conditions)
     best = part.loc[part["bits_per_parameter"].idxmax()]
-    return {
-        "finding": "F1 knowledge capacity",
-        "hypothesis": f"on {data} at {exposures} exposures the best model stores about "
+    return claim_row(
+        finding="F1 knowledge capacity",
+        hypothesis=f"on {data} at {exposures} exposures the best model stores about "
         + (f"{paper:g} bits per parameter" if known else "the paper's ratio (it gives none here)"),
-        "metric": "peak bits of knowledge per parameter over model sizes and N",
-        "paper_value": paper,
-        "measured_value": float(peak.mean()),
-        "spread": _spread(peak),
-        "threshold": f"in [{low:.2f}, {thresholds.max_ratio:.2f}]" if known else "none (no paper value)",
-        "verdict": verdict,
+        metric="peak bits of knowledge per parameter over model sizes and N",
+        paper_value=paper,
+        measured_value=float(peak.mean()),
+        spread=spread_of(peak),
+        threshold=f"in [{low:.2f}, {thresholds.max_ratio:.2f}]" if known else "none (no paper value)",
+        verdict=verdict,
         **_capacity_scale_columns(scale, conditions, exposures),
-        "details": f"peak at size {best['size']}, N={best.n}: {best.bits:,.0f} bits, "
+        details=f"peak at size {best['size']}, N={best.n}: {best.bits:,.0f} bits, "
         f"{best.parameters:,} parameters; "
         + ", ".join(
             f"{r.size} N={r.n}: {r.bits_per_parameter:.3f}"
             for r in part.sort_values(["n", "parameters"]).itertuples()
         ),
-    }
+    )
 
 
 def _quantization_claims(metrics: pd.DataFrame, thresholds: CapacityThresholds) -> list[dict]:
@@ -385,7 +340,7 @@ def _quantization_claims(metrics: pd.DataFrame, thresholds: CapacityThresholds) 
     bits = bits[bits["none"] > 0]
     # The paper reports quantization on models at capacity: the conditions of the fewest exposures run.
     conditions = CAPACITY_CONDITIONS.get(int(metrics.exposures.min()), {}) if len(metrics) else {}
-    scale = _scale(metrics, conditions, pick="max")
+    scale = scale_of(metrics, conditions, pick="max")
     rows = []
     for scheme, direction, bound, paper in (
         ("int8", ">=", thresholds.min_int8_kept, 1.0),
@@ -396,38 +351,37 @@ def _quantization_claims(metrics: pd.DataFrame, thresholds: CapacityThresholds) 
             verdict = "inconclusive: no model learned anything to lose"
         else:
             holds = kept.mean() >= bound if direction == ">=" else kept.mean() <= bound
-            verdict = _judge(holds, scale, conditions)
+            verdict = judge(holds, scale, conditions)
         rows.append(
-            {
-                "finding": f"F1 capacity under {scheme}",
-                "hypothesis": "int8 keeps the learned bits" if scheme == "int8" else "int4 loses over half",
-                "metric": f"bits after {scheme} quantization / bits before (mean over models)",
-                "paper_value": paper,
-                "measured_value": float(kept.mean()) if not kept.empty else float("nan"),
-                "spread": _spread(kept),
-                "threshold": f"{direction} {bound:.2f}",
-                "verdict": verdict,
+            claim_row(
+                finding=f"F1 capacity under {scheme}",
+                hypothesis="int8 keeps the learned bits" if scheme == "int8" else "int4 loses over half",
+                metric=f"bits after {scheme} quantization / bits before (mean over models)",
+                paper_value=paper,
+                measured_value=float(kept.mean()) if not kept.empty else float("nan"),
+                spread=spread_of(kept),
+                threshold=f"{direction} {bound:.2f}",
+                verdict=verdict,
                 **_capacity_scale_columns(scale, conditions, metrics.exposures.min()),
-                "details": f"{len(bits)} models with any learned bits",
-            }
+                details=f"{len(bits)} models with any learned bits",
+            )
         )
     return rows
 
 
 def _no_deep_model(data: str, exposures: int) -> dict:
-    return {
-        "finding": "F1 knowledge capacity",
-        "hypothesis": f"on {data} at {exposures} exposures the best model stores the paper's bits "
-        "per parameter",
-        "metric": "peak bits of knowledge per parameter over model sizes and N",
-        "paper_value": CAPACITY_RATIO.get(int(exposures), float("nan")),
-        "measured_value": float("nan"),
-        "spread": float("nan"),
-        "threshold": "",
-        "verdict": "inconclusive: no model with 2 or more layers",
+    return claim_row(
+        finding="F1 knowledge capacity",
+        hypothesis=f"on {data} at {exposures} exposures the best model stores the paper's bits per parameter",
+        metric="peak bits of knowledge per parameter over model sizes and N",
+        paper_value=CAPACITY_RATIO.get(int(exposures), float("nan")),
+        measured_value=float("nan"),
+        spread=float("nan"),
+        threshold="",
+        verdict="inconclusive: no model with 2 or more layers",
         **_capacity_scale_columns({}, {}, exposures),
-        "details": "every model has one layer; the paper leaves 1-layer models out of the law",
-    }
+        details="every model has one layer; the paper leaves 1-layer models out of the law",
+    )
 
 
 def planning_claim(vprobes: pd.DataFrame, accuracy: pd.DataFrame, thresholds: MathThresholds) -> dict:
@@ -447,35 +401,35 @@ def planning_claim(vprobes: pd.DataFrame, accuracy: pd.DataFrame, thresholds: Ma
     gap = trained["accuracy"] - pd.concat([random["accuracy"], trained["majority"]], axis=1).max(axis=1)
     solved = accuracy[accuracy.in_distribution].groupby("seed")["accuracy"].mean()
     beyond = accuracy[~accuracy.in_distribution]["accuracy"].mean()
-    scale = _scale(vprobes[vprobes.model == "trained"], MATH_CONDITIONS)
+    scale = scale_of(vprobes[vprobes.model == "trained"], MATH_CONDITIONS)
     if solved.mean() < thresholds.min_accuracy:
         verdict = (
             f"inconclusive: the model solves {solved.mean():.3f} < {thresholds.min_accuracy} of its "
             "in-distribution problems, so there is no learned model to read"
         )
     else:
-        verdict = _judge(gap.mean() >= thresholds.min_gap, scale, MATH_CONDITIONS)
+        verdict = judge(gap.mean() >= thresholds.min_gap, scale, MATH_CONDITIONS)
 
     def task(name: str) -> str:
         trained, random = by_task.loc[(name, "trained")], by_task.loc[(name, "random init")]
         return f"{name} {trained['accuracy']:.3f} / {random['accuracy']:.3f} / {trained['majority']:.3f}"
 
     tasks = "; ".join(task(name) for name in dict.fromkeys(vprobes.task))
-    return {
-        "finding": "F4 planning: V-probing",
-        "hypothesis": "before writing the solution the model knows which parameters the question needs: "
+    return claim_row(
+        finding="F4 planning: V-probing",
+        hypothesis="before writing the solution the model knows which parameters the question needs: "
         "nece(A) read at the end of the question beats a random-init model and the majority class",
-        "metric": "held-out nece(A) probe accuracy minus max(random init, majority class)",
-        "paper_value": VPROBE_ACCURACY["trained"]["nece"]
+        metric="held-out nece(A) probe accuracy minus max(random init, majority class)",
+        paper_value=VPROBE_ACCURACY["trained"]["nece"]
         - max(VPROBE_ACCURACY["random init"]["nece"], VPROBE_MAJORITY["nece"]),
-        "measured_value": float(gap.mean()),
-        "spread": _spread(gap),
-        "threshold": f">= {thresholds.min_gap:.3f}",
-        "verdict": verdict,
-        **_scale_columns(scale, MATH_CONDITIONS),
-        "details": f"probe accuracy trained / random init / majority: {tasks}; problems solved in "
+        measured_value=float(gap.mean()),
+        spread=spread_of(gap),
+        threshold=f">= {thresholds.min_gap:.3f}",
+        verdict=verdict,
+        **scale_columns(scale, MATH_CONDITIONS),
+        details=f"probe accuracy trained / random init / majority: {tasks}; problems solved in "
         f"distribution {solved.mean():.3f}, out of distribution {beyond:.3f}",
-    }
+    )
 
 
 OTHER_DETECTORS = ("probe, random init", "entropy", "1 - top probability")
@@ -487,12 +441,12 @@ def _probe_claim(mistakes: pd.DataFrame, min_gap: float) -> dict:
     require_columns(mistakes, ("seed", "set", "detector", "auroc", "recall", "wrong"), "the mistakes table")
     own = mistakes[mistakes.set == OWN].pivot(index="seed", columns="detector", values="auroc")
     gap = own["probe"] - own[list(OTHER_DETECTORS)].max(axis=1)
-    scale = _scale(mistakes, MATH_CONDITIONS)
+    scale = scale_of(mistakes, MATH_CONDITIONS)
     wrong = mistakes[(mistakes.set == OWN) & (mistakes.detector == "probe")]
     if wrong["wrong"].sum() == 0 or gap.isna().all():
         verdict = "inconclusive: the model made no mistakes (or no right steps) to tell apart"
     else:
-        verdict = _judge(gap.mean() >= min_gap, scale, MATH_CONDITIONS)
+        verdict = judge(gap.mean() >= min_gap, scale, MATH_CONDITIONS)
     means = mistakes.groupby(["set", "detector"])[["auroc", "recall", "accuracy"]].mean()
 
     def line(where: str) -> str:
@@ -503,22 +457,22 @@ def _probe_claim(mistakes: pd.DataFrame, min_gap: float) -> dict:
             f"{where}: AUROC {aurocs}; probe accuracy {probe['accuracy']:.3f}, recall {probe['recall']:.3f}"
         )
 
-    return {
-        "finding": "F3 mistakes: probe",
-        "hypothesis": "a probe on the hidden state at 'Define A as' flags the model's own wrong steps "
+    return claim_row(
+        finding="F3 mistakes: probe",
+        hypothesis="a probe on the hidden state at 'Define A as' flags the model's own wrong steps "
         "better than the same probe on a random-init model and the model's own uncertainty",
-        "metric": "AUROC on the model's own steps: probe minus the best of random init, entropy, "
+        metric="AUROC on the model's own steps: probe minus the best of random init, entropy, "
         "top probability (the paper reports accuracies, no AUROC: no paper value)",
-        "paper_value": float("nan"),
-        "measured_value": float(gap.mean()),
-        "spread": _spread(gap),
-        "threshold": f">= {min_gap:.3f}",
-        "verdict": verdict,
-        **_scale_columns(scale, MATH_CONDITIONS),
-        "details": f"{line(OWN)} ({int(wrong['wrong'].sum())} wrong of {int(wrong['n'].sum())} steps; "
+        paper_value=float("nan"),
+        measured_value=float(gap.mean()),
+        spread=spread_of(gap),
+        threshold=f">= {min_gap:.3f}",
+        verdict=verdict,
+        **scale_columns(scale, MATH_CONDITIONS),
+        details=f"{line(OWN)} ({int(wrong['wrong'].sum())} wrong of {int(wrong['n'].sum())} steps; "
         f"paper: about {MISTAKES_FLAGGED:.0%} of real mistakes flagged); {line('random parameter')} "
         f"(paper: {MISTAKE_RANDOM_ACCURACY:.0%} accurate)",
-    }
+    )
 
 
 def _retry_claims(accuracy: pd.DataFrame, min_gain: float) -> list[dict]:
@@ -529,23 +483,23 @@ def _retry_claims(accuracy: pd.DataFrame, min_gain: float) -> list[dict]:
     for data in sorted(set(accuracy.data) - {"clean"}):
         gain = solved.loc[data] - solved.loc["clean"]
         runs = accuracy[accuracy.data.isin(["clean", data])]
-        scale = _scale(runs, MATH_CONDITIONS)
+        scale = scale_of(runs, MATH_CONDITIONS)
         rows.append(
-            {
-                "finding": f"F3 mistakes: retry data ({data.removeprefix('retry')})",
-                "hypothesis": "at equal training tokens, retry data (wrong steps taken back with [BACK]) "
+            claim_row(
+                finding=f"F3 mistakes: retry data ({data.removeprefix('retry')})",
+                hypothesis="at equal training tokens, retry data (wrong steps taken back with [BACK]) "
                 "beats clean data",
-                "metric": "in-distribution accuracy, retry minus clean",
-                "paper_value": RETRY_ACCURACY[1] - RETRY_ACCURACY[0],
-                "measured_value": float(gain.mean()),
-                "spread": _spread(gain),
-                "threshold": f">= {min_gain:.3f}",
-                "verdict": _judge(gain.mean() >= min_gain, scale, MATH_CONDITIONS),
-                **_scale_columns(scale, MATH_CONDITIONS),
-                "details": f"in distribution: clean {solved.loc['clean'].mean():.3f}, {data} "
+                metric="in-distribution accuracy, retry minus clean",
+                paper_value=RETRY_ACCURACY[1] - RETRY_ACCURACY[0],
+                measured_value=float(gain.mean()),
+                spread=spread_of(gain),
+                threshold=f">= {min_gain:.3f}",
+                verdict=judge(gain.mean() >= min_gain, scale, MATH_CONDITIONS),
+                **scale_columns(scale, MATH_CONDITIONS),
+                details=f"in distribution: clean {solved.loc['clean'].mean():.3f}, {data} "
                 f"{solved.loc[data].mean():.3f}; paper (iGSM-med op = 23, q = 0.5): "
                 f"{RETRY_ACCURACY[0]:.0%} -> {RETRY_ACCURACY[1]:.1%}",
-            }
+            )
         )
     return rows
 
@@ -561,26 +515,26 @@ def _decoding_claim(decoding: pd.DataFrame, mistakes: pd.DataFrame, min_gain: fl
         beyond.append(probe["tokens"] > best["tokens"].max())
         gains.append(probe["accuracy"] - np.interp(probe["tokens"], best["tokens"], best["accuracy"]))
     gain = pd.Series(gains)
-    scale = _scale(mistakes, MATH_CONDITIONS)
+    scale = scale_of(mistakes, MATH_CONDITIONS)
     if any(beyond):
         verdict = "inconclusive: probe retry spent more tokens than the largest best of k (add a larger k)"
     else:
-        verdict = _judge(gain.mean() >= min_gain, scale, MATH_CONDITIONS)
+        verdict = judge(gain.mean() >= min_gain, scale, MATH_CONDITIONS)
     table = decoding.groupby("strategy", sort=False)[["accuracy", "tokens"]].mean()
     shown = "; ".join(f"{name} {r.accuracy:.3f} ({r.tokens:.0f} tokens)" for name, r in table.iterrows())
-    return {
-        "finding": "F3+ decoding: probe retry vs best of k",
-        "hypothesis": "beyond the paper: resampling a step where the mistake probe fires beats best of k "
+    return claim_row(
+        finding="F3+ decoding: probe retry vs best of k",
+        hypothesis="beyond the paper: resampling a step where the mistake probe fires beats best of k "
         "(majority answer) at equal generated tokens",
-        "metric": "accuracy, probe retry minus best of k at the same tokens per problem",
-        "paper_value": float("nan"),
-        "measured_value": float(gain.mean()),
-        "spread": _spread(gain),
-        "threshold": f">= {min_gain:.3f}",
-        "verdict": verdict,
-        **_scale_columns(scale, MATH_CONDITIONS),
-        "details": f"accuracy (tokens per problem): {shown}",
-    }
+        metric="accuracy, probe retry minus best of k at the same tokens per problem",
+        paper_value=float("nan"),
+        measured_value=float(gain.mean()),
+        spread=spread_of(gain),
+        threshold=f">= {min_gain:.3f}",
+        verdict=verdict,
+        **scale_columns(scale, MATH_CONDITIONS),
+        details=f"accuracy (tokens per problem): {shown}",
+    )
 
 
 def mistake_claims(
@@ -594,72 +548,3 @@ def mistake_claims(
         *_retry_claims(accuracy, thresholds.min_retry_gain),
         _decoding_claim(decoding, mistakes, thresholds.min_decoding_gain),
     ]
-
-
-# What a reader sees above each column (the Markdown table uses the same words).
-HEADERS = {
-    "finding": "finding",
-    "hypothesis": "hypothesis",
-    "metric": "metric",
-    "paper_value": "paper",
-    "measured_value": "measured",
-    "spread": "spread",
-    "threshold": "threshold",
-    "verdict": "verdict",
-    "scale": "this run's scale",
-    "conditions": "paper's conditions",
-}
-VERDICT_COLORS = {"supported": "#d8f0d8", "refuted": "#f6d5d5", "inconclusive": "#eeeeee"}
-
-
-def claims_html(table: pd.DataFrame) -> str:
-    """The claims table as a standalone page (for `snakemake --report`), verdicts colored."""
-    shown = table.drop(columns=["details"]).copy()
-    for column in ("paper_value", "measured_value", "spread"):
-        shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
-    body = (
-        shown.style.hide(axis="index")
-        .map(lambda v: f"background-color: {VERDICT_COLORS[v.split(':')[0]]}", subset=["verdict"])
-        .relabel_index([HEADERS[c] for c in shown.columns], axis="columns")
-    )
-    details = "".join(f"<li><b>{r.finding}</b>: {r.details}</li>" for r in table.itertuples())
-    return (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Claims</title><style>"
-        "body{font-family:sans-serif;margin:1em} table{border-collapse:collapse} "
-        "td,th{border:1px solid #bbb;padding:4px 8px;text-align:left}</style></head><body>"
-        "<h1>Claims</h1><p>Each finding as a refutable claim; thresholds are fixed in the config "
-        "before any run. Spread is the standard deviation over seeds (blank with one seed). A run below "
-        "the paper's conditions can support a claim but not refute it.</p>"
-        f"{body.to_html()}<h2>Details</h2><ul>{details}</ul></body></html>\n"
-    )
-
-
-def write_claims(*, rows: list[Path], markdown: Path, parquet: Path, html: Path | None = None) -> None:
-    """Step `claims`: every domain's claim rows (written by `plugins.claim`) in one table, as
-    Parquet, Markdown and (for the report) a web page."""
-    table = pd.concat([pd.read_parquet(p) for p in rows], ignore_index=True)[COLUMNS]
-    table = table.sort_values("finding", key=lambda f: f.str[:2], kind="stable")  # F1, F2, F3, F4, F5
-    write_table(table, parquet)
-    lines = [
-        "# Claims",
-        "",
-        "Each finding as a refutable claim; thresholds are fixed in the config before any run.",
-        "Spread is the standard deviation over seeds (blank with one seed).",
-        "",
-        "A run below the paper's conditions can support a claim but not refute it.",
-        "",
-        "| finding | hypothesis | metric | paper | measured | spread | threshold | verdict "
-        "| this run's scale | paper's conditions |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in table.itertuples():
-        spread = "" if pd.isna(r.spread) else f"{r.spread:.3f}"
-        paper = "" if pd.isna(r.paper_value) else f"{r.paper_value:.3f}"
-        lines.append(
-            f"| {r.finding} | {r.hypothesis} | {r.metric} | {paper} | {r.measured_value:.3f} | {spread} "
-            f"| {r.threshold} | **{r.verdict}** | {r.scale} | {r.conditions} |"
-        )
-    lines += ["", "## Details", ""] + [f"- {r.finding}: {r.details}" for r in table.itertuples()]
-    markdown.write_text("\n".join(lines) + "\n")
-    if html:
-        html.write_text(claims_html(table))

@@ -326,7 +326,7 @@ def _result_steps(steps) -> None:
         help="also time the pipeline compiled in this torch.compile mode, e.g. reduce-overhead",
     )
 
-    p = _step(steps, "claims", "physlm.claims:write_claims", "the claims table of every domain")
+    p = _step(steps, "claims", "physlm.engine.verdict:write_claims", "the claims table of every domain")
     p.add_argument("rows", type=Path, nargs="+", help="claim rows written by `physlm claim`")
     p.add_argument("--markdown", type=Written, required=True)
     p.add_argument("--parquet", type=Written, required=True)

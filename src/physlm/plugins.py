@@ -58,8 +58,8 @@ def draw(*, plot: str, tables: dict[str, Path], outputs: list[Path], footer: str
 def claim(*, function: str, tables: dict[str, Path], thresholds: str, out: Path) -> None:
     """Step `claim`: the claim rows of `function` on its tables, with thresholds from the JSON
     `thresholds` decoded into the type the function declares, as a Parquet table."""
-    from physlm.claims import COLUMNS
     from physlm.engine.artifacts import write_table
+    from physlm.engine.verdict import COLUMNS
 
     judge = resolve(function)
     kind = typing.get_type_hints(judge)["thresholds"]
