@@ -1,30 +1,17 @@
 import pandas as pd
 import pytest
 
-from physlm.claims import (
-    capacity_claims,
-    knowledge_claims,
-    manipulation_claims,
-    mistake_claims,
-    planning_claim,
-    probing_claim,
-)
-from physlm.engine.config_types import (
-    CapacityThresholds,
-    KnowledgeThresholds,
-    ManipulationThresholds,
-    MathThresholds,
-    MistakeThresholds,
-    ProbingThresholds,
-)
 from physlm.engine.verdict import write_claims
-from physlm.knowledge.paper import (
-    CAPACITY_CONDITIONS,
+from physlm.knowledge.finding1_capacity import CAPACITY_CONDITIONS, CapacityThresholds, capacity_claims
+from physlm.knowledge.finding2_pretraining import QA_CONDITIONS, KnowledgeThresholds, knowledge_claims
+from physlm.knowledge.finding2_probing import PROBING_CONDITIONS, ProbingThresholds, probing_claim
+from physlm.knowledge.finding5_one_way import (
     MANIPULATION_CONDITIONS,
-    PROBING_CONDITIONS,
-    QA_CONDITIONS,
+    ManipulationThresholds,
+    manipulation_claims,
 )
-from physlm.reasoning.paper import MATH_CONDITIONS
+from physlm.reasoning.finding3_mistakes import MistakeThresholds, mistake_claims
+from physlm.reasoning.finding4_planning import MATH_CONDITIONS, MathThresholds, planning_claim
 
 THRESHOLDS = KnowledgeThresholds(min_gap=0.2, min_fit=0.5)
 # A run at the scale of every paper's conditions (so that it can refute), and one far below it.

@@ -113,10 +113,22 @@ def test_figure_and_claim_call_the_function_they_name(tmp_path):
     metrics(settings(0.8, 0.1, 0.9)).to_parquet(table)
     rows = tmp_path / "rows.parquet"
     thresholds = json.dumps({"min_gap": 0.2, "min_fit": 0.5})
-    claim = ["claim", "--function", "physlm.claims:knowledge_claims", "--table", f"metrics={table}"]
+    claim = [
+        "claim",
+        "--function",
+        "physlm.knowledge.finding2_pretraining:knowledge_claims",
+        "--table",
+        f"metrics={table}",
+    ]
     main([*claim, "--thresholds-config", thresholds, "--out", str(rows)])
     assert pd.read_parquet(rows)["finding"].str.startswith("F2").all()
-    figure = ["figure", "--plot", "physlm.knowledge.plots.qa:plot_extraction", "--table", f"metrics={table}"]
+    figure = [
+        "figure",
+        "--plot",
+        "physlm.knowledge.finding2_pretraining:plot_extraction",
+        "--table",
+        f"metrics={table}",
+    ]
     main([*figure, "--out", str(tmp_path / "f.png")])
     assert (tmp_path / "f.png").stat().st_size > 10_000
     with pytest.raises(SystemExit, match=r"'os:getcwd': expected 'physlm\.<module>:<function>'"):

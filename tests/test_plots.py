@@ -9,8 +9,8 @@ import pytest
 
 from physlm import plugins
 from physlm.engine.figures import save_figure
+from physlm.reasoning.finding3_mistakes import _roc
 from physlm.reasoning.mistakes import auroc
-from physlm.reasoning.plots import _roc
 
 
 def test_roc_curve_steps_through_the_scores_and_its_area_is_the_auroc():

@@ -2,8 +2,8 @@
 and registering it in its rule file, without touching the CLI or any central list.
 
 A figure function takes its tables as DataFrames, by keyword, and the output paths; a claim function
-takes its tables likewise and `thresholds`, typed by its annotation (a dataclass of
-physlm.engine.config_types), and returns one claim row or a list of them.
+takes its tables likewise and `thresholds`, typed by its annotation (the finding's `FromSection`
+dataclass), and returns one claim row or a list of them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from physlm.engine.config_types import decode
 
 
 def resolve(spec: str) -> Callable:
-    """The function `spec` names ("physlm.knowledge.plots.qa:plot_extraction")."""
+    """The function `spec` names ("physlm.knowledge.finding2_pretraining:plot_extraction")."""
     module, _, name = spec.partition(":")
     if not module.startswith("physlm.") or not name:
         raise ValueError(f"{spec!r}: expected 'physlm.<module>:<function>'")

@@ -122,14 +122,14 @@ TRAINING["capacity"] = [
     if cap_trains(size, n)
 ]
 FIGURES["knowledge_capacity"] = figure(
-    plot="physlm.knowledge.plots.capacity:plot_capacity",
+    plot="physlm.knowledge.finding1_capacity:plot_capacity",
     tables={"metrics": CAPACITY_METRICS},
     caption="knowledge_capacity.rst",
     category="Finding 1",
     data=f"N = {', '.join(map(str, config['capacity']['people']))} people, {', '.join(config['capacity']['datasets'])}",
 )
 CLAIMS["capacity"] = claim(
-    function="physlm.claims:capacity_claims",
+    function="physlm.knowledge.finding1_capacity:capacity_claims",
     tables={"metrics": CAPACITY_METRICS},
     thresholds="capacity",
 )

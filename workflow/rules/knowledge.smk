@@ -175,14 +175,14 @@ TRAINING["knowledge"] = [
     for seed in SEEDS
 ]
 FIGURES["knowledge_extraction"] = figure(
-    plot="physlm.knowledge.plots.qa:plot_extraction",
+    plot="physlm.knowledge.finding2_pretraining:plot_extraction",
     tables={"metrics": KNOWLEDGE_METRICS},
     caption="knowledge_extraction.rst",
     category="Finding 2",
     data=f"{config['bios']['n_people']:,} people (bioS)",
 )
 CLAIMS["knowledge"] = claim(
-    function="physlm.claims:knowledge_claims",
+    function="physlm.knowledge.finding2_pretraining:knowledge_claims",
     tables={"metrics": KNOWLEDGE_METRICS},
     thresholds="knowledge",
 )

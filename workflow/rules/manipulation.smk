@@ -80,14 +80,14 @@ TRAINING["manipulation"] = [
     for seed in SEEDS
 ]
 FIGURES["knowledge_manipulation"] = figure(
-    plot="physlm.knowledge.plots.manipulation:plot_manipulation",
+    plot="physlm.knowledge.finding5_one_way:plot_manipulation",
     tables={"metrics": MANIPULATION_METRICS},
     caption="knowledge_manipulation.rst",
     category="Finding 5",
     data=f"{config['bios']['n_people']:,} people (bioS)",
 )
 CLAIMS["manipulation"] = claim(
-    function="physlm.claims:manipulation_claims",
+    function="physlm.knowledge.finding5_one_way:manipulation_claims",
     tables={"metrics": MANIPULATION_METRICS},
     thresholds="manipulation",
 )

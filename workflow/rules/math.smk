@@ -310,40 +310,40 @@ FIGURES["math_accuracy"] = figure(
     data=MATH_FOOTER,
 )
 FIGURES["vprobing"] = figure(
-    plot="physlm.reasoning.plots:plot_vprobes",
+    plot="physlm.reasoning.finding4_planning:plot_vprobes",
     tables={"vprobes": VPROBES},
     caption="vprobing.rst",
     category="Findings 3 and 4",
     data=MATH_FOOTER,
 )
 FIGURES["math_attention"] = figure(
-    plot="physlm.reasoning.plots:plot_attention",
+    plot="physlm.reasoning.finding4_planning:plot_attention",
     tables={"attention": MATH_ATTENTION},
     caption="math_attention.rst",
     category="Findings 3 and 4",
     data=MATH_FOOTER,
 )
 FIGURES["mistake_roc"] = figure(
-    plot="physlm.reasoning.plots:plot_mistake_roc",
+    plot="physlm.reasoning.finding3_mistakes:plot_mistake_roc",
     tables={"scores": MISTAKE_SCORES, "mistakes": MISTAKES},
     caption="mistake_roc.rst",
     category="Findings 3 and 4",
     data=MATH_FOOTER,
 )
 FIGURES["decoding"] = figure(
-    plot="physlm.reasoning.plots:plot_decoding",
+    plot="physlm.reasoning.finding3_mistakes:plot_decoding",
     tables={"decoding": DECODING},
     caption="decoding.rst",
     category="Findings 3 and 4",
     data=MATH_FOOTER,
 )
 CLAIMS["math"] = claim(
-    function="physlm.claims:planning_claim",
+    function="physlm.reasoning.finding4_planning:planning_claim",
     tables={"vprobes": VPROBES, "accuracy": MATH_ACCURACY},
     thresholds="math",
 )
 CLAIMS["mistakes"] = claim(
-    function="physlm.claims:mistake_claims",
+    function="physlm.reasoning.finding3_mistakes:mistake_claims",
     tables={"mistakes": MISTAKES, "accuracy": MATH_ACCURACY, "decoding": DECODING},
     thresholds="mistakes",
 )

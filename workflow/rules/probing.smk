@@ -35,21 +35,21 @@ TABLES[PROBES] = [
     for seed in SEEDS
 ]
 FIGURES["p_probing"] = figure(
-    plot="physlm.knowledge.plots.probing:plot_p_probing",
+    plot="physlm.knowledge.finding2_probing:plot_p_probing",
     tables={"probes": PROBES},
     caption="p_probing.rst",
     category="Finding 2",
     data=f"{config['bios']['n_people']:,} people (bioS)",
 )
 FIGURES["q_probing"] = figure(
-    plot="physlm.knowledge.plots.probing:plot_q_probing",
+    plot="physlm.knowledge.finding2_probing:plot_q_probing",
     tables={"probes": PROBES, "knowledge": KNOWLEDGE_METRICS},
     caption="q_probing.rst",
     category="Finding 2",
     data=f"{config['bios']['n_people']:,} people (bioS)",
 )
 CLAIMS["probing"] = claim(
-    function="physlm.claims:probing_claim",
+    function="physlm.knowledge.finding2_probing:probing_claim",
     tables={"probes": PROBES},
     thresholds="probing",
 )

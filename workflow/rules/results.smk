@@ -126,7 +126,7 @@ rule claims:
     conda:
         "../envs/physlm.yaml"
     params:
-        code=code("physlm.claims"),
+        code=code("physlm.engine.verdict"),
     shell:
         "physlm claims {input} --markdown {output.markdown} --parquet {output.parquet} "
         "--html {output.html} > {log} 2>&1"

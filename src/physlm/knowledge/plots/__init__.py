@@ -1,1 +1,0 @@
-"""Figures of the knowledge domain: one module per finding's figure."""
