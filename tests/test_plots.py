@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from physlm import plugins
+from physlm import results
 from physlm.engine.figures import save_figure
 from physlm.reasoning.finding3_mistakes import _roc
 from physlm.reasoning.mistakes import auroc
@@ -45,7 +45,7 @@ def test_a_figure_drawn_by_the_figure_step_says_its_scale_and_the_code_of_its_ta
         pd.DataFrame({"x": [1]}).to_parquet(tables[name])
         if commit:
             (tmp_path / f"{name}.parquet.provenance.json").write_text(json.dumps({"commit": commit}))
-    assert plugins.code_of(tables) == "1234567, 89abcde-dirty, unknown"
+    assert results.code_of(tables) == "1234567, 89abcde-dirty, unknown"
 
     figures = []
 
@@ -53,9 +53,9 @@ def test_a_figure_drawn_by_the_figure_step_says_its_scale_and_the_code_of_its_ta
         figures.append(plt.figure())
         save_figure(figures[-1], outputs)
 
-    monkeypatch.setattr(plugins, "resolve", lambda spec: plot)
+    monkeypatch.setattr(results, "resolve", lambda spec: plot)
     footer = "scale smoke · 40 people"
-    plugins.draw(plot="physlm.x:y", tables=tables, outputs=[tmp_path / "f.png"], footer=footer)
+    results.draw(plot="physlm.x:y", tables=tables, outputs=[tmp_path / "f.png"], footer=footer)
     assert [t.get_text() for t in figures[0].texts] == [f"{footer} · code 1234567, 89abcde-dirty, unknown"]
     assert (tmp_path / "f.png").stat().st_size > 0
     save_figure(fig := plt.figure(), [tmp_path / "g.png"])  # outside the figure step: no footer

@@ -291,13 +291,13 @@ def _collect_steps(steps) -> None:
 
 def _result_steps(steps) -> None:
     table_help = "NAME=PATH: a table the function takes as its argument NAME (repeatable)"
-    p = _step(steps, "figure", "physlm.plugins:draw", "draw a figure (PDF and PNG)")
+    p = _step(steps, "figure", "physlm.results:draw", "draw a figure (PDF and PNG)")
     p.add_argument("--plot", required=True, help="the figure function, physlm.<module>:<function>")
     p.add_argument("--table", dest="tables", action=_NamedPaths, required=True, help=table_help)
     p.add_argument("--out", dest="outputs", type=Written, nargs="+", required=True)
     p.add_argument("--footer", default="", help="what the figure came from (scale, data, seeds)")
 
-    p = _step(steps, "claim", "physlm.plugins:claim", "a domain's claim rows with their verdicts")
+    p = _step(steps, "claim", "physlm.results:claim", "a domain's claim rows with their verdicts")
     p.add_argument("--function", required=True, help="the claim function, physlm.<module>:<function>")
     p.add_argument("--table", dest="tables", action=_NamedPaths, required=True, help=table_help)
     p.add_argument("--thresholds-config", dest="thresholds", required=True, help="the claim's thresholds")
@@ -406,7 +406,7 @@ def main(argv: list[str] | None = None) -> None:
     # physlm never downloads: a model folder that is not there is an error, not a hub repo id
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from physlm.engine.provenance import recording
-    from physlm.plugins import resolve
+    from physlm.results import resolve
 
     args = vars(parser().parse_args(argv))
     step, function = args.pop("step"), args.pop("call")

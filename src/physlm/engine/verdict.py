@@ -114,7 +114,7 @@ def claims_html(table: pd.DataFrame) -> str:
 
 
 def write_claims(*, rows: list[Path], markdown: Path, parquet: Path, html: Path | None = None) -> None:
-    """Step `claims`: every domain's claim rows (written by `plugins.claim`) in one table, as
+    """Step `claims`: every domain's claim rows (written by `results.claim`) in one table, as
     Parquet, Markdown and (for the report) a web page."""
     table = pd.concat([pd.read_parquet(p) for p in rows], ignore_index=True)[COLUMNS]
     table = table.sort_values("finding", key=lambda f: f.str[:2], kind="stable")  # F1, F2, F3, F4, F5
