@@ -34,7 +34,7 @@ def plot_math_curves(curves: pd.DataFrame, outputs: list[Path]) -> None:
     table = _through_stages(curves[curves["data"] == "clean"])
     mean = table.groupby(["measure", "group", "step"])["accuracy"].mean().reset_index()
     sns.set_theme(style="whitegrid", context="paper")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
     ops = sorted(mean.loc[mean["measure"] == "greedy", "group"].unique(), key=lambda g: int(g.split()[1]))
     palette = dict(zip(ops, sns.color_palette("viridis", len(ops)), strict=True))
     for measure, style in (("greedy", "-"), ("greedy, letters free", "--")):
@@ -50,7 +50,8 @@ def plot_math_curves(curves: pd.DataFrame, outputs: list[Path]) -> None:
                 color=palette[op],
                 label=label,
             )
-    left.plot([], [], "k--", label="letters free")
+    left.plot([], [], "k-", label="distinct letters (the decoders')")
+    left.plot([], [], "k--", label="letters free (greedy alone)")
     starts = sorted(set(table.loc[table["stage"] > 1, "offset"]))
     for ax in (left, right):
         for start in starts:  # a later curriculum stage begins
@@ -62,7 +63,8 @@ def plot_math_curves(curves: pd.DataFrame, outputs: list[Path]) -> None:
     roles = mean[mean["measure"] == "teacher-forced"]
     sns.lineplot(roles, x="step", y="accuracy", hue="group", marker="o", markersize=3, ax=right)
     right.set(xlabel="training step", title="teacher-forced, by token role")
-    right.legend(fontsize=7, frameon=False, ncols=2)
+    # Beside the panel: inside, it hides the lines that end low (a new letter is a random symbol).
+    right.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1), title="token role")
     n_seeds = curves["seed"].nunique()
     fig.suptitle(
         "Part 2.1 at small scale: where the math model fails, and when it moved"
