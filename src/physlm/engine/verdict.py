@@ -97,7 +97,8 @@ def claims_html(table: pd.DataFrame) -> str:
     for column in ("paper_value", "measured_value", "spread"):
         shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
     body = (
-        shown.style.hide(axis="index")
+        shown.style.set_uuid("claims")  # a fixed id: the same table, the same page
+        .hide(axis="index")
         .map(lambda v: f"background-color: {VERDICT_COLORS[v.split(':')[0]]}", subset=["verdict"])
         .relabel_index([HEADERS[c] for c in shown.columns], axis="columns")
     )
