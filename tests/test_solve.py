@@ -7,7 +7,7 @@ import torch
 from physlm.engine.config_types import ModelConfig
 from physlm.engine.models import build_model
 from physlm.engine.tokenizer import build_tokenizer
-from physlm.reasoning.igsm import Knobs, ProblemSet, lexicon, make_set
+from physlm.reasoning.igsm import Knobs, ProblemSet, lexicon, make_set, make_tokenizer
 from physlm.reasoning.problem_stream import problem_documents
 from physlm.reasoning.solve import DistinctLetters, accuracy_by_op, generate, judge
 
@@ -86,6 +86,29 @@ def test_distinct_letters_rule_out_used_letters_only_where_a_new_variable_is_nam
     assert torch.isfinite(out[1]).all()
     after_semicolon = rule(torch.tensor([prompt + written[:4] + ids([";"])]), scores[:1].clone())
     assert after_semicolon[0, ids("▁g")] == float("-inf") and after_semicolon[0, ids("▁R")] == 0
+
+
+def test_greedy_weighs_the_letters_as_one_choice_only_where_a_new_variable_is_named():
+    """Letters at logit 0 each (about 26 of them, one used) against [BACK]: at logit 2 (7.4 against
+    ~25) a letter is written after "as" when grouped, [BACK] without; at logit 4 (55) [BACK] either
+    way; one token later (after the letter) grouping changes nothing."""
+    tokenizer = make_tokenizer()
+    ids = tokenizer.convert_tokens_to_ids
+    written = ids(
+        ["▁Define", "▁Z", "▁as", "▁g", ";", "▁so", "▁g", "▁", "=", "▁5", ".", "▁Define", "▁Z", "▁as"]
+    )
+    back, letters = ids("[BACK]"), DistinctLetters(tokenizer, 0).letter
+    grouped, plain = DistinctLetters(tokenizer, 0, grouped=True), DistinctLetters(tokenizer, 0)
+
+    def best(rule, row, back_logit):
+        scores = torch.where(letters, 0.0, -20.0)[None].clone()
+        scores[0, back] = back_logit
+        return tokenizer.convert_ids_to_tokens(int(rule(torch.tensor([row]), scores).argmax()))
+
+    assert best(plain, written, 2.0) == "[BACK]"
+    assert best(grouped, written, 2.0) not in {"[BACK]", "▁g"}  # a fresh letter
+    assert best(grouped, written, 4.0) == "[BACK]"
+    assert best(grouped, [*written, ids("▁T")], 2.0) == "[BACK]"  # not where a variable is named
 
 
 def _collapsing_model(tokenizer):

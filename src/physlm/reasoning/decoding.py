@@ -81,11 +81,16 @@ class Writer:
 
     def emit(self, sample: bool) -> tuple[int, float]:
         """Write one token (greedy or sampled; never a letter the solution already used where a new
-        variable is named: physlm.reasoning.solve); return it and the entropy it was drawn from."""
-        banned = self.letters.used(torch.tensor([self.ids[self.letters.start :]]))[0]
-        p = self.logits.masked_fill(banned.to(self.logits.device), float("-inf")).softmax(-1)
+        variable is named, and greedy weighs the letters as one choice: physlm.reasoning.solve);
+        return it and the entropy of the model's distribution there."""
+        written = torch.tensor([self.ids[self.letters.start :]])
+        scores = self.logits.masked_fill(self.letters.used(written)[0].to(self.logits.device), float("-inf"))
+        p = scores.softmax(-1)
         entropy = float(-(p * p.clamp_min(1e-12).log()).sum())
-        token = int(torch.multinomial(p.cpu(), 1, generator=self.generator)) if sample else int(p.argmax())
+        if sample:
+            token = int(torch.multinomial(p.cpu(), 1, generator=self.generator))
+        else:  # greedy: the letters still allowed weigh as one choice (physlm.reasoning.solve)
+            token = int(self.letters.group(written.to(scores.device), scores[None])[0].argmax())
         self.ids.append(token)
         self.spent += token != self.eos
         if token != self.eos and len(self.ids) < self.limit:

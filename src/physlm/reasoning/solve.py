@@ -30,14 +30,26 @@ from physlm.reasoning.igsm import LETTERS, prompt
 
 class DistinctLetters(LogitsProcessor):
     """Rules out, where a new variable is named (after "as" or ";"), the letters already written
-    after the first `start` tokens (the prompt)."""
+    after the first `start` tokens (the prompt).
 
-    def __init__(self, tokenizer, start: int):
-        self.start = start
+    With `grouped` (greedy decoding), the letters still allowed there count as one choice: the best
+    of them scores their summed probability. A letter is a symbol with nothing to learn, so a model
+    spreads its mass over twenty-odd of them; without grouping, greedy decoding compares the best
+    single letter with every other token, and a token such as [BACK] at a third of the mass wins
+    over letters holding the rest (retry-data models then take back every step)."""
+
+    def __init__(self, tokenizer, start: int, grouped: bool = False):
+        self.start, self.grouped = start, grouped
         vocabulary = len(tokenizer)
         self.letter = torch.zeros(vocabulary, dtype=torch.bool)
         self.letter[tokenizer.convert_tokens_to_ids([f"▁{c}" for c in LETTERS])] = True
         self.slot = torch.tensor(tokenizer.convert_tokens_to_ids(["▁as", ";"]))
+
+    def at_slot(self, written: torch.Tensor) -> torch.Tensor:
+        """(batch,): True where the next token names a new variable."""
+        if written.shape[1] == 0:
+            return torch.zeros(written.shape[0], dtype=torch.bool, device=written.device)
+        return torch.isin(written[:, -1], self.slot.to(written.device))
 
     def used(self, written: torch.Tensor) -> torch.Tensor:
         """(batch, vocabulary): True for the letters each row may not write next."""
@@ -45,12 +57,21 @@ class DistinctLetters(LogitsProcessor):
         if written.shape[1] == 0:
             return used
         used.scatter_(1, written, True)
-        fresh = torch.isin(written[:, -1], self.slot.to(written.device))
-        return used & self.letter.to(written.device) & fresh[:, None]
+        return used & self.letter.to(written.device) & self.at_slot(written)[:, None]
+
+    def group(self, written: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        """`scores` (used letters already ruled out) with the best allowed letter scoring the
+        log-sum-exp of all allowed letters, in the rows where a new variable is named."""
+        letters = scores.masked_fill(~self.letter[: scores.shape[1]].to(scores.device), float("-inf"))
+        rows = self.at_slot(written).nonzero().flatten()
+        out = scores.clone()
+        out[rows, letters[rows].argmax(-1)] = torch.logsumexp(letters[rows], -1)
+        return out
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        banned = self.used(input_ids[:, self.start :])
-        return scores.masked_fill(banned[:, : scores.shape[1]], float("-inf"))
+        written = input_ids[:, self.start :]
+        scores = scores.masked_fill(self.used(written)[:, : scores.shape[1]], float("-inf"))
+        return self.group(written, scores) if self.grouped else scores
 
 
 def generate(
@@ -67,7 +88,8 @@ def generate(
     every training document is, and cut at the model's context; batches are sorted by length so
     little padding is needed. With `samples` > 0: that many continuations per prompt (prompt after
     prompt) sampled at temperature 1 from the whole distribution, the draws seeded by `seed`. With
-    `distinct_letters`, a new variable never takes a letter the solution already used."""
+    `distinct_letters`, a new variable never takes a letter the solution already used, and greedy
+    decoding weighs the letters as one choice (DistinctLetters)."""
     model.eval()
     context = model.config.max_position_embeddings
     device = next(model.parameters()).device
@@ -93,7 +115,7 @@ def generate(
                 eos_token_id=eos,
                 pad_token_id=pad,
                 logits_processor=LogitsProcessorList(
-                    [DistinctLetters(tokenizer, width)] if distinct_letters else []
+                    [DistinctLetters(tokenizer, width, grouped=samples == 0)] if distinct_letters else []
                 ),
             )
         rows = generated[:, width:].tolist()
