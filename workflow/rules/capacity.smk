@@ -7,6 +7,9 @@
 # its bits (unquantized, int8, int4).
 
 
+include: "helpers/capacity.smk"
+
+
 wildcard_constraints:
     n=r"\d+",
     exposures=r"\d+",

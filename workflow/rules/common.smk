@@ -1,13 +1,11 @@
 # What all rule files use - the validated config, JSON sections for the CLI, cluster resources, the
 # code hash that reruns a step when its code changes, and the registries through which a domain adds
 # its metrics tables, figures and claims (workflow/rules/results.smk turns them into rules).
-import dataclasses
 import json
 import shlex
 from pathlib import Path
 
 from physlm.config import check_results_folder, coerce_numbers, validate
-from physlm.reasoning.igsm import check_math, stage_problems
 from physlm.knowledge.manipulation import TASKS
 from physlm.engine.environment import compile_mode
 from physlm.engine.provenance import code_hash
@@ -71,120 +69,6 @@ def cluster_resources(kind):
 
 def threads(kind):
     return config["resources"][kind]["threads"]
-
-
-def lora_option():
-    """The train step's --lora-config (quoted) when fine-tuning with LoRA, else nothing."""
-    finetune = config["finetune"]
-    if finetune["method"] != "lora":
-        return ""
-    lora = {
-        "rank": finetune["lora_rank"],
-        "embedding_rank": finetune["lora_embedding_rank"],
-    }
-    return f"--lora-config {shlex.quote(as_json(lora))}"
-
-
-# Finding 2: which (regime, variant) pairs are trained and evaluated.
-def knowledge_settings():
-    """(regime, variant) pairs the config asks for. Each pretrained model is evaluated too, before
-    fine-tuning, so that bio recall shows whether fine-tuning erased what pretraining stored.
-    """
-    finetuned = config["knowledge"]["finetune_variants"]
-    return (
-        [("mixed", v) for v in config["knowledge"]["mixed_variants"]]
-        + [("pretrain", v) for v in finetuned]
-        + [("finetune", v) for v in finetuned]
-    )
-
-
-# Finding 1: the capacity grid.
-CAP_DATA = "<results>/capacity/data/N{n}/seed{seed}"
-CAP_RUN = "<results>/capacity/{data}/N{n}/E{exposures}/{size}/seed{seed}"
-# A dataset is drawn from a world; bioS_simple shares bioS's.
-CAP_WORLD = {"bioS": "bioS", "bioS_simple": "bioS", "bioD": "bioD"}
-CAP_MODELS = {m["name"]: m for m in config["capacity"]["models"]}
-
-
-def cap_world(wildcards):
-    """The folder of the world a capacity run's dataset comes from."""
-    return f"{CAP_DATA}/{CAP_WORLD[wildcards.data]}".format(**wildcards)
-
-
-def cap_model(wildcards):
-    """The model section with the shape of the grid's model `size`."""
-    size = CAP_MODELS[wildcards.size]
-    return {**config["model"], **{k: size[k] for k in ("n_layer", "n_head", "d_model")}}
-
-
-def cap_trains(size, n):
-    """Whether the grid trains model `size` on N = n people (models may stop at `max_people`)."""
-    return n <= CAP_MODELS[size].get("max_people", n)
-
-
-# Findings 3 and 4: the math curriculum, test and probe sets. Each kind of training data ("clean",
-# or "retry<q>": retries at rate q, Part 2.2) trains its own model through the curriculum; the clean
-# model is the one probed and decoded.
-MATH_DATA = "<results>/math/data/seed{seed}"
-MATH_RUN = "<results>/math/seed{seed}"
-MATH_MODEL = f"{MATH_RUN}/{{data}}"
-STAGES = config["math"]["curriculum"]
-MATH_VARIANTS = ["clean"] + [f"retry{q}" for q in config["math"]["retry_rates"]]
-LAST_STAGE = f"{MATH_MODEL}/stage{len(STAGES)}/model"
-CLEAN_MODEL = LAST_STAGE.replace("{data}", "clean")
-# Fails before any job when a stage or the test set asks for more operations than its knobs allow.
-check_math(config["math"])
-
-
-def math_set(name):
-    """(knobs, problem set) of a held-out set: the test set (the last stage's knobs, equal numbers
-    of each op up to test.max_op, beyond the training ops); the probe set (the last stage's knobs
-    and ops, problems the model never saw). Training problems are drawn while training.
-    """
-    last = STAGES[-1]
-    if name == "test":
-        test = config["math"]["test"]
-        problems = test["problems_per_op"] * test["max_op"]
-        return last["knobs"], {
-            "split": "test",
-            "problems": problems,
-            "max_op": test["max_op"],
-            "op_distribution": "each",
-        }
-    return last["knobs"], {
-        "split": "test",
-        "problems": config["math"]["probe_problems"],
-        "max_op": last["max_op"],
-        "op_distribution": "uniform",
-    }
-
-
-def math_stage_data(wildcards):
-    """A stage's training problems (drawn while training): its knobs and problem set, retries at
-    the data's rate; retry data trains for the clean data's tokens (Part 2.2)."""
-    stage = STAGES[int(wildcards.stage) - 1]
-    retry = (
-        float(wildcards.data.removeprefix("retry"))
-        if wildcards.data != "clean"
-        else 0.0
-    )
-    problems = dataclasses.asdict(stage_problems(stage, retry))
-    equal = " --equal-tokens" if retry else ""
-    return (
-        f"--knobs-config {shlex.quote(as_json(stage['knobs']))} "
-        f"--problems-config {shlex.quote(as_json(problems))}{equal}"
-    )
-
-
-def math_start(wildcards):
-    """Stage 1 starts from the tokenizer, every later stage from the stage before."""
-    if wildcards.stage == "1":
-        return {"tokenizer": "<results>/math/tokenizer"}
-    return {
-        "init": f"{MATH_MODEL}/stage{int(wildcards.stage) - 1}/model".format(
-            **wildcards
-        )
-    }
 
 
 # Every training rule runs this command. Its params say where the model starts (`start`, the

@@ -7,6 +7,9 @@ DATA = "<results>/knowledge/data/seed{seed}"
 RUN = "<results>/knowledge/{variant}/seed{seed}"
 
 
+include: "helpers/knowledge.smk"
+
+
 rule people:
     output:
         world=directory(f"{DATA}/world"),

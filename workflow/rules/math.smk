@@ -10,6 +10,9 @@
 # the clean one is probed and decoded in <results>/math/seed{seed}/.
 
 
+include: "helpers/math.smk"
+
+
 # One decoding job per decoder (physlm.reasoning.decoding.DECODERS; best_of runs every k of the config).
 DECODERS = ["greedy", "best_of", "probe_retry", "entropy_retry"]
 
