@@ -7,7 +7,7 @@ from pathlib import Path
 
 from physlm.config import check_results_folder, coerce_numbers, validate
 from physlm.knowledge.manipulation import TASKS
-from physlm.engine.environment import compile_mode
+from physlm.engine.environment import compile_mode, trackers
 from physlm.engine.provenance import code_hash
 
 config.update(coerce_numbers(config))
@@ -17,6 +17,7 @@ validate(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 # (results/<scale>): each scale has its own folder; a scale file that does not name one fails here.
 check_results_folder(workflow.overwrite_configfiles)
 compile_mode()  # a bad PHYSLM_COMPILE, likewise
+trackers()  # and a bad PHYSLM_TRACKERS
 
 SEEDS = config["seeds"]
 

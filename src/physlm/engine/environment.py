@@ -12,6 +12,17 @@ import tempfile
 from pathlib import Path
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+TRACKER_NAMES = ("wandb", "mlflow")
+
+
+def trackers() -> list[str]:
+    """The experiment trackers PHYSLM_TRACKERS names besides TensorBoard (comma-separated; unset or
+    empty: none); ValueError naming the variable and the allowed values for any other name."""
+    names = [n.strip() for n in os.environ.get("PHYSLM_TRACKERS", "").split(",") if n.strip()]
+    unknown = [n for n in names if n not in TRACKER_NAMES]
+    if unknown:
+        raise ValueError(f"PHYSLM_TRACKERS: {', '.join(unknown)} not one of {TRACKER_NAMES} (or unset: none)")
+    return names
 
 
 def compile_mode() -> str | None:

@@ -8,10 +8,8 @@ exactly what an unbroken run would have done.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -23,6 +21,7 @@ import torch
 
 from physlm.engine.config_types import TrainConfig
 from physlm.engine.models import count_parameters, pick_device
+from physlm.engine.trackers import event_writer
 
 IGNORE = -100  # label value the HF loss skips
 # What SLURM sends before it kills a job: SIGTERM on preemption or scancel, and SIGUSR1 where the
@@ -180,41 +179,14 @@ def train(
     step (loss, lr, gradient norm before clipping, tokens/s), and the rows `evaluate(model, step)`
     gave at every checkpoint step and at the end (learning curves; empty without `evaluate`), which
     survive a resume. With `tensorboard` (a folder), the same numbers also go to TensorBoard event
-    files there, as they are logged (`tensorboard --logdir results` shows every run). On SIGTERM or
+    files there, as they are logged, and to the trackers PHYSLM_TRACKERS names
+    (physlm.engine.trackers). On SIGTERM or
     SIGUSR1 it saves a checkpoint after the current step and raises Preempted. With `compile_mode`
     (a torch.compile mode), the forward and backward run compiled; the checkpoint holds the plain
     model's weights either way.
     """
-    with _SignalFlag() as flag, _event_writer(tensorboard, log) as writer:
+    with _SignalFlag() as flag, event_writer(tensorboard, log) as writer:
         return _train(model, mixture, cfg, checkpoint, log, flag, fingerprint, compile_mode, evaluate, writer)
-
-
-class _NoEvents:
-    """Where TensorBoard events go when there is no folder for them (or no tensorboard package)."""
-
-    def add_scalar(self, tag, value, step):
-        pass
-
-
-@contextlib.contextmanager
-def _event_writer(folder: Path | None, log):
-    """A TensorBoard writer into `folder` for the length of a training (closed, and its events
-    flushed, at the end); nothing to write where there is no folder or no tensorboard package."""
-    if folder is None:
-        yield _NoEvents()
-        return
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        log("no TensorBoard events: the tensorboard package is not installed (the Parquet log has it all)")
-        yield _NoEvents()
-        return
-    shutil.rmtree(folder, ignore_errors=True)  # a resumed run writes its earlier steps again
-    writer = SummaryWriter(str(folder))
-    try:
-        yield writer
-    finally:
-        writer.close()
 
 
 def scalars(rows: list[dict]) -> dict[str, float]:
