@@ -153,7 +153,7 @@ def test_an_unknown_decoder_or_probe_retry_without_its_probe_is_refused(tmp_path
 
 
 def test_the_step_by_step_writer_never_reuses_a_letter_for_a_new_variable(tokenizer):
-    from test_solve import _collapsing_model
+    from test_solutions import _collapsing_model
 
     model = _collapsing_model(tokenizer)  # left alone: "as T ; T ; T ..."
     head = [tokenizer.eos_token_id, *tokenizer("Define Zoo 's Lion as")["input_ids"]]

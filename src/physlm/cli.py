@@ -195,7 +195,9 @@ def _knowledge_measure_steps(steps) -> None:
 
 def _math_measure_steps(steps) -> None:
     """The measuring steps of the reasoning domain: solving, curves, probes, attention, decoding."""
-    p = _step(steps, "evaluate-math", "physlm.reasoning.solve:evaluate_math", "solve iGSM problems, judged")
+    p = _step(
+        steps, "evaluate-math", "physlm.reasoning.solutions:evaluate_math", "solve iGSM problems, judged"
+    )
     p.add_argument("--model-dir", type=Path, required=True)
     p.add_argument("--problems", type=Path, required=True, help="held-out problems (test split)")
     p.add_argument("--train-max-op", type=int, required=True, help="ops above this are out of distribution")

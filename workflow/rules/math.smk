@@ -126,7 +126,7 @@ rule math_evaluate:
         train_max_op=STAGES[-1]["max_op"],
         batch_size=config["math"]["evaluate"]["batch_size"],
         identity=identity,
-        code=code("physlm.reasoning.solve"),
+        code=code("physlm.reasoning.solutions"),
     shell:
         "physlm evaluate-math --model-dir {input.model} --problems {input.problems} "
         "--train-max-op {params.train_max_op} --batch-size {params.batch_size} "

@@ -192,7 +192,7 @@ def solution_rate(shape: Shape, tokenizer, problems: pd.DataFrame, batch_size: i
     """(solutions, generated tokens) per second, generating as the evaluate-math step does (up to
     twice the longest reference solution, plus 8 tokens)."""
     from physlm.reasoning.igsm import prompt
-    from physlm.reasoning.solve import generate
+    from physlm.reasoning.solutions import generate
 
     model = build_model(shape.model, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed=0)
     reference = tokenizer([" ".join(s) for s in problems["solution"]])["input_ids"]

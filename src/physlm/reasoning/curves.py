@@ -3,7 +3,7 @@
 At every checkpoint the training loop calls `MathCurves`, which measures on a fixed batch of held-out
 problems (test-split templates):
 - greedy accuracy per op (the checker's verdict), with and without the distinct-letters rule
-  (physlm.reasoning.solve), so a collapse onto one letter shows as the gap between the two;
+  (physlm.reasoning.solutions), so a collapse onto one letter shows as the gap between the two;
 - teacher-forced accuracy per token role on the reference solutions: is the most likely next token
   the right one, given the right solution so far. Eval loss hides progress on this task (a broken and
   a working run can have the same loss: martin503/physics-of-llms-part2.1); roles do not;
@@ -34,7 +34,7 @@ import torch
 from physlm.engine.artifacts import load_model, read_scale, with_identity, write_table
 from physlm.engine.models import pick_device
 from physlm.reasoning.igsm import LETTERS, MOD, prompt
-from physlm.reasoning.solve import accuracy_by_op, generate, judge
+from physlm.reasoning.solutions import accuracy_by_op, generate, judge
 
 ROLES = (
     "name",

@@ -4,7 +4,7 @@ Four ways to write a solution, each judged by the checker on the same held-out p
 what it cost (tokens generated per problem, discarded ones included):
 
 Every decoder writes distinct letters: where a new variable is named, a letter the solution already
-used is ruled out (physlm.reasoning.solve, a deviation from the paper).
+used is ruled out (physlm.reasoning.solutions, a deviation from the paper).
 
 - greedy: the most likely token, always (what `evaluate-math` does).
 - best of k: k solutions sampled at temperature 1; the answer most of them give wins (ties: the
@@ -37,7 +37,7 @@ from physlm.engine.artifacts import load_model, read_scale, with_identity, write
 from physlm.engine.config_types import DecodingConfig, MistakeProbeConfig
 from physlm.engine.probe import probe_model
 from physlm.reasoning.igsm import prompt
-from physlm.reasoning.solve import DistinctLetters, generate, judge
+from physlm.reasoning.solutions import DistinctLetters, generate, judge
 
 GREEDY, BEST_OF, PROBE_RETRY, ENTROPY_RETRY = "greedy", "best of {k}", "probe retry", "entropy retry"
 
@@ -81,7 +81,7 @@ class Writer:
 
     def emit(self, sample: bool) -> tuple[int, float]:
         """Write one token (greedy or sampled; never a letter the solution already used where a new
-        variable is named, and greedy weighs the letters as one choice: physlm.reasoning.solve);
+        variable is named, and greedy weighs the letters as one choice: physlm.reasoning.solutions);
         return it and the entropy of the model's distribution there."""
         written = torch.tensor([self.ids[self.letters.start :]])
         scores = self.logits.masked_fill(self.letters.used(written)[0].to(self.logits.device), float("-inf"))
@@ -89,7 +89,7 @@ class Writer:
         entropy = float(-(p * p.clamp_min(1e-12).log()).sum())
         if sample:
             token = int(torch.multinomial(p.cpu(), 1, generator=self.generator))
-        else:  # greedy: the letters still allowed weigh as one choice (physlm.reasoning.solve)
+        else:  # greedy: the letters still allowed weigh as one choice (physlm.reasoning.solutions)
             token = int(self.letters.group(written.to(scores.device), scores[None])[0].argmax())
         self.ids.append(token)
         self.spent += token != self.eos

@@ -1,4 +1,4 @@
-"""A trained math model writes solutions; the checker judges them (Part 2.1's accuracy).
+"""Solutions: a trained math model writes them; the checker judges them (Part 2.1's accuracy).
 
 Generation is greedy, batched and cached (Hugging Face `generate` with its KV cache); prompts of
 different lengths are left-padded, with the attention mask giving every prompt positions from 0 as in

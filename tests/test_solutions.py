@@ -9,7 +9,7 @@ from physlm.engine.models import build_model
 from physlm.engine.tokenizer import build_tokenizer
 from physlm.reasoning.igsm import Knobs, ProblemSet, lexicon, make_set, make_tokenizer
 from physlm.reasoning.problem_stream import problem_documents
-from physlm.reasoning.solve import DistinctLetters, accuracy_by_op, generate, judge
+from physlm.reasoning.solutions import DistinctLetters, accuracy_by_op, generate, judge
 
 
 @pytest.fixture(scope="module")
