@@ -1,6 +1,6 @@
 # Physics of Language Models, reproduced as a Snakemake workflow.
 # `snakemake --cores all` runs the default scale; pass --configfile workflow/config/<scale>.yaml
-# for smoke, mid or paper. Every figure has a named target rule, figure_<name> (see
+# for smoke, mid, gpu or paper. Every figure has a named target rule, figure_<name> (see
 # `snakemake --list-target-rules`). A domain's rule file holds its experiment and registers its
 # metrics tables, figures and claims; results.smk, included last, makes their rules.
 
