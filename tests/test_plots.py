@@ -62,7 +62,18 @@ def test_a_figure_drawn_by_the_figure_step_says_its_scale_and_the_code_of_its_ta
     assert fig.texts == []
 
 
-def test_training_runs_are_named_by_their_identity_columns():
+def test_the_footer_lies_below_a_legend_placed_under_the_axes(tmp_path):
+    from physlm.engine.figures import footer
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1], label="a run")
+    legend = fig.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0))  # hangs below the figure
+    with footer("scale smoke"):
+        save_figure(fig, [tmp_path / "f.png"])
+    assert fig.texts[0].get_window_extent().y1 <= legend.get_window_extent().y0
+
+
+def test_training_runs_are_named_by_their_identity_columns_but_the_seed():
     from physlm.engine.training_figure import run_names
 
     logs = pd.DataFrame(
@@ -74,7 +85,29 @@ def test_training_runs_are_named_by_their_identity_columns():
             "seed": [0, 1],
         }
     )
-    assert run_names(logs).tolist() == ["variant single, seed 0", "variant multi5, seed 1"]
+    # the seed is not part of the name: a model's seeds share one colour and one legend entry
+    assert run_names(logs).tolist() == ["variant single", "variant multi5"]
+
+
+def test_a_models_seeds_share_a_colour_and_one_legend_entry(monkeypatch, tmp_path):
+    from physlm.engine import training_figure
+
+    drawn = []
+    monkeypatch.setattr(training_figure, "save_figure", lambda fig, outputs: drawn.append(fig))
+    logs = pd.DataFrame(
+        {
+            "step": [1, 2] * 4,
+            "loss": [2.0, 1.0] * 4,
+            "variant": ["single"] * 4 + ["multi5"] * 4,
+            "seed": [0, 0, 1, 1] * 2,
+        }
+    )
+    training_figure.plot_training(logs, [tmp_path / "t.png"])
+    loss_lines = drawn[0].axes[0].get_lines()
+    assert len(loss_lines) == 4  # one line per model and seed
+    assert len({line.get_color() for line in loss_lines}) == 2  # one colour per model
+    assert [t.get_text() for t in drawn[0].legends[0].get_texts()] == ["variant multi5", "variant single"]
+    assert "2 models x 2 seeds" in drawn[0]._suptitle.get_text()
 
 
 def test_a_measure_no_run_logged_leaves_its_panel_empty_and_says_so(tmp_path):

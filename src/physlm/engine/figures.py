@@ -27,8 +27,17 @@ def footer(text: str) -> Iterator[None]:
 def save_figure(fig: plt.Figure, outputs: list[Path]) -> None:
     fig.tight_layout()
     if _FOOTER:
+        # Below everything drawn, legends placed under the axes included, so that it overlaps nothing.
+        drawn = fig.get_tightbbox()  # inches
         fig.text(
-            0.0, 0.0, _FOOTER[-1], ha="left", va="top", fontsize=7, color="0.35", transform=fig.transFigure
+            drawn.x0 / fig.get_figwidth(),
+            drawn.y0 / fig.get_figheight() - 0.01,
+            _FOOTER[-1],
+            ha="left",
+            va="top",
+            fontsize=7,
+            color="0.35",
+            transform=fig.transFigure,
         )
     for path in outputs:
         path.parent.mkdir(parents=True, exist_ok=True)

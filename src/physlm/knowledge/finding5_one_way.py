@@ -218,5 +218,13 @@ def _variant_bars(ax, rows: pd.DataFrame, tasks: list[str], offset: float, width
         zorder=5,
         label="chance (best constant answer)" if first else None,
     )
-    for x, value in zip(xs, test[("accuracy", "mean")], strict=True):
-        ax.text(x, value + 0.02, f"{value:.2f}", ha="center", fontsize=6)
+    # Values: inside a tall bar (above it sit the error bar, the QA-train dot and the paper's
+    # diamond); above a short one, clear of its error bar and the chance tick.
+    tops = np.maximum(
+        test[("accuracy", "mean")] + test[("accuracy", "std")].fillna(0), test[("chance", "mean")]
+    )
+    for x, value, top in zip(xs, test[("accuracy", "mean")], tops, strict=True):
+        if value >= 0.15:
+            ax.text(x, value / 2, f"{value:.2f}", ha="center", va="center", fontsize=6, color="white")
+        else:
+            ax.text(x, top + 0.015, f"{value:.2f}", ha="center", fontsize=6)
