@@ -13,7 +13,10 @@ from physlm.engine.figures import save_figure
 
 # The columns a training log has; every other column of the collected table names the run.
 LOG_COLUMNS = {"step", "loss", "lr", "grad_norm", "tokens_per_s", "model_tflops_per_s", "held_out_loss"}
-EMPTY = "not logged by these runs\n(a math model's held-out measures:\nthe figure math_curves)"
+EMPTY = (
+    "not logged by these runs\n(a capacity model is measured on its own training data;\n"
+    "a math model's held-out measures: the figure math_curves)"
+)
 PANELS = {
     "loss": "training loss",
     "held_out_loss": "held-out answer loss (QA or task)",
