@@ -116,3 +116,23 @@ def test_a_measure_no_run_logged_leaves_its_panel_empty_and_says_so(tmp_path):
     old = pd.DataFrame({"step": [10, 20], "loss": [2.0, 1.0], "lr": [1e-3, 1e-4], "seed": [0, 0]})
     plot_training(old, [tmp_path / "t.png"])  # a log from before the gradient norm was logged
     assert (tmp_path / "t.png").stat().st_size > 0
+
+
+def test_finding5_values_sit_inside_tall_bars_and_clear_of_the_dot_above_a_short_one(monkeypatch, tmp_path):
+    from physlm.knowledge import finding5_one_way
+
+    drawn = []
+    monkeypatch.setattr(finding5_one_way, "save_figure", lambda fig, outputs: drawn.append(fig))
+    rows = [
+        ("forward", "test", 0.93, 0.04),
+        ("forward", "train", 1.00, 0.04),  # tall bar: its value goes inside, below the dot
+        ("inverse_all", "test", 0.02, 0.002),
+        ("inverse_all", "train", 0.07, 0.002),  # short bar with its QA-train dot just above it
+    ]
+    metrics = pd.DataFrame(rows, columns=["task", "split", "accuracy", "chance"]).assign(
+        variant="multi5_permute", seed=0
+    )
+    finding5_one_way.plot_manipulation(metrics, [tmp_path / "m.png"])
+    labels = {t.get_text(): t.get_position()[1] for t in drawn[0].axes[0].texts}
+    assert labels["0.93"] < 0.93  # inside the bar
+    assert labels["0.02"] > 0.07  # above the dot, not on it

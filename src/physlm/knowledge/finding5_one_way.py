@@ -219,10 +219,12 @@ def _variant_bars(ax, rows: pd.DataFrame, tasks: list[str], offset: float, width
         label="chance (best constant answer)" if first else None,
     )
     # Values: inside a tall bar (above it sit the error bar, the QA-train dot and the paper's
-    # diamond); above a short one, clear of its error bar and the chance tick.
+    # diamond); above a short one, clear of its error bar, the chance tick and a QA-train dot just above.
     tops = np.maximum(
         test[("accuracy", "mean")] + test[("accuracy", "std")].fillna(0), test[("chance", "mean")]
     )
+    dots = train[("accuracy", "mean")]
+    tops = np.where((dots > tops - 0.03) & (dots < tops + 0.08), dots + 0.02, tops)
     for x, value, top in zip(xs, test[("accuracy", "mean")], tops, strict=True):
         if value >= 0.15:
             ax.text(x, value / 2, f"{value:.2f}", ha="center", va="center", fontsize=6, color="white")
