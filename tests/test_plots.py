@@ -136,3 +136,17 @@ def test_finding5_values_sit_inside_tall_bars_and_clear_of_the_dot_above_a_short
     labels = {t.get_text(): t.get_position()[1] for t in drawn[0].axes[0].texts}
     assert labels["0.93"] < 0.93  # inside the bar
     assert labels["0.02"] > 0.07  # above the dot, not on it
+
+
+def test_training_loss_axis_labels_are_plain_numbers(monkeypatch, tmp_path):
+    from physlm.engine import training_figure
+
+    drawn = []
+    monkeypatch.setattr(training_figure, "save_figure", lambda fig, outputs: drawn.append(fig))
+    logs = pd.DataFrame({"step": [1, 2, 3], "loss": [0.9, 0.5, 0.28], "seed": [0, 0, 0]})
+    training_figure.plot_training(logs, [tmp_path / "t.png"])
+    axis = drawn[0].axes[0].yaxis
+    drawn[0].canvas.draw()
+    labels = [t.get_text() for t in axis.get_ticklabels(minor=True) + axis.get_ticklabels() if t.get_text()]
+    assert labels and all("e" not in label for label in labels), labels  # 0.3, not 3e-01
+    assert drawn[0].axes[3].texts[0].get_text() == "not logged by these runs"  # no grad norm, no reason given

@@ -13,8 +13,8 @@ from physlm.engine.figures import save_figure
 
 # The columns a training log has; every other column of the collected table names the run.
 LOG_COLUMNS = {"step", "loss", "lr", "grad_norm", "tokens_per_s", "model_tflops_per_s", "held_out_loss"}
-EMPTY = (
-    "not logged by these runs\n(a capacity model is measured on its own training data;\n"
+WHY_NO_HELD_OUT = (
+    "\n(a capacity model is measured on its own training data;\n"
     "a math model's held-out measures: the figure math_curves)"
 )
 PANELS = {
@@ -23,6 +23,13 @@ PANELS = {
     "lr": "learning rate",
     "grad_norm": "gradient norm (before clipping)",
 }
+
+
+class _PlainMinorLabels(ticker.LogFormatter):
+    """Matplotlib's choice of which minor ticks to label, written as plain numbers (0.3, not 3e-01)."""
+
+    def __call__(self, x, pos=None):
+        return f"{x:.2g}" if super().__call__(x, pos) else ""
 
 
 def run_names(logs: pd.DataFrame) -> pd.Series:
@@ -47,14 +54,17 @@ def plot_training(logs: pd.DataFrame, outputs: list[Path]) -> None:
     for (column, label), ax in zip(PANELS.items(), axes.flat, strict=True):
         shown = logs.dropna(subset=[column]) if column in logs else logs.iloc[:0]  # e.g. no held-out set
         if shown.empty:
-            ax.text(0.5, 0.5, EMPTY, transform=ax.transAxes, ha="center", fontsize=8)
+            why = WHY_NO_HELD_OUT if column == "held_out_loss" else ""
+            ax.text(
+                0.5, 0.5, "not logged by these runs" + why, transform=ax.transAxes, ha="center", fontsize=8
+            )
         for (run, _), part in shown.groupby(["run", "seed"]):
             ax.plot(part["step"], part[column], color=colors[run], marker="." if len(part) < 8 else None)
         if column.endswith("loss") and not shown.empty:
             ax.set_yscale("log")
             # Plain numbers; minor ticks are labelled only where the axis spans about a decade or less.
             ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%.2g"))
-            ax.yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
+            ax.yaxis.set_minor_formatter(_PlainMinorLabels(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
         ax.set(xlabel="optimizer step", ylabel=label)
     handles = [plt.Line2D([], [], color=colors[run]) for run in runs]
     fig.legend(
