@@ -55,7 +55,7 @@ def smoke_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def slurm_run(tmp_path_factory):
-    """The knowledge half of the smoke-scale DAG (smk.SECOND_RUN) through workflow/profiles/slurm on
+    """The knowledge half of the smoke-scale DAG (smk.SECOND_RUN) through profiles/slurm on
     a real one-node cluster on this machine, once; skips, saying why, where no cluster can start.
     Returns (workdir, the run)."""
     from smk import SECOND_RUN, SLURM, copy_workflow, snakemake, start_cluster

@@ -25,6 +25,7 @@ def copy_workflow(dst: Path) -> Path:
     dst.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "Snakefile", dst)
     shutil.copytree(ROOT / "workflow", dst / "workflow")
+    shutil.copytree(ROOT / "profiles", dst / "profiles")
     return dst
 
 
@@ -49,7 +50,7 @@ def snakemake(
 # --cores).
 SLURM = [
     "--workflow-profile",
-    "workflow/profiles/slurm",
+    "profiles/slurm",
     "--slurm-status-command",
     "squeue",
     "--slurm-no-account",

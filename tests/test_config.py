@@ -234,3 +234,13 @@ def test_a_config_file_that_does_not_name_its_results_folder_is_refused(tmp_path
     assert "add `pathvars: {results: results/mine}`" in out
     (tmp_path / "mine.yaml").write_text("seeds: [1]\npathvars: {results: results/mine}\n")
     assert dry_run(tmp_path / "named", f"--configfile={tmp_path / 'mine.yaml'}").returncode == 0
+
+
+def test_a_local_run_takes_the_default_profile_on_its_own(tmp_path):
+    """`snakemake` in the checkout loads profiles/default unasked, so an interrupted run goes on
+    (rerun-incomplete) with the same command; a profile Snakemake cannot find would be ignored."""
+    result = dry_run(tmp_path, "--configfile=workflow/config/smoke.yaml")
+    assert result.returncode == 0, result.stderr
+    assert "Using workflow specific profile profiles/default" in result.stdout + result.stderr
+    profile = yaml.safe_load((tmp_path / "profiles" / "default" / "config.yaml").read_text())
+    assert profile["rerun-incomplete"] is True

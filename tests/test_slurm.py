@@ -1,4 +1,4 @@
-"""The knowledge half of the smoke DAG (smk.SECOND_RUN) through workflow/profiles/slurm on a real
+"""The knowledge half of the smoke DAG (smk.SECOND_RUN) through profiles/slurm on a real
 one-node SLURM cluster on this machine (started by tests/slurm/start-cluster: Debian's slurm-wlm
 and munge, loopback only)."""
 
