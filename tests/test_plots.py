@@ -110,6 +110,36 @@ def test_a_models_seeds_share_a_colour_and_one_legend_entry(monkeypatch, tmp_pat
     assert "2 models x 2 seeds" in drawn[0]._suptitle.get_text()
 
 
+def test_a_second_identity_column_is_drawn_as_line_style_so_colours_stay_few(monkeypatch, tmp_path):
+    from physlm.engine import training_figure
+
+    drawn = []
+    monkeypatch.setattr(training_figure, "save_figure", lambda fig, outputs: drawn.append(fig))
+    tasks = ["forward", "inverse_all", "parity"]
+    logs = pd.DataFrame(
+        {
+            "step": [1, 2] * 6,
+            "loss": [2.0, 1.0] * 6,
+            "variant": ["multi5_permute"] * 6 + ["multi5_permute_reverse"] * 6,
+            "task": [task for task in tasks for _ in range(2)] * 2,
+            "seed": 0,
+        }
+    )
+    training_figure.plot_training(logs, [tmp_path / "t.png"])
+    lines = drawn[0].axes[0].get_lines()
+    assert len(lines) == 6  # one per (variant, task)
+    assert len({line.get_color() for line in lines}) == 3  # one colour per task
+    styles = {line.get_color(): set() for line in lines}
+    for line in lines:
+        styles[line.get_color()].add(line.get_linestyle())
+    # each task solid for one variant, dashed for the other
+    assert all(s == {"-", "--"} for s in styles.values())
+    legend = [t.get_text() for t in drawn[0].legends[0].get_texts()]
+    variants = ["variant multi5_permute", "variant multi5_permute_reverse"]
+    assert legend == [*(f"task {t}" for t in tasks), *variants]
+    assert "Training of 6 models" in drawn[0]._suptitle.get_text()
+
+
 def test_a_measure_no_run_logged_leaves_its_panel_empty_and_says_so(tmp_path):
     from physlm.engine.training_figure import plot_training
 

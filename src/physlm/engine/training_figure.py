@@ -17,6 +17,7 @@ WHY_NO_HELD_OUT = (
     "\n(a capacity model is measured on its own training data;\n"
     "a math model's held-out measures: the figure math_curves)"
 )
+DASHES = ["-", "--", ":", "-."]  # line styles of the style column's values, in sorted order
 PANELS = {
     "loss": "training loss",
     "held_out_loss": "held-out answer loss (QA or task)",
@@ -32,12 +33,34 @@ class _PlainMinorLabels(ticker.LogFormatter):
         return f"{x:.2g}" if super().__call__(x, pos) else ""
 
 
-def run_names(logs: pd.DataFrame) -> pd.Series:
-    """Each row's model as text, from the identity columns but the seed ("variant single, regime
-    pretrain"): the seeds of one model share a colour and a legend entry."""
-    identity = [c for c in logs.columns if c not in LOG_COLUMNS | {"seed"}]
+def run_names(logs: pd.DataFrame, columns: list[str] | None = None) -> pd.Series:
+    """Each row's model as text, from `columns` (default: the identity columns but the seed),
+    "variant single, regime pretrain": the seeds of one model share a colour and a legend entry."""
+    identity = identity_columns(logs) if columns is None else columns
     named = logs[identity].astype(str).apply(lambda column: f"{column.name} " + column)
     return named.agg(", ".join, axis=1) if identity else pd.Series("run", logs.index)
+
+
+def identity_columns(logs: pd.DataFrame) -> list[str]:
+    """The columns that name a run, in the table's order, but the seed."""
+    return [c for c in logs.columns if c not in LOG_COLUMNS | {"seed"}]
+
+
+def style_column(logs: pd.DataFrame) -> str | None:
+    """The identity column drawn as line style, so that colours stay few enough to tell apart: the
+    first with 2-4 values, where another column varies too (variant: single solid, multi5_permute
+    dashed; the task or regime in colour). None where one column alone names the runs."""
+    varying = [c for c in identity_columns(logs) if logs[c].nunique() > 1]
+    if len(varying) < 2:
+        return None
+    return next((c for c in varying if logs[c].nunique() <= len(DASHES)), None)
+
+
+def run_colours(n: int) -> list:
+    """Up to nine categorical colours that stay apart (tab10 without its grey, which is the line
+    style legend's colour); beyond them, hues spread evenly."""
+    categorical = [c for i, c in enumerate(sns.color_palette("tab10")) if i != 7]
+    return categorical[:n] if n <= len(categorical) else sns.color_palette("husl", n)
 
 
 def plot_training(logs: pd.DataFrame, outputs: list[Path]) -> None:
@@ -47,9 +70,16 @@ def plot_training(logs: pd.DataFrame, outputs: list[Path]) -> None:
     models' held-out measures are their learning curves, figure math_curves)."""
     sns.set_theme(style="whitegrid", context="paper")
     seeds = logs["seed"] if "seed" in logs else pd.Series(0, logs.index)
-    logs = logs.assign(run=run_names(logs), seed=seeds)
-    runs = sorted(logs["run"].unique())
-    colors = dict(zip(runs, sns.color_palette("husl", len(runs)), strict=True))  # one color per model
+    style = style_column(logs)
+    coloured = [c for c in identity_columns(logs) if c != style]
+    logs = logs.assign(
+        run=run_names(logs, coloured),
+        dash=logs[style].astype(str) if style else "",
+        seed=seeds,
+    )
+    runs, kinds = sorted(logs["run"].unique()), sorted(logs["dash"].unique())
+    colors = dict(zip(runs, run_colours(len(runs)), strict=True))
+    dashes = dict(zip(kinds, DASHES, strict=False))
     fig, axes = plt.subplots(2, 2, figsize=(9, 6.4))
     for (column, label), ax in zip(PANELS.items(), axes.flat, strict=True):
         shown = logs.dropna(subset=[column]) if column in logs else logs.iloc[:0]  # e.g. no held-out set
@@ -58,8 +88,14 @@ def plot_training(logs: pd.DataFrame, outputs: list[Path]) -> None:
             ax.text(
                 0.5, 0.5, "not logged by these runs" + why, transform=ax.transAxes, ha="center", fontsize=8
             )
-        for (run, _), part in shown.groupby(["run", "seed"]):
-            ax.plot(part["step"], part[column], color=colors[run], marker="." if len(part) < 8 else None)
+        for (run, dash, _), part in shown.groupby(["run", "dash", "seed"]):
+            ax.plot(
+                part["step"],
+                part[column],
+                color=colors[run],
+                linestyle=dashes[dash],
+                marker="." if len(part) < 8 else None,
+            )
         if column.endswith("loss") and not shown.empty:
             ax.set_yscale("log")
             # Plain numbers; minor ticks are labelled only where the axis spans about a decade or less.
@@ -67,12 +103,16 @@ def plot_training(logs: pd.DataFrame, outputs: list[Path]) -> None:
             ax.yaxis.set_minor_formatter(_PlainMinorLabels(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
         ax.set(xlabel="optimizer step", ylabel=label)
     handles = [plt.Line2D([], [], color=colors[run]) for run in runs]
+    names = list(runs)
+    if style:
+        handles += [plt.Line2D([], [], color="0.3", linestyle=dashes[kind]) for kind in kinds]
+        names += [f"{style} {kind}" for kind in kinds]
     fig.legend(
-        handles, runs, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=2, frameon=False
+        handles, names, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=2, frameon=False
     )
-    n_seeds = logs["seed"].nunique()
+    n_models, n_seeds = logs.groupby(["run", "dash"]).ngroups, logs["seed"].nunique()
     fig.suptitle(
-        f"Training of {len(runs)} model{'s' * (len(runs) > 1)}"
+        f"Training of {n_models} model{'s' * (n_models > 1)}"
         + (f" x {n_seeds} seeds, one line per seed" if n_seeds > 1 else ", one line each"),
         fontsize=10,
     )
