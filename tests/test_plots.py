@@ -180,3 +180,19 @@ def test_training_loss_axis_labels_are_plain_numbers(monkeypatch, tmp_path):
     labels = [t.get_text() for t in axis.get_ticklabels(minor=True) + axis.get_ticklabels() if t.get_text()]
     assert labels and all("e" not in label for label in labels), labels  # 0.3, not 3e-01
     assert drawn[0].axes[3].texts[0].get_text() == "not logged by these runs"  # no grad norm, no reason given
+
+
+def test_capacity_bars_far_below_zero_are_cut_with_their_value_written():
+    import matplotlib.pyplot as plt
+
+    from physlm.knowledge.finding1_capacity import _clip_and_label
+
+    fig, ax = plt.subplots()
+    ax.bar([0, 1, 2], [0.4, 0.38, -7.25])
+    _clip_and_label(ax)
+    bottom, top = ax.get_ylim()
+    assert -7.25 < bottom < 0 and top > 0.4  # the int8 bar is not shrunk to nothing by the int4 one
+    texts = {t.get_text(): t.get_position()[1] for t in ax.texts}
+    assert set(texts) == {"0.40", "0.38", "-7.2\ncut"}
+    assert texts["-7.2\ncut"] == bottom  # written at the cut, inside the axes
+    plt.close(fig)

@@ -172,6 +172,22 @@ DATASETS = {
 }
 
 
+def _clip_and_label(ax: plt.Axes) -> None:
+    """Write each bar's value on it, and cut bars far below zero (a quantization that leaves the
+    model worse than guessing: int4 at -7 bits/parameter) at half the tallest bar's height, with
+    "cut" under the value, so that they do not shrink the unquantized and int8 bars to nothing."""
+    bars = [bar for bar in ax.patches if bar.get_width() > 0 and np.isfinite(bar.get_height())]
+    top = max([bar.get_height() for bar in bars] + [0.1]) * 1.25
+    bottom = -top / 2
+    ax.set_ylim(bottom, top)
+    for bar in bars:
+        value, x = bar.get_height(), bar.get_x() + bar.get_width() / 2
+        cut = value < bottom
+        y = bottom if cut else value
+        text = f"{value:.1f}\ncut" if cut else f"{value:.2f}"
+        ax.text(x, y, text, ha="center", va="bottom" if value >= 0 or cut else "top", fontsize=6)
+
+
 def plot_capacity(metrics: pd.DataFrame, outputs: list[Path]) -> None:
     """One log-log panel per dataset: bits learned vs parameters, one marker per (people, exposures),
     unquantized, with the 2 and 1 bits/parameter lines (a model at capacity sits on its line) and,
@@ -225,9 +241,10 @@ def plot_capacity(metrics: pd.DataFrame, outputs: list[Path]) -> None:
         errorbar=None,
         ax=right,
     )
+    _clip_and_label(right)
     right.set(
         xlabel="model size (smallest first); bars average over datasets, N and exposures",
-        ylabel="bits per parameter",
+        ylabel="bits per parameter (value on each bar)",
         title="Capacity ratio under weight quantization",
     )
     fig.suptitle("Finding 1 (Part 3.3): how many bits of knowledge does a parameter hold?")
