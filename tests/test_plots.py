@@ -196,3 +196,11 @@ def test_capacity_bars_far_below_zero_are_cut_with_their_value_written():
     assert set(texts) == {"0.40", "0.38", "-7.2\ncut"}
     assert texts["-7.2\ncut"] == bottom  # written at the cut, inside the axes
     plt.close(fig)
+
+    # With no bar above zero there is nothing to keep readable: nothing is cut.
+    fig, ax = plt.subplots()
+    ax.bar([0, 1], [-0.7, -0.1])
+    _clip_and_label(ax)
+    assert ax.get_ylim()[0] <= -0.7
+    assert {t.get_text() for t in ax.texts} == {"-0.70", "-0.10"}
+    plt.close(fig)

@@ -177,9 +177,11 @@ def _clip_and_label(ax: plt.Axes) -> None:
     model worse than guessing: int4 at -7 bits/parameter) at half the tallest bar's height, with
     "cut" under the value, so that they do not shrink the unquantized and int8 bars to nothing."""
     bars = [bar for bar in ax.patches if bar.get_width() > 0 and np.isfinite(bar.get_height())]
-    top = max([bar.get_height() for bar in bars] + [0.1]) * 1.25
-    bottom = -top / 2
-    ax.set_ylim(bottom, top)
+    tallest = max([bar.get_height() for bar in bars], default=0.0)
+    bottom = -np.inf  # nothing to keep readable when no bar is above zero (a smoke run): no cut
+    if tallest > 0:
+        bottom = -tallest * 1.25 / 2
+        ax.set_ylim(bottom, tallest * 1.25)
     for bar in bars:
         value, x = bar.get_height(), bar.get_x() + bar.get_width() / 2
         cut = value < bottom
