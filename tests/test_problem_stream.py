@@ -15,9 +15,11 @@ def tokenizer():
     return make_tokenizer()
 
 
-def _stream(tokenizer, retry=0.0, context=256, seed=0, solution_only=True, **problems):
+def _stream(tokenizer, retry=0.0, context=256, seed=0, solution_only=True, decision_weight=1.0, **problems):
     problem_set = ProblemSet("train", 1, 3, op_distribution="uniform", retry=retry, **problems)
-    return FreshProblems(tokenizer, KNOBS, problem_set, seed, context, 4, solution_only)
+    return FreshProblems(
+        tokenizer, KNOBS, problem_set, seed, context, 4, solution_only, decision_weight=decision_weight
+    )
 
 
 def _texts(tokenizer, ids):
@@ -91,3 +93,21 @@ def test_an_op_mix_draws_ops_in_its_proportions():
         ProblemSet("train", 1, 3, op_distribution="weights", op_weights=(1, 1))
     with pytest.raises(ValueError, match="given exactly when op_distribution is weights"):
         ProblemSet("train", 1, 3, op_weights=(1, 1, 1))
+
+
+def test_the_decision_after_each_solution_step_weighs_decision_weight(tokenizer):
+    plain, weighted = _stream(tokenizer), _stream(tokenizer, decision_weight=4.0)
+    ids, labels = plain.windows(0, 4)
+    ids_w, labels_w, weights = weighted.windows(0, 4)
+    assert (ids == ids_w).all() and (labels == labels_w).all()  # the same rows, only weighted
+    for row, w in zip(ids, weights, strict=True):
+        tokens = tokenizer.convert_ids_to_tokens(row.tolist())
+        solution = tokens.index("▁Solution")
+        # every statement ends in a period too; only the tokens after the solution's periods weigh 4
+        expected = [i for i in range(solution + 1, len(tokens)) if tokens[i - 1] == "."]
+        assert sorted(np.flatnonzero(w == 4.0)) == expected
+        assert tokens[expected[-1]] == tokenizer.eos_token and tokens.index(".") < solution
+        assert all(tokens[i] == "▁Define" for i in expected[:-1])
+        assert ((w == 1.0) | (w == 4.0)).all()
+    with pytest.raises(ValueError, match="decision_weight"):
+        _stream(tokenizer, decision_weight=0.0)

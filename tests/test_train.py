@@ -24,6 +24,7 @@ from physlm.engine.loop import (
     make_optimizer,
     to_device,
     train,
+    weighted_loss,
 )
 from physlm.engine.models import build_model
 from physlm.engine.tokenizer import build_tokenizer
@@ -68,6 +69,25 @@ def test_warmup_stable_decay_holds_the_rate_then_decays_over_the_last_fraction()
     assert learning_rate(100, cfg) == pytest.approx(0.01)
     with pytest.raises(ValueError, match=r"schedule: 'linear', allowed cosine \| wsd"):
         _config(schedule="linear")
+
+
+def test_the_weighted_loss_is_the_plain_mean_at_weight_one_and_shifts_by_one_token():
+    torch.manual_seed(0)
+    logits, labels = torch.randn(2, 5, 7), torch.randint(0, 7, (2, 5))
+    labels[0, :2] = IGNORE
+    plain = torch.nn.functional.cross_entropy(
+        logits[:, :-1].flatten(0, 1), labels[:, 1:].flatten(), ignore_index=IGNORE
+    )
+    assert torch.isclose(weighted_loss(logits, labels, torch.ones(2, 5)), plain)
+    # label 3 of row 1 is predicted at position 2: weighing it 3 counts its loss three times
+    per_token = torch.nn.functional.cross_entropy(logits[1, 2], labels[1, 3], reduction="none")
+    weights = torch.ones(2, 5)
+    weights[1, 3] = 3.0
+    n = (labels[:, 1:] != IGNORE).sum()
+    expected = (plain * n + 2 * per_token) / (n + 2)
+    assert torch.isclose(weighted_loss(logits, labels, weights), expected)
+    weights[0, 1] = 5.0  # an ignored label weighs nothing, whatever its weight
+    assert torch.isclose(weighted_loss(logits, labels, weights), expected)
 
 
 def test_adamw_is_fused_and_decays_matrices_only():

@@ -141,6 +141,12 @@ def _train_step(steps) -> None:
         help="with --problems-config: the tokens the steps would take on the same problems without retries",
     )
     p.add_argument(
+        "--decision-weight",
+        type=float,
+        default=1.0,
+        help="with --problems-config: the loss weight of the token after each solution step's period",
+    )
+    p.add_argument(
         "--curve-problems", type=Path, help="held-out problems: learning curves at each checkpoint"
     )
     p.add_argument("--curves-per-op", type=int, default=20, help="problems per op the curves read")
@@ -387,6 +393,9 @@ def train(**options) -> None:
     if options["problem_set"] is None:
         from physlm.knowledge.train import fit_knowledge
 
+        if options["decision_weight"] != 1.0:
+            raise ValueError("--decision-weight weighs solution steps: it needs --problems-config")
+
         return fit_knowledge(run, **{k: options[k] for k in KNOWLEDGE_OPTIONS})
     if options["bios"] is not None or options["qa"] is not None:
         raise ValueError("math problems are trained on alone: drop the biographies and QA pairs")
@@ -400,6 +409,7 @@ def train(**options) -> None:
         problem_set=options["problem_set"],
         solution_only=options["solution_only"],
         equal_tokens=options["equal_tokens"],
+        decision_weight=options["decision_weight"],
         curves=CurvesSpec(**curves) if curves["problems"] is not None else None,
     )
 

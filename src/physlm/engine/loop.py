@@ -248,18 +248,36 @@ def _evaluated(evaluate, model, step: int) -> list[dict]:
     return rows
 
 
+def weighted_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """The next-token cross-entropy with a weight per label: sum(w * loss) / sum(w) over the labels
+    not ignored (all weights 1: the plain mean, as the Hugging Face loss computes it)."""
+    targets = labels[:, 1:].flatten()
+    losses = torch.nn.functional.cross_entropy(
+        logits[:, :-1].flatten(0, 1).float(), targets, ignore_index=IGNORE, reduction="none"
+    )
+    w = weights[:, 1:].flatten() * (targets != IGNORE)
+    return (losses * w).sum() / w.sum()
+
+
 def _optimizer_step(forward, model, optimizer, mixture, step: int, cfg, use_bf16: bool):
     """One optimizer step on the step's windows of every source, at the step's learning rate:
-    (loss, gradient norm before clipping, tokens)."""
+    (loss, gradient norm before clipping, tokens). A source whose windows come with a third array
+    (a weight per label) is trained on the weighted loss; the others' labels weigh 1."""
     device = next(model.parameters()).device
     batches = [stream.windows(step * count, count) for stream, count in mixture if count]
     ids = to_device(np.concatenate([b[0] for b in batches]), device)
     labels = to_device(np.concatenate([b[1] for b in batches]), device)
+    weighted = any(len(b) == 3 for b in batches)
     for group in optimizer.param_groups:
         group["lr"] = learning_rate(step, cfg)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
         # use_cache=False: transformers otherwise fills a KV cache that training throws away
-        loss = forward(input_ids=ids, labels=labels, use_cache=False).loss
+        if weighted:
+            weights = np.concatenate([b[2] if len(b) == 3 else np.ones(b[1].shape) for b in batches])
+            logits = forward(input_ids=ids, use_cache=False).logits
+            loss = weighted_loss(logits, labels, to_device(weights.astype(np.float32), device))
+        else:
+            loss = forward(input_ids=ids, labels=labels, use_cache=False).loss
     loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)  # read only when logged
     optimizer.step()

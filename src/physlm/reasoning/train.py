@@ -32,7 +32,9 @@ def math_scale(prior: dict | None, stream, training: TrainConfig, network) -> di
     }
 
 
-def _math_stream(tokenizer, context, seed, training, knobs, problem_set, solution_only, equal_tokens):
+def _math_stream(
+    tokenizer, context, seed, training, knobs, problem_set, solution_only, equal_tokens, decision_weight
+):
     """(stream, training): fresh problems of `problem_set`; with `equal_tokens` (retry data), the
     steps that give the tokens `training.steps` would take on the same problems without retries. On
     a GPU, worker processes (the job's threads) draw problems ahead: there the generator would be
@@ -41,7 +43,15 @@ def _math_stream(tokenizer, context, seed, training, knobs, problem_set, solutio
 
     def stream_of(problems: ProblemSet, workers: int = 0) -> FreshProblems:
         return FreshProblems(
-            tokenizer, knobs, problems, seed, context, training.batch_size, solution_only, workers
+            tokenizer,
+            knobs,
+            problems,
+            seed,
+            context,
+            training.batch_size,
+            solution_only,
+            workers,
+            decision_weight,
         )
 
     first = dataclasses.replace(problem_set, problems=training.steps * training.batch_size)
@@ -63,17 +73,27 @@ def fit_math(
     problem_set: ProblemSet,
     solution_only: bool = True,
     equal_tokens: bool = False,
+    decision_weight: float = 1.0,
     curves: CurvesSpec | None = None,
 ) -> None:
     """Train a model (`run`: from scratch, or from the curriculum's previous stage) on iGSM problems
     (`knobs`, `problem_set`: drawn while training, none repeated), one problem per row, the loss on
     the solution only if `solution_only`; with `equal_tokens` (retry data), as many steps as give the
-    tokens `run.training.steps` would take on the same problems without retries (Part 2.2). With
+    tokens `run.training.steps` would take on the same problems without retries (Part 2.2); the
+    token after each solution step's period weighs `decision_weight` in the loss. With
     `curves`, learning curves on its held-out problems at every checkpoint
     (physlm.reasoning.curves)."""
     network, tokenizer, context = start(run)
     stream, training = _math_stream(
-        tokenizer, context, run.seed, run.training, knobs, problem_set, solution_only, equal_tokens
+        tokenizer,
+        context,
+        run.seed,
+        run.training,
+        knobs,
+        problem_set,
+        solution_only,
+        equal_tokens,
+        decision_weight,
     )
     evaluate = None
     if curves is not None:
@@ -85,6 +105,7 @@ def fit_math(
         problems=problem_set,
         solution_only=solution_only,
         equal_tokens=equal_tokens,
+        decision_weight=decision_weight,
         code=code_hash(__name__),
     )
     train_and_save(
