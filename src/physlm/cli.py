@@ -237,15 +237,27 @@ def _math_measure_steps(steps) -> None:
         "physlm.reasoning.attention:math_attention",
         "attention on necessary statements",
     )
+    _against_random_init(p)
+    p.add_argument("--count", type=int, required=True, help="read the first this many problems")
+    p = _step(
+        steps,
+        "math-decision",
+        "physlm.reasoning.decision:math_decision",
+        "end or go on after each step, and where the model looks",
+    )
+    _against_random_init(p)
+
+    _mistake_steps(steps)
+
+
+def _against_random_init(p) -> None:
+    """The options of a step that reads a trained math model beside a random-init one of its shape."""
     p.add_argument("--model-dir", type=Path, required=True, help="a trained math model")
     p.add_argument("--model-config", type=decoder(ModelConfig), required=True, help="its shape")
     p.add_argument("--problems", type=Path, required=True, help="problems the model was not trained on")
     p.add_argument("--params", type=Path, required=True, help="their per-parameter labels")
-    p.add_argument("--count", type=int, required=True, help="read the first this many problems")
     p.add_argument("--seed", type=int, required=True, help="seed of the random-init model")
     _metrics_options(p)
-
-    _mistake_steps(steps)
 
 
 def _mistake_steps(steps) -> None:

@@ -1,0 +1,120 @@
+"""The decision after each solution step: write another step, or end (issue 36's diagnosis).
+
+A model that solves op-1 problems and writes the right first step of longer ones can still fail them
+by ending after that step. After each step's period the model must decide whether the parameter it
+just defined is the one the question asks (end) or not (go on); a solution is done exactly when it
+is. This module measures that decision on the reference solutions, teacher-forced: at the period
+of every step, the probability the model gives to the end token, split by whether the step just
+written defines the asked parameter (`last`) and by what the question asks (`asked`: an abstract
+parameter such as "each Boreal Forest's Creature", never stated, or a stated instance parameter).
+Beside it, where the model looks from that period, per layer (heads averaged): the share of its
+attention on the statements, the question, the step just written, the steps before it, and the
+start token (a sink many heads park on). A random-init model of the same shape is the baseline:
+it shows what position alone gives.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from physlm.engine.artifacts import load_model, read_scale, with_identity, write_table
+from physlm.engine.config_types import ModelConfig
+from physlm.engine.models import build_model
+from physlm.reasoning.igsm import prompt
+
+PARTS = ("start token", "statements", "question", "steps before", "this step")
+
+
+def _layout(tokens: list[str]) -> tuple[int, int, list[int]]:
+    """(question start, solution start, the solution's period positions) of a tokenized document."""
+    question = tokens.index("▁Question")
+    solution = tokens.index("▁Solution") + 2  # after "Solution" ":"
+    periods = [i for i in range(solution, len(tokens)) if tokens[i] == "."]
+    return question, solution, periods
+
+
+def _parts(question: int, solution: int, periods: list[int], k: int) -> dict[str, slice]:
+    """The token ranges attention is summed over, seen from step k's period (0-based k)."""
+    this_step = periods[k - 1] + 1 if k else solution
+    return {
+        "start token": slice(0, 1),
+        "statements": slice(1, question),
+        "question": slice(question, solution),
+        "steps before": slice(solution, this_step),
+        "this step": slice(this_step, periods[k] + 1),
+    }
+
+
+def decisions(
+    model, tokenizer, problems: pd.DataFrame, params: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(decisions, attention): one row per reference step of `problems`, with the probability of
+    the end token after its period; and one row per step, layer and part of the text with the share
+    of attention the period gives it."""
+    asked = params[params["nece"]].sort_values("step").groupby("problem").last()["abstract"]
+    eos = tokenizer.eos_token_id
+    model.eval()
+    steps, looks = [], []
+    for problem in problems.itertuples():
+        text = f"{prompt(problem.text, problem.question)} {' '.join(problem.solution)}"
+        ids = [eos, *tokenizer(text)["input_ids"]]
+        question, solution, periods = _layout(tokenizer.convert_ids_to_tokens(ids))
+        if len(periods) != len(problem.solution):
+            raise ValueError(
+                f"problem {problem.problem}: {len(problem.solution)} steps, {len(periods)} periods"
+            )
+        with torch.no_grad():
+            out = model(input_ids=torch.tensor([ids]), output_attentions=True, use_cache=False)
+        p_end = out.logits[0, periods].float().softmax(-1)[:, eos]
+        kind = "abstract" if asked[problem.problem] else "stated"
+        for k, at in enumerate(periods):
+            key = {"problem": problem.problem, "op": problem.op, "step": k + 1, "steps": len(periods)}
+            key |= {"last": k == len(periods) - 1, "asked": kind}
+            steps.append({**key, "p_end": float(p_end[k])})
+            for layer, weights in enumerate(out.attentions):
+                row = weights[0, :, at].mean(0)
+                for part, span in _parts(question, solution, periods, k).items():
+                    looks.append({**key, "layer": layer + 1, "part": part, "share": float(row[span].sum())})
+    return pd.DataFrame(steps), pd.DataFrame(looks)
+
+
+def summarize(steps: pd.DataFrame, looks: pd.DataFrame) -> pd.DataFrame:
+    """Per kind of decision (`last`, `asked`, op): the mean probability of ending and the share of
+    steps after which greedy decoding would end (p > 0.5); per `last` and layer: the mean attention
+    share of each part. One long table: `measure` names the value."""
+    by = ["last", "asked", "op"]
+    decided = steps.assign(ends=steps["p_end"] > 0.5).groupby(by)
+    ends = decided.agg(p_end=("p_end", "mean"), ends=("ends", "mean"), n=("p_end", "size")).reset_index()
+    ends = ends.melt(id_vars=[*by, "n"], value_vars=["p_end", "ends"], var_name="measure")
+    seen = looks.groupby(["last", "layer", "part"])["share"].agg(["mean", "size"]).reset_index()
+    seen = seen.rename(columns={"mean": "value", "size": "n"}).assign(measure="attention")
+    return pd.concat([ends, seen], ignore_index=True)
+
+
+def math_decision(
+    *,
+    model_dir: Path,
+    model_config: ModelConfig,
+    problems: Path,
+    params: Path,
+    seed: int,
+    identity: dict,
+    out: Path,
+    threads: int = 1,
+) -> None:
+    """Step `math-decision`: the decision after each reference step (end or go on) and where the
+    model looks when it takes it, for the trained model and a random-init model of its shape."""
+    torch.set_num_threads(threads)
+    trained, tokenizer = load_model(model_dir)
+    random_init = build_model(
+        model_config, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed
+    )
+    table, labels = pd.read_parquet(problems), pd.read_parquet(params)
+    parts = []
+    for name, model in (("trained", trained), ("random init", random_init)):
+        model.set_attn_implementation("eager")  # SDPA returns no attention weights
+        parts.append(summarize(*decisions(model, tokenizer, table, labels)).assign(model=name))
+    write_table(with_identity(pd.concat(parts, ignore_index=True), identity, read_scale(model_dir)), out)
