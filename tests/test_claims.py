@@ -389,6 +389,7 @@ MISTAKES = MistakeThresholds(min_auroc_gap=0.1, min_retry_gain=0.05, min_decodin
 
 
 def mistake_table(probe: float, entropy: float = 0.6, wrong: int = 10, scale=AT_SCALE) -> pd.DataFrame:
+    """The probe reads `probe` on the not-computable steps the claim is about, 0.5 on every other set."""
     aurocs = {"probe": probe, "probe, random init": 0.5, "entropy": entropy, "1 - top probability": 0.55}
     return pd.DataFrame(
         [
@@ -396,7 +397,7 @@ def mistake_table(probe: float, entropy: float = 0.6, wrong: int = 10, scale=AT_
                 "seed": s,
                 "set": where,
                 "detector": d,
-                "auroc": a,
+                "auroc": a if where.endswith("not computable") or d != "probe" else 0.5,
                 "accuracy": 0.7,
                 "recall": 0.6,
                 "n": 40,
@@ -404,7 +405,7 @@ def mistake_table(probe: float, entropy: float = 0.6, wrong: int = 10, scale=AT_
                 **scale,
             }
             for s in (0, 1)
-            for where in ("random parameter", "model's own steps")
+            for where in ("random parameter", "model's own steps", "model's own steps: not computable")
             for d, a in aurocs.items()
         ]
     )
@@ -450,6 +451,6 @@ def test_mistake_claims_refute_at_scale_and_stay_inconclusive_below_it_or_withou
     none = mistake_claims(
         mistake_table(float("nan"), wrong=0), math_accuracy(0.5), decoding_table(150, 0.2), MISTAKES
     )
-    assert none[0]["verdict"].startswith("inconclusive: the model made no mistakes")
+    assert none[0]["verdict"].startswith("inconclusive: the model made no such mistakes")
     beyond = mistake_claims(mistake_table(0.8), math_accuracy(0.5), decoding_table(500, 0.9), MISTAKES)
     assert beyond[-1]["verdict"].startswith("inconclusive: probe retry spent more tokens")

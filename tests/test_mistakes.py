@@ -125,7 +125,12 @@ def test_flagging_scores():
 
 def test_the_mistake_probe_step_writes_every_detector_on_both_sets(tmp_path, data):
     problems, params = data
-    for name, table in (("probe", problems), ("probe.params", params), ("test", problems)):
+    for name, table in (
+        ("probe", problems),
+        ("probe.params", params),
+        ("test", problems),
+        ("test.params", params),
+    ):
         table.to_parquet(tmp_path / f"{name}.parquet")
     write_tokenizer(out_dir=tmp_path / "model")
     from transformers import PreTrainedTokenizerFast
@@ -149,6 +154,7 @@ def test_the_mistake_probe_step_writes_every_detector_on_both_sets(tmp_path, dat
         probe_problems=tmp_path / "probe.parquet",
         probe_params=tmp_path / "probe.params.parquet",
         test_problems=tmp_path / "test.parquet",
+        test_params=tmp_path / "test.params.parquet",
         solutions=tmp_path / "solutions.parquet",
         seed=0,
         identity={"run": "t"},
@@ -158,10 +164,12 @@ def test_the_mistake_probe_step_writes_every_detector_on_both_sets(tmp_path, dat
     )
     table = pd.read_parquet(tmp_path / "mistakes.parquet")
     detectors = {"probe", "probe, random init", "entropy", "1 - top probability", "majority class"}
-    assert set(table["set"]) == {mistakes.RANDOM_PARAMETER, mistakes.MODEL_MISTAKES}
-    for _, group in table.groupby("set"):
+    whole = {mistakes.RANDOM_PARAMETER, mistakes.BALANCED, mistakes.MODEL_MISTAKES, mistakes.PAIRED}
+    kinds = {f"{mistakes.MODEL_MISTAKES}: {kind}" for kind in mistakes.SEEN_ERRORS}
+    assert set(table["set"]) == whole | kinds
+    for where, group in table.groupby("set"):
         assert set(group["detector"]) == detectors
-        assert group["auroc"].between(0, 1).all()
+        assert where in kinds or group["auroc"].between(0, 1).all()
     scores = pd.read_parquet(tmp_path / "scores.parquet")
     own_steps = scores[(scores["set"] == mistakes.MODEL_MISTAKES) & (scores["detector"] == "probe")]
     assert own_steps["wrong"].sum() == table.loc[table["set"] == mistakes.MODEL_MISTAKES, "wrong"].iloc[0] > 0
@@ -185,9 +193,8 @@ def test_a_trained_probe_flags_in_the_direction_of_its_labels(tmp_path, data):
     cfg = MistakeProbeConfig(
         steps=60, batch_size=16, lr=1e-2, embedding_lr=1e-4, weight_decay=0.0, queries=4, rank=2
     )
-    probe, steps, ids = mistakes.train_probe(
-        model, tokenizer, problems, params, cfg, seed=0, log=lambda _: None
-    )
+    steps = mistakes.random_parameter_steps(problems, params, cfg.queries, seed=0)  # not balanced
+    probe, ids = mistakes.fit_probe(model, tokenizer, problems, steps, cfg, seed=0, log=lambda _: None)
     share = steps["wrong"].mean()
     assert abs(share - 0.5) > 0.15  # far enough from a coin for a sign to show
     flagged = mistakes.flag_probability(probe, ids, pad, batch_size=32)
@@ -195,3 +202,45 @@ def test_a_trained_probe_flags_in_the_direction_of_its_labels(tmp_path, data):
     torch.save(probe.state_dict(), tmp_path / "probe.pt")
     score = probe_scorer(model, tmp_path / "probe.pt", cfg, seed=0)
     assert score(ids[0], []) == pytest.approx(flagged[0], abs=1e-5)
+
+
+def test_matched_auroc_only_compares_steps_within_a_stratum():
+    labels = np.array([1, 1, 0, 1, 0, 0])
+    scores = np.array([0.9, 0.8, 0.85, 0.2, 0.1, 0.3])  # high in stratum 0, where most are wrong
+    strata = np.array([0, 0, 0, 1, 1, 1])
+    assert mistakes.auroc(labels, scores) == pytest.approx(6 / 9)  # the stratum alone tells them apart
+    assert mistakes.matched_auroc(labels, scores, strata) == pytest.approx(0.5)
+    assert mistakes.matched_auroc(labels, -scores, np.zeros(6)) == pytest.approx(3 / 9)
+    assert np.isnan(mistakes.matched_auroc(labels, scores, np.arange(6)))  # no stratum holds both
+
+
+def test_balanced_steps_hold_as_many_right_as_wrong_steps_in_every_role_and_position(data):
+    problems, params = data
+    steps = mistakes.balanced_steps(problems, params, queries=1000, seed=0)  # no cap: every kept slot
+    counts = steps.groupby([*mistakes.ROLE, "wrong"]).size().unstack("wrong")
+    assert (counts[True] == counts[False]).all() and len(counts) >= 4
+    asked = params[params.nece].sort_values("step").groupby("problem")["name"].last()
+    assert (steps["asked"] == (steps["name"] == asked.loc[steps["problem"]].to_numpy())).all()
+    capped = mistakes.balanced_steps(problems, params, queries=2, seed=0)
+    keys = ["problem", "step", "name"]
+    assert len(capped) == 2 * len(problems)  # a random share of the kept slots
+    assert set(map(tuple, capped[keys].to_numpy())) <= set(map(tuple, steps[keys].to_numpy()))
+
+
+def test_paired_steps_label_every_parameter_by_the_checker_as_the_generator_does(data):
+    problems, params = data
+    right = pd.DataFrame(
+        {"problem": problems["problem"], "op": problems["op"], "solution": problems["solution"].map(" ".join)}
+    )
+    paired = mistakes.paired_steps(problems, params, mistakes.own_steps(problems, right))
+    # on the reference solutions, the checker's rule gives the generator's can_next at every prefix
+    every = pd.concat(
+        [pd.DataFrame(mistakes._slots(p, params[params.problem == p.problem])) for p in problems.itertuples()]
+    )
+    key = ["problem", "step", "name"]
+    merged = paired.merge(every, on=key, suffixes=("", "_generator"))
+    assert len(merged) == len(paired) == len(every)
+    assert (merged["wrong"] == merged["wrong_generator"]).all()
+    assert (merged["asked"] == merged["asked_generator"]).all()
+    assert (merged["necessary"] == merged["necessary_generator"]).all()
+    assert 0 < paired["wrong"].mean() < 1

@@ -274,6 +274,7 @@ def _mistake_steps(steps) -> None:
     p.add_argument("--probe-problems", type=Path, required=True, help="problems to train the probe on")
     p.add_argument("--probe-params", type=Path, required=True, help="their per-parameter labels")
     p.add_argument("--test-problems", type=Path, required=True, help="the problems the model solved")
+    p.add_argument("--test-params", type=Path, required=True, help="their per-parameter labels")
     p.add_argument("--solutions", type=Path, required=True, help="its judged solutions (evaluate-math)")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--scores-out", type=Written, required=True, help="every step's score per detector")

@@ -192,6 +192,7 @@ rule math_mistakes:
         problems=f"{MATH_DATA}/probe.parquet",
         params=f"{MATH_DATA}/probe.params.parquet",
         test=f"{MATH_DATA}/test.parquet",
+        test_params=f"{MATH_DATA}/test.params.parquet",
         solutions=f"{MATH_RUN}/clean/solutions.parquet",
     output:
         table=f"{MATH_RUN}/mistakes.parquet",
@@ -212,7 +213,8 @@ rule math_mistakes:
     shell:
         "physlm mistake-probe --model-dir {input.model} --model-config {params.model:q} "
         "--probe-config {params.probe:q} --probe-problems {input.problems} "
-        "--probe-params {input.params} --test-problems {input.test} --solutions {input.solutions} "
+        "--probe-params {input.params} --test-problems {input.test} --test-params {input.test_params} "
+        "--solutions {input.solutions} "
         "--seed {wildcards.seed} --threads {threads} --identity {params.identity:q} "
         "--out {output.table} --scores-out {output.scores} --probe-out {output.probe} > {log} 2>&1"
 

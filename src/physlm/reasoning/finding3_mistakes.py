@@ -47,18 +47,25 @@ class MistakeThresholds(FromSection):
 
 OTHER_DETECTORS = ("probe, random init", "entropy", "1 - top probability")
 
-OWN = "model's own steps"  # physlm.reasoning.mistakes.MODEL_MISTAKES (not imported: claims need no torch)
+# Sets of physlm.reasoning.mistakes (not imported: claims need no torch). The claim reads the
+# model's own steps whose first error can_next(A) is about: A not computable yet, against the right
+# steps at the same sentence index (the paper's 60% is of such mistakes; a wrong value of a
+# computable parameter is invisible to can_next by definition).
+OWN = "model's own steps"
+SEEN = f"{OWN}: not computable"
+SETS = (SEEN, OWN, f"{OWN}: redefined", "model's prefixes, every parameter", "random parameter, balanced")
 
 
 def _probe_claim(mistakes: pd.DataFrame, min_gap: float) -> dict:
-    """Finding 3: the mistake probe flags the model's own wrong steps better than any other detector."""
+    """Finding 3: the mistake probe flags the model's own not-computable steps better than any other
+    detector."""
     require_columns(mistakes, ("seed", "set", "detector", "auroc", "recall", "wrong"), "the mistakes table")
-    own = mistakes[mistakes.set == OWN].pivot(index="seed", columns="detector", values="auroc")
+    own = mistakes[mistakes.set == SEEN].pivot(index="seed", columns="detector", values="auroc")
     gap = own["probe"] - own[list(OTHER_DETECTORS)].max(axis=1)
     scale = scale_of(mistakes, MATH_CONDITIONS)
-    wrong = mistakes[(mistakes.set == OWN) & (mistakes.detector == "probe")]
+    wrong = mistakes[(mistakes.set == SEEN) & (mistakes.detector == "probe")]
     if wrong["wrong"].sum() == 0 or gap.isna().all():
-        verdict = "inconclusive: the model made no mistakes (or no right steps) to tell apart"
+        verdict = "inconclusive: the model made no such mistakes (or no right steps) to tell apart"
     else:
         verdict = judge(gap.mean() >= min_gap, scale, MATH_CONDITIONS)
     means = mistakes.groupby(["set", "detector"])[["auroc", "recall", "accuracy"]].mean()
@@ -73,19 +80,21 @@ def _probe_claim(mistakes: pd.DataFrame, min_gap: float) -> dict:
 
     return claim_row(
         finding="F3 mistakes: probe",
-        hypothesis="a probe on the hidden state at 'Define A as' flags the model's own wrong steps "
-        "better than the same probe on a random-init model and the model's own uncertainty",
-        metric="AUROC on the model's own steps: probe minus the best of random init, entropy, "
-        "top probability (the paper reports accuracies, no AUROC: no paper value)",
+        hypothesis="a probe on the hidden state at 'Define A as' flags the model's own not-computable "
+        "steps better than the same probe on a random-init model and the model's own uncertainty",
+        metric="AUROC on the model's own steps (first error: not computable, against right steps at "
+        "the same sentence index): probe minus the best of random init, entropy, top probability "
+        "(the paper reports accuracies, no AUROC: no paper value)",
         paper_value=float("nan"),
         measured_value=float(gap.mean()),
         spread=spread_of(gap),
         threshold=f">= {min_gap:.3f}",
         verdict=verdict,
         **scale_columns(scale, MATH_CONDITIONS),
-        details=f"{line(OWN)} ({int(wrong['wrong'].sum())} wrong of {int(wrong['n'].sum())} steps; "
-        f"paper: about {MISTAKES_FLAGGED:.0%} of real mistakes flagged); {line('random parameter')} "
-        f"(paper: {MISTAKE_RANDOM_ACCURACY:.0%} accurate)",
+        details=f"{line(SEEN)} ({int(wrong['wrong'].sum())} not computable of {int(wrong['n'].sum())} "
+        f"steps; paper: about {MISTAKES_FLAGGED:.0%} of such first mistakes flagged); "
+        + "; ".join(line(where) for where in SETS[1:] if where in means.index)
+        + f"; {line('random parameter')} (paper: {MISTAKE_RANDOM_ACCURACY:.0%} accurate)",
     )
 
 
@@ -186,12 +195,13 @@ def _roc(wrong: pd.Series, score: pd.Series) -> tuple[list[float], list[float]]:
 
 def plot_mistake_roc(scores: pd.DataFrame, mistakes: pd.DataFrame, outputs: list[Path]) -> None:
     """ROC curves of each mistake detector (steps of every seed pooled), on held-out random-parameter
-    steps (the paper's 99% set) and on the steps the model itself wrote (its real mistakes); the
-    legend gives each detector's AUROC, mean over seeds."""
-    sets = ["random parameter", "model's own steps"]
+    steps (the paper's 99% set), on the same balanced within A's role and position (what the probe
+    reads beyond the role), and on the steps the model itself wrote (its real mistakes); the legend
+    gives each detector's AUROC, mean over seeds."""
+    sets = ["random parameter", "random parameter, balanced", OWN]
     auroc = mistakes.groupby(["set", "detector"])["auroc"].mean()
     sns.set_theme(style="whitegrid", context="paper")
-    fig, axes = plt.subplots(1, 2, figsize=(8.4, 4.2), sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(12.6, 4.2), sharey=True)
     for ax, where in zip(axes, sets, strict=True):
         rows = scores[scores["set"] == where]
         wrong = int(rows[rows["detector"] == "probe"]["wrong"].sum())

@@ -8,11 +8,18 @@ about 60%. Here:
 
 - the probe (physlm.engine.probe.Probe: frozen model, rank-r update of the input embedding, a normalized
   linear head on the last hidden state) trains on right solutions of probe-train problems, cut at a
-  sentence boundary and followed by "Define A as" for a random parameter A (the paper's set); its
-  label is "wrong" = not can_next(A);
-- it is scored on held-out problems of that set, and on the steps the model itself wrote on the
-  test problems (from `evaluate-math`'s solutions), up to and including each solution's first wrong
-  step, whose label the checker gives;
+  sentence boundary and followed by "Define A as" for a parameter A; its label is "wrong" = not
+  can_next(A). The paper draws A uniformly; in problems this small, A's role and the cut's position
+  nearly give the label away (the question's parameter is rarely wrong, an unnecessary one nearly
+  always), and a probe trained on that draw learned the roles, not computability. So the training
+  steps are balanced: within each cell of (A is the question's parameter, necessary, abstract;
+  sentence index), as many right as wrong steps (a deviation, for that reason);
+- it is scored on held-out problems of the paper's set and of the balanced one; on the steps the
+  model itself wrote on the test problems (from `evaluate-math`'s solutions), up to and including
+  each solution's first wrong step, whose label the checker gives, also per error kind the probe can
+  see (not computable, redefined) against the right steps at the same sentence index; and on the
+  paired set: at each prefix the model wrote (right so far), every parameter of the problem with
+  its true can_next there;
 - beside it: the same probe on a random-init model of the same shape, the model's own uncertainty
   while it wrote the parameter's name (mean next-token entropy, and one minus the mean top
   probability), and the majority class. Every detector is scored by AUROC; the probe (threshold
@@ -34,13 +41,17 @@ from physlm.engine.config_types import MistakeProbeConfig, ModelConfig
 from physlm.engine.models import build_model
 from physlm.engine.probe import Probe, fit, pad_right, predict, probe_model
 from physlm.engine.scoring import teacher_forced
-from physlm.reasoning.checker import check
+from physlm.reasoning.checker import NOT_COMPUTABLE, REDEFINED, Problem, check
 from physlm.reasoning.igsm import at_position, prompt
 from physlm.reasoning.vprobe import TEST_EVERY
 
-STEP_COLUMNS = ["problem", "op", "step", "name", "wrong", "error", "necessary", "before"]
+STEP_COLUMNS = ["problem", "op", "step", "name", "wrong", "error", "necessary", "asked", "before"]
 RANDOM_PARAMETER = "random parameter"  # the paper's set: right solutions, "Define A as" a random A
+BALANCED = "random parameter, balanced"  # the same, right and wrong alike in every role x position cell
 MODEL_MISTAKES = "model's own steps"  # what the model wrote, up to its first mistake
+PAIRED = "model's prefixes, every parameter"  # where the model was, every A with its true can_next
+SEEN_ERRORS = (NOT_COMPUTABLE, REDEFINED)  # the first errors can_next(A) is about
+ROLE = ["asked", "necessary", "abstract", "step"]  # the cells the training steps are balanced in
 
 
 def step_start(before: list[str], name: str) -> str:
@@ -57,6 +68,7 @@ def own_steps(problems: pd.DataFrame, solutions: pd.DataFrame) -> pd.DataFrame:
     for solution in solutions.itertuples():
         problem = text.loc[solution.problem]
         verdict = check(problem["text"], problem["question"], solution.solution)
+        asked = Problem.parse(problem["text"], problem["question"]).question
         before: list[str] = []
         for k, step in enumerate(verdict.steps):
             if step.name is not None and not step.retry:
@@ -69,6 +81,7 @@ def own_steps(problems: pd.DataFrame, solutions: pd.DataFrame) -> pd.DataFrame:
                         "wrong": step.error is not None,
                         "error": step.error or "",
                         "necessary": step.necessary,
+                        "asked": step.name == asked,
                         "before": list(before),
                     }
                 )
@@ -76,6 +89,31 @@ def own_steps(problems: pd.DataFrame, solutions: pd.DataFrame) -> pd.DataFrame:
                 break
             before.append(step.text + ".")
     return pd.DataFrame(rows, columns=STEP_COLUMNS)
+
+
+def _slots(problem, table: pd.DataFrame) -> list[dict]:
+    """Every (sentence k, parameter A) of a right solution: "Define A as" after its first k sentences,
+    wrong = A cannot be defined next (not can_next), with A's role."""
+    asked = table[table["nece"]].sort_values("step")["name"].iloc[-1]
+    rows = []
+    for k in range(len(problem.solution)):
+        for row in table.itertuples():
+            at = at_position(row.step, row.ready, row.nece, row.value, k)
+            rows.append(
+                {
+                    "problem": problem.problem,
+                    "op": problem.op,
+                    "step": k,
+                    "name": row.name,
+                    "wrong": not at["can_next"],
+                    "error": "",
+                    "necessary": bool(row.nece),
+                    "asked": row.name == asked,
+                    "abstract": bool(row.abstract),
+                    "before": list(problem.solution[:k]),
+                }
+            )
+    return rows
 
 
 def random_parameter_steps(
@@ -87,24 +125,61 @@ def random_parameter_steps(
     by_problem = {k: group.sort_values("param") for k, group in params.groupby("problem", sort=False)}
     rows = []
     for problem in problems.itertuples():
-        table = by_problem[problem.problem]
+        slots = _slots(problem, by_problem[problem.problem])
         rng = random.Random(f"mistakes/{seed}/{problem.problem}")
-        slots = [(k, a) for k in range(len(problem.solution)) for a in range(len(table))]
-        for k, a in rng.sample(slots, min(queries, len(slots))):
-            row = table.iloc[a]
-            at = at_position(row["step"], row["ready"], row["nece"], row["value"], k)
-            rows.append(
-                {
-                    "problem": problem.problem,
-                    "op": problem.op,
-                    "step": k,
-                    "name": row["name"],
-                    "wrong": not at["can_next"],
-                    "error": "",
-                    "necessary": bool(row["nece"]),
-                    "before": list(problem.solution[:k]),
-                }
-            )
+        rows += [slots[i] for i in rng.sample(range(len(slots)), min(queries, len(slots)))]
+    return pd.DataFrame(rows, columns=[*STEP_COLUMNS, "abstract"])
+
+
+def balanced_steps(problems: pd.DataFrame, params: pd.DataFrame, queries: int, seed: int) -> pd.DataFrame:
+    """Right solutions cut before sentence k, then "Define A as", with as many wrong as right steps in
+    every cell of A's role and the position (`ROLE`): within a cell, the role and position say
+    nothing of the label, so only what the model knows of A's inputs can. Cells of one label are
+    left out; `queries` per problem on average, drawn at random from what the balance keeps."""
+    by_problem = {k: group.sort_values("param") for k, group in params.groupby("problem", sort=False)}
+    slots = pd.DataFrame(
+        [row for problem in problems.itertuples() for row in _slots(problem, by_problem[problem.problem])],
+        columns=[*STEP_COLUMNS, "abstract"],
+    )
+    rng = np.random.default_rng([seed, 23])
+    kept = []
+    for _, cell in slots.groupby(ROLE):
+        right, wrong = cell[~cell["wrong"]], cell[cell["wrong"]]
+        n = min(len(right), len(wrong))
+        kept += [rng.choice(right.index, n, replace=False), rng.choice(wrong.index, n, replace=False)]
+    chosen = np.concatenate([np.zeros(0, dtype=int), *kept])
+    chosen = rng.permutation(chosen)[: queries * len(problems)]
+    return slots.loc[np.sort(chosen)].reset_index(drop=True)
+
+
+def paired_steps(problems: pd.DataFrame, params: pd.DataFrame, own: pd.DataFrame) -> pd.DataFrame:
+    """At each prefix of the model's own solutions where it started a step (`own`: its right steps
+    so far, up to its first wrong step), "Define A as" for every parameter A of the problem, wrong =
+    A is defined already or one of its inputs is not (the checker's rule): does the probe read
+    computability where the model was?"""
+    text = problems.set_index("problem")
+    names = params.groupby("problem")["name"].apply(list)
+    rows = []
+    for problem_id, steps in own.groupby("problem", sort=False):
+        parsed = Problem.parse(text.loc[problem_id, "text"], text.loc[problem_id, "question"])
+        needed = parsed.necessary()
+        for step in steps.itertuples():
+            defined = {b.removeprefix("Define ").split(" as ")[0] for b in step.before if "[BACK]" not in b}
+            for name in names[problem_id]:
+                computable = name not in defined and all(j in defined for j in parsed.inputs(name))
+                rows.append(
+                    {
+                        "problem": problem_id,
+                        "op": step.op,
+                        "step": step.step,
+                        "name": name,
+                        "wrong": not computable,
+                        "error": "",
+                        "necessary": name in needed,
+                        "asked": name == parsed.question,
+                        "before": step.before,
+                    }
+                )
     return pd.DataFrame(rows, columns=STEP_COLUMNS)
 
 
@@ -159,6 +234,20 @@ def auroc(labels: np.ndarray, scores: np.ndarray) -> float:
     )
 
 
+def matched_auroc(labels: np.ndarray, scores: np.ndarray, strata: np.ndarray) -> float:
+    """AUROC over the pairs of a wrong and a right step in the same stratum only (a sentence index,
+    a prefix): what a score tells apart beyond the stratum; NaN when no stratum holds both."""
+    labels, strata = np.asarray(labels, dtype=bool), np.asarray(strata)
+    total = pairs = 0.0
+    for stratum in np.unique(strata):
+        at = strata == stratum
+        n = labels[at].sum() * (~labels[at]).sum()
+        if n:
+            total += auroc(labels[at], scores[at]) * n
+            pairs += n
+    return total / pairs if pairs else float("nan")
+
+
 def scores_at_half(labels: np.ndarray, flagged: np.ndarray) -> dict[str, float]:
     """Accuracy, precision and recall of flagging (`flagged`) the wrong steps (`labels`)."""
     labels, flagged = np.asarray(labels, dtype=bool), np.asarray(flagged, dtype=bool)
@@ -170,6 +259,18 @@ def scores_at_half(labels: np.ndarray, flagged: np.ndarray) -> dict[str, float]:
     }
 
 
+def fit_probe(
+    model, tokenizer, problems: pd.DataFrame, steps: pd.DataFrame, cfg: MistakeProbeConfig, seed: int, log
+) -> tuple[Probe, list[list[int]]]:
+    """A mistake probe trained on `steps` of `problems` (class 1: wrong), and the steps' token ids."""
+    ids, _ = encode(tokenizer, problems, steps)
+    probe = probe_model(model, cfg.rank, [2], seed)
+    labels = torch.tensor(steps["wrong"].to_numpy(dtype=np.int64))[:, None]
+    train = np.ones(len(steps), dtype=bool)
+    fit(probe, pad_right(ids, tokenizer.pad_token_id), _last(ids), labels, train, cfg, seed, log)
+    return probe, ids
+
+
 def train_probe(
     model,
     tokenizer,
@@ -178,25 +279,10 @@ def train_probe(
     cfg: MistakeProbeConfig,
     seed: int,
     log: Callable[[str], None] = print,
-) -> tuple[Probe, pd.DataFrame, list[list[int]]]:
-    """The mistake probe trained on the probe-train problems' random-parameter steps; returns it, the
-    steps (with `train`), and their token ids."""
-    steps = random_parameter_steps(problems, params, cfg.queries, seed)
-    steps["train"] = steps["problem"] % TEST_EVERY != 0
-    ids, _ = encode(tokenizer, problems, steps)
-    probe = probe_model(model, cfg.rank, [2], seed)
-    labels = torch.tensor(steps["wrong"].to_numpy(dtype=np.int64))[:, None]
-    fit(
-        probe,
-        pad_right(ids, tokenizer.pad_token_id),
-        _last(ids),
-        labels,
-        steps["train"].to_numpy(),
-        cfg,
-        seed,
-        log,
-    )
-    return probe, steps, ids
+) -> Probe:
+    """The mistake probe trained on balanced steps (`balanced_steps`) of the probe-train problems."""
+    steps = balanced_steps(problems, params, cfg.queries, seed)
+    return fit_probe(model, tokenizer, problems, steps, cfg, seed, log)[0]
 
 
 def flag_probability(probe: Probe, ids: list[list[int]], pad: int, batch_size: int) -> np.ndarray:
@@ -210,12 +296,13 @@ def _last(ids: list[list[int]]) -> torch.Tensor:
     return torch.tensor([[len(x) - 1] for x in ids])
 
 
-def _detectors(labels: np.ndarray, scores: dict[str, np.ndarray]) -> list[dict]:
-    """Each detector's scores against the labels, and the majority class of these labels (the best
-    constant guess, a generous baseline)."""
+def _detectors(labels: np.ndarray, scores: dict[str, np.ndarray], strata: np.ndarray | None) -> list[dict]:
+    """Each detector's scores against the labels (AUROC within `strata` where given), and the
+    majority class of these labels (the best constant guess, a generous baseline)."""
     rows = []
     for name, score in scores.items():
-        row = {"detector": name, "auroc": auroc(labels, score)}
+        area = auroc(labels, score) if strata is None else matched_auroc(labels, score, strata)
+        row = {"detector": name, "auroc": area}
         if name.startswith("probe"):
             row |= scores_at_half(labels, score > 0.5)
         rows.append(row)
@@ -235,6 +322,7 @@ def mistake_probe(
     probe_problems: Path,
     probe_params: Path,
     test_problems: Path,
+    test_params: Path,
     solutions: Path,
     seed: int,
     identity: dict,
@@ -244,54 +332,72 @@ def mistake_probe(
     threads: int = 1,
 ) -> None:
     """Step `mistake-probe`: the mistake probe on the trained model and on a random-init model of its
-    shape, scored with the other detectors on held-out random-parameter steps and on the model's own
-    steps; the table of scores, every step's scores (for ROC curves), and the trained probe (for
-    decoding)."""
+    shape, scored with the other detectors on held-out steps of the paper's set and of the balanced
+    one, on the model's own steps (all, and per error kind the probe can see, matched by sentence
+    index) and on the paired set; the table of scores, every step's scores (for ROC curves), and the
+    trained probe (for decoding)."""
     torch.set_num_threads(threads)
     trained, tokenizer = load_model(model_dir)
     random_init = build_model(
         model_config, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed
     )
     problems, params = pd.read_parquet(probe_problems), pd.read_parquet(probe_params)
+    held_out = problems[problems["problem"] % TEST_EVERY == 0]
     tests = pd.read_parquet(test_problems)
     own = own_steps(tests, pd.read_parquet(solutions))
-    own_ids, own_starts = encode(tokenizer, tests, own)
+    sets = {
+        RANDOM_PARAMETER: (problems, random_parameter_steps(held_out, params, probe_config.queries, seed)),
+        BALANCED: (problems, balanced_steps(held_out, params, probe_config.queries, seed)),
+        MODEL_MISTAKES: (tests, own),
+        PAIRED: (tests, paired_steps(tests, pd.read_parquet(test_params), own)),
+    }
+    encoded = {where: encode(tokenizer, table, steps) for where, (table, steps) in sets.items()}
     pad = tokenizer.pad_token_id
-    flags: dict[str, dict[str, np.ndarray]] = {RANDOM_PARAMETER: {}, MODEL_MISTAKES: {}}
+    flags: dict[str, dict[str, np.ndarray]] = {where: {} for where in sets}
+    train_problems = problems[problems["problem"] % TEST_EVERY != 0]
     for name, model in (("probe", trained), ("probe, random init", random_init)):
         print(f"Mistake probe, {'trained' if name == 'probe' else 'random-init'} model:", flush=True)
-        probe, steps, ids = train_probe(model, tokenizer, problems, params, probe_config, seed)
-        held_out = ~steps["train"].to_numpy()
-        flags[RANDOM_PARAMETER][name] = flag_probability(
-            probe, [x for x, h in zip(ids, held_out, strict=True) if h], pad, probe_config.batch_size
-        )
-        flags[MODEL_MISTAKES][name] = flag_probability(probe, own_ids, pad, probe_config.batch_size)
+        probe = train_probe(model, tokenizer, train_problems, params, probe_config, seed)
+        for where, (ids, _) in encoded.items():
+            flags[where][name] = flag_probability(probe, ids, pad, probe_config.batch_size)
         if name == "probe":
             probe_out.parent.mkdir(parents=True, exist_ok=True)
             torch.save(probe.state_dict(), probe_out)
-            random_steps = steps[held_out]
-    held_ids, held_starts = encode(tokenizer, problems, random_steps)
-    entropy, top = uncertainty(trained, held_ids, held_starts, pad)
-    flags[RANDOM_PARAMETER] |= {"entropy": entropy, "1 - top probability": top}
-    entropy, top = uncertainty(trained, own_ids, own_starts, pad)
-    flags[MODEL_MISTAKES] |= {"entropy": entropy, "1 - top probability": top}
-    labels = {RANDOM_PARAMETER: random_steps["wrong"].to_numpy(), MODEL_MISTAKES: own["wrong"].to_numpy()}
-    errors = {RANDOM_PARAMETER: "", MODEL_MISTAKES: own["error"].to_numpy()}
-    rows, per_step = _score_tables(flags, labels, errors)
+    for where, (ids, starts) in encoded.items():
+        entropy, top = uncertainty(trained, ids, starts, pad)
+        flags[where] |= {"entropy": entropy, "1 - top probability": top}
+    rows, per_step = _score_tables(flags, {where: steps for where, (_, steps) in sets.items()})
     scale = read_scale(model_dir)
     write_table(with_identity(rows, identity, scale), out)
     write_table(with_identity(per_step, identity, scale), scores_out)
 
 
-def _score_tables(flags: dict, labels: dict, errors: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per set of steps (random-parameter, the model's own): each detector's scores against the
-    labels (and the majority class), and every step's score per detector (for ROC curves)."""
+def _subsets(steps: dict[str, pd.DataFrame]):
+    """(set name, its steps' rows in its table, strata or None): each set whole (the paired set
+    within each prefix), then the model's own steps of each error kind the probe can see against
+    its right steps, matched by sentence index."""
+    for where, table in steps.items():
+        strata = (table["problem"] * 1000 + table["step"]).to_numpy() if where == PAIRED else None
+        yield where, np.ones(len(table), dtype=bool), strata
+    own = steps[MODEL_MISTAKES]
+    for kind in SEEN_ERRORS:
+        rows = ((own["error"] == kind) | ~own["wrong"]).to_numpy()
+        yield f"{MODEL_MISTAKES}: {kind}", rows, own["step"].to_numpy()[rows]
+
+
+def _score_tables(flags: dict, steps: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per set of steps: each detector's scores against the labels (and the majority class), and
+    every step's score per detector with what it was (for ROC curves and per-kind reading)."""
     rows, per_step = [], []
-    for where, scores in flags.items():
-        for row in _detectors(labels[where], scores):
+    for where, chosen, strata in _subsets(steps):
+        source = where.partition(": ")[0] if where not in flags else where
+        labels = steps[source]["wrong"].to_numpy()[chosen]
+        scores = {detector: score[chosen] for detector, score in flags[source].items()}
+        for row in _detectors(labels, scores, strata):
             rows.append({"set": where, **row})
             print(f"  {where}: {row['detector']} AUROC {row['auroc']:.3f}", flush=True)
+    for where, scores in flags.items():
+        about = steps[where][["problem", "op", "step", "name", "wrong", "error", "necessary", "asked"]]
         for detector, score in scores.items():
-            columns = {"wrong": labels[where], "error": errors[where], "score": score}
-            per_step.append(pd.DataFrame({"set": where, "detector": detector, **columns}))
+            per_step.append(about.assign(set=where, detector=detector, score=score))
     return pd.DataFrame(rows), pd.concat(per_step, ignore_index=True)
