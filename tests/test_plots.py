@@ -204,3 +204,37 @@ def test_capacity_bars_far_below_zero_are_cut_with_their_value_written():
     assert ax.get_ylim()[0] <= -0.7
     assert {t.get_text() for t in ax.texts} == {"-0.70", "-0.10"}
     plt.close(fig)
+
+
+def test_the_decision_figure_pools_seeds_by_their_steps_and_shows_attention_of_both_models(
+    monkeypatch, tmp_path
+):
+    from physlm.reasoning import decision, plots
+
+    def seed_table(seed: int, ends_early: float, steps_early: int) -> pd.DataFrame:
+        steps = pd.DataFrame(
+            {
+                "problem": range(steps_early + 1),
+                "op": 2,
+                "step": 1,
+                "steps": 2,
+                "last": [False] * steps_early + [True],
+                "asked": "stated",
+                "p_end": [ends_early] * steps_early + [0.9],
+            }
+        )
+        looks = steps.assign(layer=1, part="question", share=0.25)
+        parts = [decision.summarize(steps, looks).assign(model=m) for m in ("trained", "random init")]
+        return pd.concat(parts).assign(seed=seed)
+
+    # seed 0: 1 early step that ends; seed 1: 3 early steps that do not: pooled 1 of 4, not (1 + 0) / 2
+    table = pd.concat([seed_table(0, 0.9, 1), seed_table(1, 0.1, 3)], ignore_index=True)
+    drawn = []
+    monkeypatch.setattr(plots, "save_figure", lambda fig, outputs: drawn.append(fig))
+    plots.plot_decision(table, [tmp_path / "d.png"])
+    left, right = drawn[0].axes
+    lines = {line.get_label(): line.get_ydata() for line in left.get_lines()}
+    assert list(lines[plots.DECISION_KINDS[(False, "stated")]]) == [0.25]
+    assert list(lines[plots.DECISION_KINDS[(True, "stated")]]) == [1.0]
+    styles = sorted(line.get_linestyle() for line in right.get_lines() if len(line.get_xdata()))
+    assert styles == ["-", "--"]  # the question's share, trained and random init

@@ -186,6 +186,31 @@ rule math_attention:
         "--out {output} > {log} 2>&1"
 
 
+rule math_decision:
+    input:
+        model=CLEAN_MODEL,
+        problems=f"{MATH_DATA}/test.parquet",
+        params=f"{MATH_DATA}/test.params.parquet",
+    output:
+        f"{MATH_RUN}/decision.parquet",
+    log:
+        f"{MATH_RUN}/decision.log",
+    conda:
+        "../envs/physlm.yaml"
+    threads: threads("evaluate")
+    resources:
+        **cluster_resources("evaluate"),
+    params:
+        model=as_json(config["math"]["model"]),
+        identity=identity,
+        code=code("physlm.reasoning.decision"),
+    shell:
+        "physlm math-decision --model-dir {input.model} --model-config {params.model:q} "
+        "--problems {input.problems} --params {input.params} "
+        "--seed {wildcards.seed} --threads {threads} --identity {params.identity:q} "
+        "--out {output} > {log} 2>&1"
+
+
 rule math_mistakes:
     input:
         model=CLEAN_MODEL,
@@ -257,6 +282,7 @@ rule math_decode:
 
 MATH_CURVES = "<results>/math/curves.parquet"
 MATH_ATTENTION = "<results>/math/attention.parquet"
+MATH_DECISION = "<results>/math/decision.parquet"
 MATH_ACCURACY = "<results>/math/accuracy.parquet"
 VPROBES = "<results>/math/vprobes.parquet"
 MISTAKES = "<results>/math/mistakes.parquet"
@@ -275,6 +301,9 @@ TABLES[MATH_CURVES] = [
 ]
 TABLES[MATH_ATTENTION] = [
     f"<results>/math/seed{seed}/attention.parquet" for seed in SEEDS
+]
+TABLES[MATH_DECISION] = [
+    f"<results>/math/seed{seed}/decision.parquet" for seed in SEEDS
 ]
 TABLES[VPROBES] = [f"<results>/math/seed{seed}/vprobes.parquet" for seed in SEEDS]
 TABLES[MISTAKES] = [f"<results>/math/seed{seed}/mistakes.parquet" for seed in SEEDS]
@@ -325,6 +354,13 @@ FIGURES["math_attention"] = figure(
     plot="physlm.reasoning.finding4_planning:plot_attention",
     tables={"attention": MATH_ATTENTION},
     caption="math_attention.rst",
+    category="Findings 3 and 4",
+    data=MATH_FOOTER,
+)
+FIGURES["math_decision"] = figure(
+    plot="physlm.reasoning.plots:plot_decision",
+    tables={"decision": MATH_DECISION},
+    caption="math_decision.rst",
     category="Findings 3 and 4",
     data=MATH_FOOTER,
 )
