@@ -9,6 +9,7 @@ import torch
 
 from physlm.reasoning.curves import (
     constant_lookups,
+    decision_accuracy,
     lookup_kind,
     role_accuracy,
     statement_numbers,
@@ -76,6 +77,19 @@ def test_teacher_forced_accuracy_reads_each_role_at_its_own_token(tokenizer):
     assert table.loc["answer", "n"] == 12 and table.loc["continue", "n"] == sum(
         len(s) - 1 for s in problems["solution"]
     )
+
+
+def test_the_decision_is_read_after_each_period_and_split_by_what_the_question_asks(tokenizer):
+    problems, params = make_set(Knobs(4, 2, 2), ProblemSet("test", 30, 3, op_distribution="each"), seed=0)
+    oracle = _Oracle(len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id)  # never ends
+    table = decision_accuracy(oracle, tokenizer, problems, batch_size=7).set_index("group")
+    assert table.loc["end", "accuracy"] == 0 and table.loc["end", "n"] == 30
+    asked = params[params.nece].sort_values("step").groupby("problem")["abstract"].last()
+    steps = problems.set_index("problem")["solution"].map(len)
+    for kind, abstract in (("stated", False), ("abstract", True)):
+        chosen = asked[asked == abstract].index
+        assert table.loc[f"go on, asked {kind}", "n"] == (steps.loc[chosen] - 1).sum() > 0
+        assert table.loc[f"go on, asked {kind}", "accuracy"] == 1
 
 
 NUMBERS = statement_numbers(

@@ -7,6 +7,7 @@ problems (test-split templates):
 - teacher-forced accuracy per token role on the reference solutions: is the most likely next token
   the right one, given the right solution so far. Eval loss hides progress on this task (a broken and
   a working run can have the same loss: martin503/physics-of-llms-part2.1); roles do not;
+- the decision after each step's period, split by what the question asks (`decision_accuracy`);
 - where the wrong constants come from (`constant_lookups`): a number read from a statement that
   shares only the entity or only the attribute of the parameter's name is a binding error, told apart
   from chance by the share a random number would have.
@@ -33,6 +34,7 @@ import torch
 
 from physlm.engine.artifacts import load_model, read_scale, with_identity, write_table
 from physlm.engine.models import pick_device
+from physlm.reasoning.checker import Problem
 from physlm.reasoning.igsm import LETTERS, MOD, prompt
 from physlm.reasoning.solutions import accuracy_by_op, generate, judge
 
@@ -150,6 +152,22 @@ def role_accuracy(model, tokenizer, problems: pd.DataFrame, batch_size: int = 64
     return pd.DataFrame(
         [{"group": role, "accuracy": sum(h) / len(h), "n": len(h)} for role, h in hits.items() if h]
     )
+
+
+def decision_accuracy(model, tokenizer, problems: pd.DataFrame, batch_size: int = 64) -> pd.DataFrame:
+    """Teacher-forced accuracy of the decision after each step's period, by what is right there and
+    what the question asks: rows (group = "end", "go on, asked stated" or "go on, asked abstract",
+    accuracy, n). A model that ends by a prior over question types instead of comparing the step's
+    parameter with the asked one goes on after abstract questions and guesses after stated ones."""
+    hits: dict[str, list[bool]] = {}
+    for row, tokens, predicted in _teacher_forced(model, tokenizer, problems, batch_size):
+        parsed = Problem.parse(problems["text"].iloc[row], problems["question"].iloc[row])
+        asked = "stated" if parsed.question in parsed.formulas else "abstract"
+        for role, token, guess in zip(token_roles(tokens), tokens, predicted, strict=True):
+            if role in ("continue", "stop"):
+                group = "end" if role == "stop" else f"go on, asked {asked}"
+                hits.setdefault(group, []).append(guess == token)
+    return pd.DataFrame([{"group": g, "accuracy": sum(h) / len(h), "n": len(h)} for g, h in hits.items()])
 
 
 # Where a wrong constant can come from, most specific first (physlm.reasoning.curves.lookup_kind).
@@ -292,6 +310,9 @@ class MathCurves:
                 measure="teacher-forced"
             ),
             constant_lookups(model, self.tokenizer, self.problems, self.batch_size),
+            decision_accuracy(model, self.tokenizer, self.problems, self.batch_size).assign(
+                measure="decision"
+            ),
         ]
         return pd.concat(parts).to_dict("records")
 
