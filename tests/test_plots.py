@@ -223,7 +223,12 @@ def test_the_decision_figure_pools_seeds_by_their_steps_and_shows_attention_of_b
                 "p_end": [ends_early] * steps_early + [0.9],
             }
         )
-        looks = steps.assign(layer=1, part="question", share=0.25)
+        looks = pd.concat(
+            [
+                steps.assign(layer=1, part="question", share=0.25),
+                steps.assign(layer=1, part="this step", share=0.75),
+            ]
+        )
         parts = [decision.summarize(steps, looks).assign(model=m) for m in ("trained", "random init")]
         return pd.concat(parts).assign(seed=seed)
 
@@ -236,5 +241,11 @@ def test_the_decision_figure_pools_seeds_by_their_steps_and_shows_attention_of_b
     lines = {line.get_label(): line.get_ydata() for line in left.get_lines()}
     assert list(lines[plots.DECISION_KINDS[(False, "stated")]]) == [0.25]
     assert list(lines[plots.DECISION_KINDS[(True, "stated")]]) == [1.0]
-    styles = sorted(line.get_linestyle() for line in right.get_lines() if len(line.get_xdata()))
-    assert styles == ["-", "--"]  # the question's share, trained and random init
+    drawn_lines = [line for line in right.get_lines() if len(line.get_xdata())]
+    assert sorted(line.get_linestyle() for line in drawn_lines) == [
+        "-",
+        "-",
+        "--",
+        "--",
+    ]  # 2 kinds x 2 models
+    assert all(list(line.get_ydata()) == [0.25] for line in drawn_lines)  # the question's share

@@ -91,8 +91,20 @@ def test_smoke_dag_writes_every_output(smoke_run, tmp_path):
         "teacher-forced",
         "constant errors",
         "constant errors, chance",
+        "decision",
     }
     mistakes = pd.read_parquet(results / "math" / "mistakes.parquet")
+    assert set(mistakes["set"]) == {
+        "random parameter",
+        "random parameter, balanced",
+        "model's own steps",
+        "model's own steps: not computable",
+        "model's own steps: redefined",
+        "model's prefixes, every parameter",
+    }
+    decision = pd.read_parquet(results / "math" / "decision.parquet")
+    assert set(decision["measure"]) == {"p_end", "ends", "attention"}
+    assert set(decision["model"]) == {"trained", "random init"}
     assert set(mistakes["detector"]) == {
         "probe",
         "probe, random init",

@@ -83,13 +83,13 @@ def decisions(
 
 def summarize(steps: pd.DataFrame, looks: pd.DataFrame) -> pd.DataFrame:
     """Per kind of decision (`last`, `asked`, op): the mean probability of ending and the share of
-    steps after which greedy decoding would end (p > 0.5); per `last` and layer: the mean attention
-    share of each part. One long table: `measure` names the value."""
+    steps after which greedy decoding would end (p > 0.5); per kind of decision (`last`, `asked`) and
+    layer: the mean attention share of each part. One long table: `measure` names the value."""
     by = ["last", "asked", "op"]
     decided = steps.assign(ends=steps["p_end"] > 0.5).groupby(by)
     ends = decided.agg(p_end=("p_end", "mean"), ends=("ends", "mean"), n=("p_end", "size")).reset_index()
     ends = ends.melt(id_vars=[*by, "n"], value_vars=["p_end", "ends"], var_name="measure")
-    seen = looks.groupby(["last", "layer", "part"])["share"].agg(["mean", "size"]).reset_index()
+    seen = looks.groupby(["last", "asked", "layer", "part"])["share"].agg(["mean", "size"]).reset_index()
     seen = seen.rename(columns={"mean": "value", "size": "n"}).assign(measure="attention")
     return pd.concat([ends, seen], ignore_index=True)
 

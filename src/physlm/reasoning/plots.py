@@ -138,53 +138,52 @@ DECISION_KINDS = {  # (last, asked) -> what the step just written was
 def plot_decision(decision: pd.DataFrame, outputs: list[Path]) -> None:
     """The decision after each step of the reference solutions, teacher-forced (physlm.reasoning.decision):
     left, the share of steps after which greedy decoding would end (P(end) > 0.5) by op and by what
-    the step just defined; right, where the model looks from that period per layer (the step did not
-    define the asked parameter), trained against random init; means over seeds."""
+    the step just defined; right, the share of attention each layer gives the question from that
+    period, by the same kinds of step, trained (solid) against random init (dashed); steps of every
+    seed pooled, attention a mean over seeds."""
+    kinds = [DECISION_KINDS[(bool(a), b)] for a, b in zip(decision["last"], decision["asked"], strict=True)]
+    decision = decision.assign(kind=kinds)
     ends = decision[(decision["measure"] == "ends") & (decision["model"] == "trained")]
-    ends = ends.assign(
-        kind=[DECISION_KINDS[(bool(a), b)] for a, b in zip(ends["last"], ends["asked"], strict=True)]
-    )
     weighted = ends.assign(hits=ends["value"] * ends["n"]).groupby(["kind", "op"])[["hits", "n"]].sum()
     share = (weighted["hits"] / weighted["n"]).rename("ends").reset_index()
-    looks = decision[(decision["measure"] == "attention") & ~decision["last"].astype(bool)]
-    looks = looks.groupby(["model", "part", "layer"])["value"].mean().reset_index()
+    looks = decision[(decision["measure"] == "attention") & (decision["part"] == "question")]
+    looks = looks.groupby(["model", "kind", "layer"])["value"].mean().reset_index()
     sns.set_theme(style="whitegrid", context="paper")
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
-    for (kind, rows), marker in zip(share.groupby("kind", sort=False), "osD", strict=False):
-        left.plot(rows["op"], rows["ends"], marker=marker, label=kind)
+    order = list(dict.fromkeys(DECISION_KINDS.values()))
+    palette = dict(zip(order, sns.color_palette("deep", len(order)), strict=True))
+    markers = dict(zip(order, "Dos", strict=True))
+    for kind, rows in share.groupby("kind"):
+        left.plot(rows["op"], rows["ends"], marker=markers[kind], color=palette[kind], label=kind)
     left.set(
         xlabel="op of the problem",
         ylabel="share of steps after which greedy ends",
         ylim=(-0.02, 1.02),
         xticks=sorted(share["op"].unique()),
-        title="after a step's period, the model ends the solution when the step defined ...",
+        title="does the model end the solution after a step?",
     )
     left.legend(fontsize=7, title="the step just written defined", title_fontsize=7)
-    parts = [
-        p
-        for p in ("question", "this step", "steps before", "statements", "start token")
-        if p in set(looks["part"])
-    ]
-    palette = dict(zip(parts, sns.color_palette("tab10", len(parts)), strict=True))
-    for (model, part), rows in looks.groupby(["model", "part"]):
+    for (model, kind), rows in looks.groupby(["model", "kind"]):
         style = "-" if model == "trained" else "--"
-        right.plot(rows["layer"], rows["value"], style, marker="o", markersize=3, color=palette[part])
-    for part in parts:
-        right.plot([], [], "-", color=palette[part], label=part)
+        right.plot(
+            rows["layer"], rows["value"], style, marker=markers[kind], markersize=3, color=palette[kind]
+        )
+    for kind in order:
+        right.plot([], [], "-", marker=markers[kind], color=palette[kind], label=kind)
     right.plot([], [], "k-", label="trained")
     right.plot([], [], "k--", label="random init")
     right.set(
         xlabel="layer",
-        ylabel="share of attention from the period",
-        ylim=(-0.02, 1.02),
+        ylabel="share of attention on the question",
+        ylim=(-0.02, max(0.5, 1.1 * looks["value"].max())),
         xticks=sorted(looks["layer"].unique()),
-        title="where it looks from there (steps that did not define the asked parameter)",
+        title="from that period, how much each layer looks at the question",
     )
-    right.legend(fontsize=7, ncol=2)
+    right.legend(fontsize=7)
     n_seeds = decision["seed"].nunique() if "seed" in decision else 1
     fig.suptitle(
         "Knowing when a solution is done: teacher-forced on the reference solutions of held-out problems"
-        + (f" (mean of {n_seeds} seeds)" if n_seeds > 1 else ""),
+        + (f" ({n_seeds} seeds)" if n_seeds > 1 else ""),
         fontsize=9,
     )
     save_figure(fig, outputs)
