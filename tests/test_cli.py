@@ -52,6 +52,19 @@ def test_train_without_any_data_is_refused(tmp_path, tokenizer):
         main(_train(tmp_path))
 
 
+def test_a_bad_environment_is_refused_in_one_line_before_the_step_writes(
+    tmp_path, tokenizer, monkeypatch, capsys
+):
+    tokenizer.save_pretrained(tmp_path / "tok")
+    pd.DataFrame({"text": ["a"]}).to_parquet(tmp_path / "b.parquet")
+    monkeypatch.setenv("PHYSLM_DEVICE", "tpu")
+    with pytest.raises(
+        SystemExit, match=r"physlm train: PHYSLM_DEVICE: 'tpu' is not one of \('cpu', 'cuda'\)"
+    ):
+        main(_train(tmp_path, "--bios", str(tmp_path / "b.parquet")))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.parquet", "tok"]  # nothing written
+
+
 def test_a_config_section_without_a_key_is_refused_naming_it(tmp_path, capsys):
     args = _train(tmp_path, "--bios", "b.parquet")
     args[args.index("--model-config") + 1] = json.dumps({k: v for k, v in TINY.items() if k != "context"})

@@ -153,10 +153,14 @@ def test_snakemake_fails_before_any_job_on_bad_config(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-def test_a_bad_compile_mode_fails_before_any_job(tmp_path):
-    result = dry_run(tmp_path, env={"PHYSLM_COMPILE": "fast"})
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("PHYSLM_COMPILE", "fast"), ("PHYSLM_DEVICE", "tpu"), ("PHYSLM_TRACKERS", "neptune")],
+)
+def test_a_bad_environment_setting_fails_before_any_job(tmp_path, variable, value):
+    result = dry_run(tmp_path, env={variable: value})
     assert result.returncode != 0
-    assert "PHYSLM_COMPILE: 'fast' is not one of" in result.stdout + result.stderr
+    assert f"{variable}: " in result.stdout + result.stderr and value in result.stdout + result.stderr
 
 
 def test_math_knobs_that_cannot_make_a_problem_fail_before_any_job(tmp_path):

@@ -49,3 +49,28 @@ def test_jobs_on_one_node_spread_over_its_gpus_and_a_finished_job_frees_its_gpu(
     for job, _ in [*jobs, fourth]:
         job.kill()
         job.wait()
+
+
+def test_a_device_other_than_cpu_or_cuda_is_refused_naming_the_variable(monkeypatch):
+    from physlm.engine.environment import check_environment, device_name
+
+    monkeypatch.setenv("PHYSLM_DEVICE", "tpu")
+    with pytest.raises(ValueError, match=r"PHYSLM_DEVICE: 'tpu' is not one of \('cpu', 'cuda'\)"):
+        check_environment()
+    monkeypatch.setenv("PHYSLM_DEVICE", "cpu")
+    assert device_name() == "cpu"
+    monkeypatch.setenv("PHYSLM_DEVICE", "")
+    assert device_name() is None
+
+
+def test_cuda_asked_for_where_torch_sees_none_is_refused_in_one_line(monkeypatch):
+    import torch
+
+    from physlm.engine.models import pick_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("PHYSLM_DEVICE", "cuda")
+    with pytest.raises(ValueError, match="PHYSLM_DEVICE: 'cuda', but torch sees no CUDA device here"):
+        pick_device()
+    monkeypatch.delenv("PHYSLM_DEVICE")
+    assert pick_device().type == "cpu"

@@ -27,6 +27,7 @@ from physlm.engine.config_types import (
     VProbeConfig,
     decoder,
 )
+from physlm.engine.environment import check_environment
 from physlm.knowledge.biod import BioD
 from physlm.reasoning.igsm import Knobs, ProblemSet
 
@@ -437,6 +438,10 @@ def main(argv: list[str] | None = None) -> None:
     step, function = args.pop("step"), args.pop("call")
     if missing := missing_inputs(args):
         raise SystemExit(f"physlm {step}: no such file or folder: {'; '.join(missing)}")
+    try:
+        check_environment()
+    except ValueError as error:
+        raise SystemExit(f"physlm {step}: {error}") from None
     with recording({"step": step, "code": [function.partition(":")[0]], **args}):
         try:
             resolve(function)(**args)

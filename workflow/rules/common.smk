@@ -7,7 +7,7 @@ from pathlib import Path
 
 from physlm.config import check_results_folder, coerce_numbers, validate
 from physlm.knowledge.manipulation import TASKS
-from physlm.engine.environment import compile_mode, trackers
+from physlm.engine.environment import check_environment
 from physlm.engine.provenance import code_hash
 
 config.update(coerce_numbers(config))
@@ -16,8 +16,7 @@ validate(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 # Every path below starts with <results>, which Snakemake fills with the config's pathvars.results
 # (results/<scale>): each scale has its own folder; a scale file that does not name one fails here.
 check_results_folder(workflow.overwrite_configfiles)
-compile_mode()  # a bad PHYSLM_COMPILE, likewise
-trackers()  # and a bad PHYSLM_TRACKERS
+check_environment()  # a bad PHYSLM_DEVICE, PHYSLM_COMPILE or PHYSLM_TRACKERS, likewise
 
 SEEDS = config["seeds"]
 

@@ -13,6 +13,26 @@ from pathlib import Path
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
 TRACKER_NAMES = ("wandb", "mlflow")
+DEVICES = ("cpu", "cuda")
+
+
+def device_name() -> str | None:
+    """The device PHYSLM_DEVICE asks for ("cpu" or "cuda"; unset or empty: None, CUDA when the
+    machine has it, else the CPU); ValueError naming the variable and the allowed values for any
+    other. Whether this machine has CUDA is checked where torch is loaded
+    (physlm.engine.models.pick_device)."""
+    name = os.environ.get("PHYSLM_DEVICE") or None
+    if name is not None and name not in DEVICES:
+        raise ValueError(f"PHYSLM_DEVICE: {name!r} is not one of {DEVICES} (or unset: CUDA when present)")
+    return name
+
+
+def check_environment() -> None:
+    """Every setting above, checked before a step or a workflow starts (ValueError: the first bad
+    one, naming its variable)."""
+    device_name()
+    compile_mode()
+    trackers()
 
 
 def trackers() -> list[str]:

@@ -10,7 +10,6 @@ bit-identical to an unbroken one.
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import torch
@@ -25,7 +24,7 @@ from transformers import (
 )
 
 from physlm.engine.config_types import ModelConfig
-from physlm.engine.environment import claim_gpu
+from physlm.engine.environment import claim_gpu, device_name
 
 ARCHITECTURES = ("gpt2", "llama", "qwen3")
 
@@ -69,7 +68,12 @@ def build_model(cfg: ModelConfig, vocab_size: int, eos_id: int, pad_id: int, see
 def pick_device() -> torch.device:
     """CUDA when present unless PHYSLM_DEVICE says otherwise; the same code runs on both. On a node
     with several GPUs, each job takes its own (physlm.engine.environment.claim_gpu)."""
-    name = os.environ.get("PHYSLM_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    name = device_name() or ("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            "PHYSLM_DEVICE: 'cuda', but torch sees no CUDA device here (a CPU build of torch, or no "
+            "GPU): unset it or set it to cpu"
+        )
     if name == "cuda" and torch.cuda.device_count() > 1:
         return torch.device("cuda", claim_gpu(torch.cuda.device_count()))
     return torch.device(name)
