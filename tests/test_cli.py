@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -98,7 +99,11 @@ def test_epochs_sets_the_number_of_steps_from_the_corpus(tmp_path, people, token
     tokenizer.save_pretrained(tmp_path / "tok")
     make_biographies(people.head(20), "multi3", seed=0).to_parquet(tmp_path / "bios.parquet")
     main(_train(tmp_path, "--bios", str(tmp_path / "bios.parquet"), "--epochs", "2"))
-    windows = int(capsys.readouterr().out.split("biographies: ")[1].split(" windows")[0])
+    out = capsys.readouterr().out
+    windows = int(out.split("biographies: ")[1].split(" windows")[0])
+    assert re.search(
+        rf"model written to {tmp_path / 'm'} \(log {tmp_path / 'l.parquet'}\); this run took \d+m\d\ds", out
+    )
     assert pd.read_parquet(tmp_path / "l.parquet")["step"].max() == -(-2 * windows // 4)
     assert json.loads((tmp_path / "m" / "scale.json").read_text())["pretrain_steps"] == -(-2 * windows // 4)
 

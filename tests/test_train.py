@@ -219,6 +219,7 @@ def test_evaluations_at_checkpoints_survive_a_resume_and_leave_training_unchange
         "train/lr",
         "train/grad_norm",
         "train/tokens_per_s",
+        "train/model_tflops_per_s",
         "held-out/x/accuracy",
     }
     losses = board.Scalars("train/loss")

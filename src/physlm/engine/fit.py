@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import time
 from pathlib import Path
 
 import torch
@@ -104,6 +105,7 @@ def train_and_save(
         planned = training.steps * count / stream.per_epoch
         print(f"{name}: {stream.per_epoch} windows per epoch, {planned:.1f} epochs planned", flush=True)
     print(f"{count_parameters(network):,} parameters on {pick_device()}", flush=True)
+    started = time.monotonic()
     checkpoint, out_dir, log = run.checkpoint, run.out_dir, run.log
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     write_provenance(checkpoint)
@@ -125,3 +127,5 @@ def train_and_save(
         write_table(with_identity(evaluations, evaluation_identity or {}), evaluations_out)
     checkpoint.unlink(missing_ok=True)
     beside(checkpoint).unlink(missing_ok=True)
+    minutes, seconds = divmod(round(time.monotonic() - started), 60)
+    print(f"model written to {out_dir} (log {log}); this run took {minutes}m{seconds:02d}s", flush=True)

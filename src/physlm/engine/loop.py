@@ -201,9 +201,10 @@ def scalars(rows: list[dict]) -> dict[str, float]:
 
 
 def _write_events(events, rows: list[dict], evaluations: list[dict]) -> None:
-    """Log rows (loss, lr, gradient norm, tokens/s) and evaluation rows as TensorBoard scalars."""
+    """Log rows (loss, lr, gradient norm, tokens/s, model TFLOP/s) and evaluation rows as TensorBoard
+    scalars."""
     for row in rows:
-        for key in ("loss", "lr", "grad_norm", "tokens_per_s"):
+        for key in ("loss", "lr", "grad_norm", "tokens_per_s", "model_tflops_per_s"):
             if key in row:  # a run resumed from before the gradient norm was logged has none
                 events.add_scalar(f"train/{key}", row[key], row["step"])
     for step in sorted({row["step"] for row in evaluations}):
