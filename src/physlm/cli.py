@@ -325,6 +325,9 @@ def _result_steps(steps) -> None:
     p.add_argument("--thresholds-config", dest="thresholds", required=True, help="the claim's thresholds")
     p.add_argument("--out", type=Written, required=True)
 
+    p = _step(steps, "status", "physlm.engine.progress:status", "where every training under a folder stands")
+    p.add_argument("results", type=Path, help="a results folder, e.g. results/default")
+
     p = _step(
         steps, "bench", "physlm.bench.speed:bench", "training and evaluation speed against the matmul peak"
     )
