@@ -65,6 +65,17 @@ def load_model(folder: Path, device=None):
     return (model.to(device) if device is not None else model).eval(), AutoTokenizer.from_pretrained(folder)
 
 
+def with_random_init(folder: Path, shape, seed: int):
+    """(trained model, random-init model of its `shape` (a ModelConfig), tokenizer): the pair every
+    probe and attention measure compares, so that what it reads is told from what position and
+    architecture alone give."""
+    from physlm.engine.models import build_model
+
+    trained, tokenizer = load_model(folder)
+    random_init = build_model(shape, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed)
+    return trained, random_init, tokenizer
+
+
 def read_scale(folder: Path) -> dict:
     """How big the training behind a saved model was (people, exposures, steps, layers)."""
     return json.loads((folder / SCALE_FILE).read_text())

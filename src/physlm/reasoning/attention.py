@@ -20,10 +20,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from physlm.engine.artifacts import load_model, read_scale, with_identity, write_table
+from physlm.engine.artifacts import read_scale, with_identity, with_random_init, write_table
 from physlm.engine.config_types import ModelConfig
 from physlm.engine.corpus import prompt_ids
-from physlm.engine.models import build_model
 from physlm.reasoning.igsm import prompt
 
 STATEMENT = re.compile(r"The number of each (.+?) equals ")
@@ -97,10 +96,7 @@ def math_attention(
     start, per layer, for the trained model and a random-init model of its shape, on the first
     `count` held-out problems."""
     torch.set_num_threads(threads)
-    trained, tokenizer = load_model(model_dir)
-    random_init = build_model(
-        model_config, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed
-    )
+    trained, random_init, tokenizer = with_random_init(model_dir, model_config, seed)
     table, labels = pd.read_parquet(problems).head(count), pd.read_parquet(params)
     parts = []
     for name, model in (("trained", trained), ("random init", random_init)):

@@ -20,9 +20,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from physlm.engine.artifacts import load_model, read_scale, with_identity, write_table
+from physlm.engine.artifacts import read_scale, with_identity, with_random_init, write_table
 from physlm.engine.config_types import ModelConfig
-from physlm.engine.models import build_model
 from physlm.reasoning.igsm import prompt
 
 PARTS = ("start token", "statements", "question", "steps before", "this step")
@@ -108,10 +107,7 @@ def math_decision(
     """Step `math-decision`: the decision after each reference step (end or go on) and where the
     model looks when it takes it, for the trained model and a random-init model of its shape."""
     torch.set_num_threads(threads)
-    trained, tokenizer = load_model(model_dir)
-    random_init = build_model(
-        model_config, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed
-    )
+    trained, random_init, tokenizer = with_random_init(model_dir, model_config, seed)
     table, labels = pd.read_parquet(problems), pd.read_parquet(params)
     parts = []
     for name, model in (("trained", trained), ("random init", random_init)):

@@ -36,9 +36,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from physlm.engine.artifacts import load_model, read_scale, with_identity, write_table
+from physlm.engine.artifacts import read_scale, with_identity, with_random_init, write_table
 from physlm.engine.config_types import MistakeProbeConfig, ModelConfig
-from physlm.engine.models import build_model
 from physlm.engine.probe import Probe, fit, pad_right, predict, probe_model
 from physlm.engine.scoring import teacher_forced
 from physlm.reasoning.checker import NOT_COMPUTABLE, REDEFINED, Problem, check
@@ -337,10 +336,7 @@ def mistake_probe(
     index) and on the paired set; the table of scores, every step's scores (for ROC curves), and the
     trained probe (for decoding)."""
     torch.set_num_threads(threads)
-    trained, tokenizer = load_model(model_dir)
-    random_init = build_model(
-        model_config, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed
-    )
+    trained, random_init, tokenizer = with_random_init(model_dir, model_config, seed)
     problems, params = pd.read_parquet(probe_problems), pd.read_parquet(probe_params)
     held_out = problems[problems["problem"] % TEST_EVERY == 0]
     tests = pd.read_parquet(test_problems)

@@ -25,9 +25,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from physlm.engine.artifacts import load_model, read_scale, with_identity, write_table
+from physlm.engine.artifacts import read_scale, with_identity, with_random_init, write_table
 from physlm.engine.config_types import ModelConfig, VProbeConfig
-from physlm.engine.models import build_model
 from physlm.engine.probe import fit, held_out_correct, pad_right, probe_model
 from physlm.reasoning.igsm import MOD, PROBE_MARKERS, at_position, prompt
 
@@ -133,10 +132,7 @@ def vprobe(
     if unknown:
         raise ValueError(f"vprobe.tasks: {unknown} unknown, allowed {', '.join(TASKS)}")
     torch.set_num_threads(threads)
-    trained, tokenizer = load_model(model_dir)
-    random_init = build_model(
-        model_config, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed
-    )
+    trained, random_init, tokenizer = with_random_init(model_dir, model_config, seed)
     table, labels = pd.read_parquet(problems), pd.read_parquet(params)
     rows = []
     for name, model in (("trained", trained), ("random init", random_init)):
