@@ -62,6 +62,7 @@ def test_on_a_node_with_several_gpus_each_job_takes_its_own(monkeypatch, tmp_pat
     monkeypatch.setenv("PHYSLM_DEVICE", "cuda")
     monkeypatch.setenv("PHYSLM_GPU_LOCKS", str(tmp_path))
     monkeypatch.setattr(environment, "_CLAIMED", [])
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a GPU node, faked
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
     (tmp_path / "slot0.lock").touch()
     with open(tmp_path / "slot0.lock") as other_job:  # another job holds slot 0 (GPU 0)
