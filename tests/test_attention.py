@@ -19,10 +19,11 @@ def problem_set():
     return make_set(Knobs(6, 3, 2), ProblemSet("test", 6, 3, op_distribution="each"), seed=0)
 
 
-def test_statement_spans_cover_each_statement_and_nothing_else(tokenizer, problem_set):
+@pytest.mark.parametrize("question_first", [False, True])
+def test_statement_spans_cover_each_statement_and_nothing_else(tokenizer, problem_set, question_first):
     problems, _ = problem_set
     row = problems.iloc[0]
-    ids = prompt_ids(tokenizer, [prompt(row.text, row.question)])[0]
+    ids = prompt_ids(tokenizer, [prompt(row.text, row.question, question_first)])[0]
     spans = statement_spans(tokenizer, ids)
     texts = [tokenizer.decode(ids[a:b]).strip() for a, b in spans]
     assert texts == [s if s.endswith(".") else s + "." for s in row.text.split(". ")]

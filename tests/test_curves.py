@@ -131,6 +131,7 @@ def test_constant_lookups_count_the_models_wrong_constants_against_chance(tokeni
                 "The number of each Farm's Lion equals 9."
             ],
             "question": ["How many Lion does Zoo have?"],
+            "question_first": [False],
             "solution": [["Define Zoo's Lion as g; so g = 5.", "Define Zoo's Tiger as T; so T = 7."]],
         }
     )

@@ -19,18 +19,21 @@ def problem_set():
 
 
 def _document(tokenizer, row) -> list[int]:
-    text = f"{prompt(row.text, row.question)} {' '.join(row.solution)}"
+    text = f"{prompt(row.text, row.question, row.question_first)} {' '.join(row.solution)}"
     return [tokenizer.eos_token_id, *tokenizer(text)["input_ids"]]
 
 
-def test_the_parts_seen_from_a_period_are_the_step_just_written_and_what_came_before(tokenizer, problem_set):
-    problems, _ = problem_set
+@pytest.mark.parametrize("question", ["last", "first"])
+def test_the_parts_seen_from_a_period_are_the_step_just_written_and_what_came_before(tokenizer, question):
+    knobs = Knobs(4, 2, 2, question=question)
+    problems, _ = make_set(knobs, ProblemSet("test", 3, 3, op_distribution="each"), seed=0)
     row = next(r for r in problems.itertuples() if len(r.solution) >= 2)
-    ids = _document(tokenizer, row)
-    question, solution, periods = _layout(tokenizer.convert_ids_to_tokens(ids))
+    ids = torch.tensor(_document(tokenizer, row))
+    layout = _layout(tokenizer.convert_ids_to_tokens(ids))
+    periods = layout[-1]
     assert len(periods) == len(row.solution)
     for k, step in enumerate(row.solution):
-        parts = _parts(question, solution, periods, k)
+        parts = _parts(*layout, k)
         assert tokenizer.decode(ids[parts["this step"]]).strip() == step
         assert tokenizer.decode(ids[parts["steps before"]]).strip() == " ".join(row.solution[:k])
         assert tokenizer.decode(ids[parts["question"]]).strip() == f"Question: {row.question} Solution:"

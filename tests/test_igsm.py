@@ -9,7 +9,7 @@ import pytest
 
 from physlm.reasoning import igsm
 from physlm.reasoning.checker import check
-from physlm.reasoning.igsm import Knobs, Param, Problem, ProblemSet, labels, make_problem, make_set
+from physlm.reasoning.igsm import Knobs, Param, Problem, ProblemSet, labels, make_problem, make_set, prompts
 from physlm.reasoning.igsm_names import HIERARCHIES, LAYER_OF
 
 MED = Knobs(max_ip=20)  # the paper's iGSM-med structure
@@ -154,6 +154,19 @@ def test_same_seed_same_bytes_whatever_the_threads(tmp_path):
 def test_knobs_that_cannot_make_a_problem_are_refused_by_name(knobs, max_op, key):
     with pytest.raises(ValueError, match=rf"igsm\.{key}"):
         knobs.check(max_op, "igsm")
+
+
+def test_the_question_stands_after_the_statements_or_before_them():
+    problems = ProblemSet("test", 6, 3)
+    pq, qp = (make_set(Knobs(4, 2, 2, question=q), problems, seed=0)[0] for q in ("last", "first"))
+    columns = ["text", "question", "solution", "answer"]
+    assert pq[columns].equals(qp[columns])  # the same problems, only what the model reads differs
+    assert not pq["question_first"].any() and qp["question_first"].all()
+    for row, read_pq, read_qp in zip(pq.itertuples(), prompts(pq), prompts(qp), strict=True):
+        assert read_pq == f"{row.text} Question: {row.question} Solution:"
+        assert read_qp == f"Question: {row.question} {row.text} Solution:"
+    with pytest.raises(ValueError, match=r"question: 'middle', allowed last \| first"):
+        Knobs(4, question="middle")
 
 
 def test_a_bad_problem_set_is_refused_by_name():

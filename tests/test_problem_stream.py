@@ -64,6 +64,17 @@ def test_batches_are_grouped_by_length_and_the_loss_is_on_the_solution(tokenizer
     assert (every == ids).all() and (every_labels[:, 1:] != IGNORE).sum() > (labels != IGNORE).sum()
 
 
+def test_with_the_question_first_rows_open_with_it_and_the_loss_still_starts_at_the_solution(tokenizer):
+    problem_set = ProblemSet("train", 1, 3, op_distribution="uniform")
+    first = Knobs(max_ip=4, max_layers=2, max_items=2, question="first")
+    ids, labels = FreshProblems(tokenizer, first, problem_set, 0, 256, 4, True).windows(0, 4)
+    solution = tokenizer.convert_tokens_to_ids("▁Solution")
+    for text, row, label in zip(_texts(tokenizer, ids), ids, labels, strict=True):
+        assert text.startswith("[EOS] Question: How many")
+        start = list(row).index(solution) + 2
+        assert (label[:start] == IGNORE).all() and label[start] == row[start]
+
+
 def test_retry_rows_are_the_clean_problems_with_retries_written_in(tokenizer):
     clean, retry = _stream(tokenizer), _stream(tokenizer, retry=0.5)
     rows = clean.pool_rows  # the same problems make up a pool; the order of batches follows lengths

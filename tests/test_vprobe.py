@@ -68,6 +68,17 @@ def test_examples_are_cut_where_the_task_reads_and_labelled_from_the_graph(token
         assert label == int(expected)
 
 
+def test_with_the_question_first_the_problem_is_read_with_its_question(tokenizer, data):
+    problems, params = data
+    qp = problems.assign(question_first=True)
+    for task in ("dep", "nece"):
+        ids, _, owner = examples(tokenizer, qp, params, task, queries=1, seed=0)
+        for x, p in zip(ids, owner, strict=True):
+            problem = qp.set_index("problem").loc[p]
+            read = f"Question: {problem.question} {problem.text}"
+            assert decode_query(tokenizer, x)[0] == (read if task == "dep" else f"{read} Solution:")
+
+
 def test_examples_are_the_same_for_a_seed(tokenizer, data):
     assert examples(tokenizer, *data, "known", 3, seed=1) == examples(tokenizer, *data, "known", 3, seed=1)
     assert examples(tokenizer, *data, "known", 3, seed=1) != examples(tokenizer, *data, "known", 3, seed=2)

@@ -191,16 +191,16 @@ def qa_rate(shape: Shape, tokenizer, people: pd.DataFrame, questions: int, batch
 def solution_rate(shape: Shape, tokenizer, problems: pd.DataFrame, batch_size: int) -> tuple[float, float]:
     """(solutions, generated tokens) per second, generating as the evaluate-math step does (up to
     twice the longest reference solution, plus 8 tokens)."""
-    from physlm.reasoning.igsm import prompt
+    from physlm.reasoning.igsm import prompts
     from physlm.reasoning.solutions import generate
 
     model = build_model(shape.model, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed=0)
     reference = tokenizer([" ".join(s) for s in problems["solution"]])["input_ids"]
-    prompts = [prompt(t, q) for t, q in zip(problems["text"], problems["question"], strict=True)]
+    texts = prompts(problems)
     start = time.perf_counter()
-    ids = generate(model.to(pick_device()), tokenizer, prompts, batch_size, 2 * max(map(len, reference)) + 8)
+    ids = generate(model.to(pick_device()), tokenizer, texts, batch_size, 2 * max(map(len, reference)) + 8)
     elapsed = time.perf_counter() - start
-    return len(prompts) / elapsed, sum(map(len, ids)) / elapsed
+    return len(texts) / elapsed, sum(map(len, ids)) / elapsed
 
 
 def _alone(shape: Shape, steps: int, warmup: int, threads: int) -> tuple[float, float, float]:

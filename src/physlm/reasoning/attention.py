@@ -30,11 +30,12 @@ STATEMENT = re.compile(r"The number of each (.+?) equals ")
 
 def statement_spans(tokenizer, ids: list[int]) -> list[tuple[int, int]]:
     """(start, end) token positions of each statement in a prompt's ids, in order: a statement starts
-    at "The number" and runs to the next one, or to "Question"."""
+    at "The number" and runs to the next one, or to what follows the statements ("Question", or
+    "Solution" when the question came first)."""
     tokens = tokenizer.convert_ids_to_tokens(ids)
     starts = [i for i in range(len(tokens) - 1) if tokens[i] == "▁The" and tokens[i + 1] == "▁number"]
-    question = tokens.index("▁Question")
-    return list(zip(starts, [*starts[1:], question], strict=True))
+    after = next(i for i in range(starts[-1], len(tokens)) if tokens[i] in ("▁Question", "▁Solution"))
+    return list(zip(starts, [*starts[1:], after], strict=True))
 
 
 def attention_by_layer(model, tokenizer, problems: pd.DataFrame, params: pd.DataFrame) -> pd.DataFrame:
@@ -45,7 +46,8 @@ def attention_by_layer(model, tokenizer, problems: pd.DataFrame, params: pd.Data
     rows = []
     model.eval()
     for problem in problems.itertuples():
-        ids = [*prompt_ids(tokenizer, [prompt(problem.text, problem.question)])[0], define]
+        read = prompt(problem.text, problem.question, problem.question_first)
+        ids = [*prompt_ids(tokenizer, [read])[0], define]
         names = STATEMENT.findall(problem.text)
         spans = statement_spans(tokenizer, ids)
         if len(names) != len(spans):

@@ -35,7 +35,7 @@ import torch
 from physlm.engine.artifacts import load_model, read_scale, with_identity, write_table
 from physlm.engine.models import pick_device
 from physlm.reasoning.checker import Problem
-from physlm.reasoning.igsm import LETTERS, MOD, prompt
+from physlm.reasoning.igsm import LETTERS, MOD, prompts
 from physlm.reasoning.solutions import accuracy_by_op, generate, judge
 
 ROLES = (
@@ -113,7 +113,7 @@ def _teacher_forced(model, tokenizer, problems: pd.DataFrame, batch_size: int):
     """Per reference solution of `problems`: its row, its tokens (the end token last) and the token the
     model finds most likely at each, given the prompt and the right solution before it."""
     eos = tokenizer.eos_token_id
-    prompts = tokenizer([prompt(t, q) for t, q in zip(problems["text"], problems["question"], strict=True)])
+    encoded = tokenizer(prompts(problems))
     solutions = tokenizer([" ".join(steps) for steps in problems["solution"]])["input_ids"]
     device = next(model.parameters()).device
     model.eval()
@@ -121,7 +121,7 @@ def _teacher_forced(model, tokenizer, problems: pd.DataFrame, batch_size: int):
         docs = [
             [eos, *p, *s, eos]
             for p, s in zip(
-                prompts["input_ids"][start : start + batch_size],
+                encoded["input_ids"][start : start + batch_size],
                 solutions[start : start + batch_size],
                 strict=True,
             )
@@ -279,9 +279,7 @@ class MathCurves:
     def __init__(self, tokenizer, problems: pd.DataFrame, per_op: int, train_max_op: int, batch_size: int):
         self.tokenizer, self.train_max_op, self.batch_size = tokenizer, train_max_op, batch_size
         self.problems = _first_per_op(problems, per_op)
-        self.prompts = [
-            prompt(t, q) for t, q in zip(self.problems["text"], self.problems["question"], strict=True)
-        ]
+        self.prompts = prompts(self.problems)
         longest = max(
             len(ids) for ids in tokenizer([" ".join(s) for s in self.problems["solution"]])["input_ids"]
         )

@@ -27,21 +27,28 @@ from physlm.reasoning.igsm import prompt
 PARTS = ("start token", "statements", "question", "steps before", "this step")
 
 
-def _layout(tokens: list[str]) -> tuple[int, int, list[int]]:
-    """(question start, solution start, the solution's period positions) of a tokenized document."""
-    question = tokens.index("▁Question")
-    solution = tokens.index("▁Solution") + 2  # after "Solution" ":"
-    periods = [i for i in range(solution, len(tokens)) if tokens[i] == "."]
-    return question, solution, periods
+def _layout(tokens: list[str]) -> tuple[slice, list[int], int, list[int]]:
+    """(the statements, the question's positions with "Solution:", where the solution starts, the
+    solution's period positions) of a tokenized document, the question after the statements (pq)
+    or before them (qp)."""
+    question, solution = tokens.index("▁Question"), tokens.index("▁Solution")
+    if question == 1:  # qp: the statements run from after the question's "?" to "Solution"
+        after = tokens.index("?") + 1
+        statements, asked = slice(after, solution), [*range(question, after), solution, solution + 1]
+    else:
+        statements, asked = slice(1, question), list(range(question, solution + 2))
+    start = solution + 2  # after "Solution" ":"
+    periods = [i for i in range(start, len(tokens)) if tokens[i] == "."]
+    return statements, asked, start, periods
 
 
-def _parts(question: int, solution: int, periods: list[int], k: int) -> dict[str, slice]:
-    """The token ranges attention is summed over, seen from step k's period (0-based k)."""
+def _parts(statements: slice, question: list[int], solution: int, periods: list[int], k: int) -> dict:
+    """The token positions attention is summed over, seen from step k's period (0-based k)."""
     this_step = periods[k - 1] + 1 if k else solution
     return {
         "start token": slice(0, 1),
-        "statements": slice(1, question),
-        "question": slice(question, solution),
+        "statements": statements,
+        "question": question,
         "steps before": slice(solution, this_step),
         "this step": slice(this_step, periods[k] + 1),
     }
@@ -58,9 +65,11 @@ def decisions(
     model.eval()
     steps, looks = [], []
     for problem in problems.itertuples():
-        text = f"{prompt(problem.text, problem.question)} {' '.join(problem.solution)}"
+        read = prompt(problem.text, problem.question, problem.question_first)
+        text = f"{read} {' '.join(problem.solution)}"
         ids = [eos, *tokenizer(text)["input_ids"]]
-        question, solution, periods = _layout(tokenizer.convert_ids_to_tokens(ids))
+        layout = _layout(tokenizer.convert_ids_to_tokens(ids))
+        periods = layout[-1]
         if len(periods) != len(problem.solution):
             raise ValueError(
                 f"problem {problem.problem}: {len(problem.solution)} steps, {len(periods)} periods"
@@ -75,7 +84,7 @@ def decisions(
             steps.append({**key, "p_end": float(p_end[k])})
             for layer, weights in enumerate(out.attentions):
                 row = weights[0, :, at].mean(0)
-                for part, span in _parts(question, solution, periods, k).items():
+                for part, span in _parts(*layout, k).items():
                     looks.append({**key, "layer": layer + 1, "part": part, "share": float(row[span].sum())})
     return pd.DataFrame(steps), pd.DataFrame(looks)
 

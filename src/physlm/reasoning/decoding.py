@@ -36,7 +36,7 @@ from transformers import DynamicCache
 from physlm.engine.artifacts import load_model, read_scale, with_identity, write_table
 from physlm.engine.config_types import DecodingConfig, MistakeProbeConfig
 from physlm.engine.probe import probe_model
-from physlm.reasoning.igsm import prompt
+from physlm.reasoning.igsm import prompts
 from physlm.reasoning.solutions import DistinctLetters, generate, judge
 
 GREEDY, BEST_OF, PROBE_RETRY, ENTROPY_RETRY = "greedy", "best of {k}", "probe retry", "entropy retry"
@@ -202,15 +202,15 @@ def decode(
     k: int = 1,
 ) -> pd.DataFrame:
     """Every problem solved by one strategy: its judged solution and the tokens it generated."""
-    prompts = [prompt(t, q) for t, q in zip(problems["text"], problems["question"], strict=True)]
+    texts = prompts(problems)
     if strategy in (GREEDY, BEST_OF):  # batched over problems (and samples)
         samples = 0 if strategy == GREEDY else k
-        ids = generate(model, tokenizer, prompts, cfg.batch_size, cfg.max_new_tokens, samples, seed)
-        written = [[Written(x, len(x)) for x in ids[i * k : (i + 1) * k]] for i in range(len(prompts))]
+        ids = generate(model, tokenizer, texts, cfg.batch_size, cfg.max_new_tokens, samples, seed)
+        written = [[Written(x, len(x)) for x in ids[i * k : (i + 1) * k]] for i in range(len(texts))]
     else:  # step by step, one problem at a time
         threshold = 0.5 if strategy == PROBE_RETRY else cfg.entropy_threshold
         written = []
-        for index, (problem, text) in enumerate(zip(problems.itertuples(), prompts, strict=True)):
+        for index, (problem, text) in enumerate(zip(problems.itertuples(), texts, strict=True)):
             ids = [tokenizer.eos_token_id, *tokenizer(text)["input_ids"]]
             generator = torch.Generator().manual_seed(seed * 1_000_003 + int(problem.problem))
             writer = Writer(model, tokenizer, ids, cfg.max_new_tokens, generator)

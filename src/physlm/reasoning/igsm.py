@@ -40,17 +40,24 @@ MAX_INPUTS = 4
 LETTERS = string.ascii_letters
 TRAIN_BUCKETS = 17  # template hash mod 23 below this: train
 ATTEMPTS = 200  # dependency graphs drawn before a problem is given up on
+QUESTION_PLACES = ("last", "first")  # Part 2.1's pq and qp formats
 
 
 @dataclass(frozen=True)
 class Knobs(FromSection):
     """What shapes a problem: instance parameters at most, layers and items per layer at most (at
-    least 2 of each), and items per sub-category the world offers (at most 5)."""
+    least 2 of each), items per sub-category the world offers (at most 5), and where the question
+    stands: after the statements ("last", Part 2.1's pq format) or before them ("first", its qp)."""
 
     max_ip: int
     max_layers: int = 4
     max_items: int = 4
     names_per_subcategory: int = 5
+    question: str = "last"
+
+    def __post_init__(self):
+        if self.question not in QUESTION_PLACES:
+            raise ValueError(f"question: {self.question!r}, allowed {' | '.join(QUESTION_PLACES)}")
 
     def check(self, max_op: int, key: str, op_key: str | None = None) -> None:
         """Raise ValueError naming the config key (`key`.<knob>, or `op_key` for the op) when no
@@ -627,14 +634,20 @@ def at_position(step: int, ready: int, nece: bool, value: int, k: int) -> dict[s
     }
 
 
-def prompt(problem_text: str, question: str) -> str:
-    """What a model reads before it writes a solution."""
+def prompt(problem_text: str, question: str, question_first: bool = False) -> str:
+    """What a model reads before it writes a solution: the statements and the question, in the
+    order of the problem's knobs."""
+    if question_first:
+        return f"Question: {question} {problem_text} Solution:"
     return f"{problem_text} Question: {question} Solution:"
 
 
-def document(problem_text: str, question: str, steps: list[str]) -> str:
-    """What a model is trained on: the prompt, then the solution's sentences."""
-    return f"{prompt(problem_text, question)} {' '.join(steps)}"
+def prompts(problems) -> list[str]:
+    """The prompt of every row of a problem table (columns text, question, question_first)."""
+    return [
+        prompt(*row)
+        for row in zip(problems["text"], problems["question"], problems["question_first"], strict=True)
+    ]
 
 
 # What the model reads: fixed words, every world name, numbers mod 23, variable letters, the retry
@@ -676,6 +689,7 @@ PROBLEM_COLUMNS = [
     "n_params",
     "text",
     "question",
+    "question_first",
     "solution",
     "answer",
 ]
@@ -702,6 +716,7 @@ def _chunk(args):
                 len(problem.params),
                 " ".join(problem.statements),
                 problem.question_text,
+                knobs.question == "first",
                 problem.steps,
                 problem.answer,
             ),

@@ -41,7 +41,7 @@ from physlm.engine.config_types import MistakeProbeConfig, ModelConfig
 from physlm.engine.probe import Probe, fit, pad_right, predict, probe_model
 from physlm.engine.scoring import teacher_forced
 from physlm.reasoning.checker import NOT_COMPUTABLE, REDEFINED, Problem, check
-from physlm.reasoning.igsm import at_position, prompt
+from physlm.reasoning.igsm import at_position, prompts
 from physlm.reasoning.vprobe import TEST_EVERY
 
 STEP_COLUMNS = ["problem", "op", "step", "name", "wrong", "error", "necessary", "asked", "before"]
@@ -187,10 +187,8 @@ def encode(tokenizer, problems: pd.DataFrame, steps: pd.DataFrame) -> tuple[list
     document separator, as in training), and where "Define" is (the name follows it)."""
     if steps.empty:
         return [], []
-    text = problems.set_index("problem")
     eos = tokenizer.eos_token_id
-    prompts = [prompt(text.loc[p, "text"], text.loc[p, "question"]) for p in steps["problem"]]
-    heads = tokenizer(prompts)["input_ids"]
+    heads = tokenizer(prompts(problems.set_index("problem").loc[steps["problem"]]))["input_ids"]
     tails = tokenizer([step_start(b, n) for b, n in zip(steps["before"], steps["name"], strict=True)])[
         "input_ids"
     ]

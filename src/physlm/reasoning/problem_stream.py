@@ -31,7 +31,7 @@ from transformers import PreTrainedTokenizerFast
 
 from physlm.engine.corpus import Documents
 from physlm.engine.loop import IGNORE
-from physlm.reasoning.igsm import Knobs, ProblemSet, problem_at, prompt
+from physlm.reasoning.igsm import Knobs, ProblemSet, problem_at, prompts
 
 
 def _texts(args: tuple[Knobs, ProblemSet, int, range]) -> pd.DataFrame:
@@ -42,6 +42,7 @@ def _texts(args: tuple[Knobs, ProblemSet, int, range]) -> pd.DataFrame:
         {
             "text": [" ".join(p.statements) for p in drawn],
             "question": [p.question_text for p in drawn],
+            "question_first": knobs.question == "first",
             "solution": [p.steps for p in drawn],
         }
     )
@@ -53,10 +54,10 @@ def problem_documents(
     """iGSM problems with their solutions; the loss on the solution only (the statements are random
     draws, there is nothing to learn in predicting them) or on everything (the paper's pretraining)."""
     eos = tokenizer.eos_token_id
-    prompts = tokenizer([prompt(t, q) for t, q in zip(problems["text"], problems["question"], strict=True)])
+    encoded = tokenizer(prompts(problems))
     solutions = tokenizer([" ".join(steps) for steps in problems["solution"]])
     ids, masks = [], []
-    for p, s in zip(prompts["input_ids"], solutions["input_ids"], strict=True):
+    for p, s in zip(encoded["input_ids"], solutions["input_ids"], strict=True):
         ids.append([eos, *p, *s, eos])
         masks.append([False] + [not solution_only] * len(p) + [True] * (len(s) + 1))
     return ids, masks

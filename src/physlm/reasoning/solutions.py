@@ -25,7 +25,7 @@ from transformers import LogitsProcessor, LogitsProcessorList
 from physlm.engine.artifacts import load_model, read_scale, with_identity, write_table
 from physlm.engine.models import pick_device
 from physlm.reasoning.checker import check
-from physlm.reasoning.igsm import LETTERS, prompt
+from physlm.reasoning.igsm import LETTERS, prompts
 
 
 class DistinctLetters(LogitsProcessor):
@@ -176,8 +176,8 @@ def evaluate_math(
     model, tokenizer = load_model(model_dir, pick_device())
     table = pd.read_parquet(problems)
     reference = tokenizer([" ".join(s) for s in table["solution"]])["input_ids"]
-    prompts = [prompt(t, q) for t, q in zip(table["text"], table["question"], strict=True)]
-    ids = generate(model, tokenizer, prompts, batch_size, max_new_tokens=2 * max(map(len, reference)) + 8)
+    longest = max(map(len, reference))
+    ids = generate(model, tokenizer, prompts(table), batch_size, max_new_tokens=2 * longest + 8)
     judged = judge(table, [tokenizer.decode(g, skip_special_tokens=True).strip() for g in ids])
     scale = read_scale(model_dir)
     write_table(with_identity(judged, identity, scale), solutions_out)

@@ -36,10 +36,12 @@ TEST_EVERY = 4  # problems whose index is a multiple of this are held out from p
 
 
 def _prefixes(tokenizer, problem: pd.Series) -> dict[str, list[list[int]]]:
-    """Token ids the model reads before a query: the problem, the prompt (problem and question), and
-    the prompt followed by the first k solution sentences for k = 0..S."""
+    """Token ids the model reads before a query: the problem (its statements; in the qp format the
+    question before them), the prompt (problem and question, up to "Solution:"), and the prompt
+    followed by the first k solution sentences for k = 0..S."""
     eos = tokenizer.eos_token_id
-    texts = [problem["text"], prompt(problem["text"], problem["question"])]
+    read = prompt(problem["text"], problem["question"], problem["question_first"])
+    texts = [read.removesuffix(" Solution:") if problem["question_first"] else problem["text"], read]
     texts += [" ".join(problem["solution"][:k]) for k in range(1, len(problem["solution"]) + 1)]
     encoded = tokenizer(texts)["input_ids"]
     at_prompt = [eos, *encoded[1]]
