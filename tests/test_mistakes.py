@@ -125,11 +125,12 @@ def test_flagging_scores():
 
 def test_the_mistake_probe_step_writes_every_detector_on_both_sets(tmp_path, data):
     problems, params = data
+    probe, test = problems["problem"] < 16, problems["problem"] >= 16
     for name, table in (
-        ("probe", problems),
-        ("probe.params", params),
-        ("test", problems),
-        ("test.params", params),
+        ("probe", problems[probe]),
+        ("probe.params", params[params["problem"] < 16]),
+        ("test", problems[test]),
+        ("test.params", params[params["problem"] >= 16]),
     ):
         table.to_parquet(tmp_path / f"{name}.parquet")
     write_tokenizer(out_dir=tmp_path / "model")
@@ -140,8 +141,9 @@ def test_the_mistake_probe_step_writes_every_detector_on_both_sets(tmp_path, dat
     model = build_model(shape, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, 1)
     model.save_pretrained(tmp_path / "model")
     (tmp_path / "model" / "scale.json").write_text(json.dumps({"pretrain_steps": 0}))
-    wrong = [" ".join([*s[:1], s[-1]]) for s in problems["solution"]]  # skips steps: often a mistake
-    pd.DataFrame({"problem": problems["problem"], "op": problems["op"], "solution": wrong}).to_parquet(
+    tests = problems[test]
+    wrong = [" ".join([*s[:1], s[-1]]) for s in tests["solution"]]  # skips steps: often a mistake
+    pd.DataFrame({"problem": tests["problem"], "op": tests["op"], "solution": wrong}).to_parquet(
         tmp_path / "solutions.parquet"
     )
     cfg = MistakeProbeConfig(
@@ -202,6 +204,15 @@ def test_a_trained_probe_flags_in_the_direction_of_its_labels(tmp_path, data):
     torch.save(probe.state_dict(), tmp_path / "probe.pt")
     score = probe_scorer(model, tmp_path / "probe.pt", cfg, seed=0)
     assert score(ids[0], []) == pytest.approx(flagged[0], abs=1e-5)
+
+
+def test_the_probe_never_trains_on_a_problem_it_is_scored_on(data):
+    problems, _ = data
+    test = problems.iloc[[0]].assign(problem=999)  # the same problem under another set's index
+    held_out = problems.iloc[[1]]
+    kept = mistakes.unseen(problems, held_out, test)
+    assert list(kept["problem"]) == list(problems["problem"].iloc[2:])
+    assert len(mistakes.unseen(problems, problems.iloc[0:0])) == len(problems)
 
 
 def test_matched_auroc_only_compares_steps_within_a_stratum():

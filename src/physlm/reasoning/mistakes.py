@@ -182,6 +182,16 @@ def paired_steps(problems: pd.DataFrame, params: pd.DataFrame, own: pd.DataFrame
     return pd.DataFrame(rows, columns=STEP_COLUMNS)
 
 
+def unseen(problems: pd.DataFrame, *scored: pd.DataFrame) -> pd.DataFrame:
+    """`problems` without those that are also in a `scored` set (same statements and question): the
+    probe and test sets are both drawn from test-split templates, so a small problem can turn up in
+    both, and the probe must not train on a problem it is scored on."""
+    key = ["text", "question"]
+    seen = pd.concat([table[key] for table in scored]).drop_duplicates()
+    kept = problems.merge(seen, on=key, how="left", indicator=True)["_merge"].eq("left_only").to_numpy()
+    return problems[kept]
+
+
 def encode(tokenizer, problems: pd.DataFrame, steps: pd.DataFrame) -> tuple[list[list[int]], list[int]]:
     """Token ids of each step's prompt and solution so far up to "Define A as" (preceded by the
     document separator, as in training), and where "Define" is (the name follows it)."""
@@ -348,7 +358,10 @@ def mistake_probe(
     encoded = {where: encode(tokenizer, table, steps) for where, (table, steps) in sets.items()}
     pad = tokenizer.pad_token_id
     flags: dict[str, dict[str, np.ndarray]] = {where: {} for where in sets}
-    train_problems = problems[problems["problem"] % TEST_EVERY != 0]
+    train_problems = unseen(problems[problems["problem"] % TEST_EVERY != 0], held_out, tests)
+    if train_problems.empty:
+        raise ValueError(f"{probe_problems}: no problem to train the probe on that is not also scored")
+    print(f"Probe problems: {len(train_problems)} to train on, {len(held_out)} held out", flush=True)
     for name, model in (("probe", trained), ("probe, random init", random_init)):
         print(f"Mistake probe, {'trained' if name == 'probe' else 'random-init'} model:", flush=True)
         probe = train_probe(model, tokenizer, train_problems, params, probe_config, seed)
