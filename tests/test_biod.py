@@ -38,8 +38,8 @@ def test_deterministic_and_knobs_checked():
     assert a[0].equals(b[0]) and np.array_equal(a[1], b[1])
     with pytest.raises(ValueError, match="T\\^L=4 exist"):
         BioD(k=1, c=1, d=5, length=1, t=4)
-    with pytest.raises(ValueError, match="knob c=0"):
-        BioD(k=1, c=0, d=1, length=1, t=4)
+    with pytest.raises(ValueError, match=r"^c: 0 is less than the minimum of 1"):
+        BioD.from_config({"k": 1, "c": 0, "d": 1, "length": 1, "t": 4})
 
 
 def test_starts_point_at_each_value_and_the_lexicon_covers_every_word():

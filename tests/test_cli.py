@@ -85,6 +85,57 @@ def test_a_misspelt_key_is_refused_in_one_line_naming_it_and_the_allowed_keys(tm
     assert "Traceback" not in error
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [
+        ("steps", "ten", "steps: 'ten' is not of type 'integer' (optimizer steps)"),
+        ("steps", -5, "steps: -5 is less than the minimum of 1"),
+        ("batch_size", 0, "batch_size: 0 is less than the minimum of 1"),
+        ("lr", -0.003, "lr: -0.003 is less than or equal to the minimum of 0 (peak learning rate"),
+        ("schedule", "linear", "schedule: 'linear' is not one of ['cosine', 'wsd']"),
+    ],
+)
+def test_a_bad_value_is_refused_in_one_line_naming_the_option_and_key_and_nothing_is_written(
+    tmp_path, tokenizer, capsys, key, value, says
+):
+    tokenizer.save_pretrained(tmp_path / "tok")
+    pd.DataFrame({"text": ["a"]}).to_parquet(tmp_path / "b.parquet")
+    args = _train(tmp_path, "--bios", str(tmp_path / "b.parquet"))
+    args[args.index("--training-config") + 1] = json.dumps({**TRAINING, key: value})
+    with pytest.raises(SystemExit):
+        main(args)
+    error = capsys.readouterr().err
+    assert error.startswith("physlm train: argument --training-config: ") and says in error
+    assert len(error.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.parquet", "tok"]
+
+
+def test_a_step_refused_midway_removes_what_it_wrote_and_keeps_what_was_there(tmp_path, monkeypatch):
+    def writes_then_refuses(*, out, params_out, **_):
+        out.write_text("half")
+        (tmp_path / "problems.parquet.provenance.json").write_text("{}")
+        (params_out / "part").write_text("kept")
+        raise ValueError("refused")
+
+    monkeypatch.setattr("physlm.results.resolve", lambda function: writes_then_refuses)
+    (tmp_path / "params").mkdir()  # an output that was there before the step: kept
+    args = ["problems", "--knobs-config", '{"max_ip": 4}', "--problems-config"]
+    args += ['{"split": "test", "problems": 2, "max_op": 2}', "--seed", "0"]
+    with pytest.raises(SystemExit, match="physlm problems: refused"):
+        main([*args, "--out", str(tmp_path / "problems.parquet"), "--params-out", str(tmp_path / "params")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params"]
+
+
+def test_a_model_from_scratch_without_its_tokenizer_is_refused(tmp_path):
+    args = _train(tmp_path, "--bios", str(tmp_path))
+    del args[1:3]  # --tokenizer-dir
+    with pytest.raises(
+        SystemExit, match="physlm train: --model-config trains from scratch: it needs --tokenizer-dir"
+    ):
+        main(args)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_shape_the_model_cannot_build_is_refused_before_training(tmp_path, capsys):
     args = _train(tmp_path, "--bios", "b.parquet")
     args[args.index("--model-config") + 1] = json.dumps({**TINY, "n_head": 4, "d_model": 12})

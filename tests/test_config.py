@@ -13,7 +13,7 @@ from physlm.config import ConfigError, coerce_numbers, merged, scale_config, val
 from physlm.reasoning.decoding import DECODERS
 
 ROOT = Path(__file__).resolve().parents[1]
-SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = ROOT / "src" / "physlm" / "config.schema.yaml"
 SCALES = ["smoke", "default", "mid", "gpu", "paper"]
 
 

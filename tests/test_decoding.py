@@ -132,8 +132,8 @@ def test_the_decoded_problems_are_the_first_of_each_op_count(problems):
 
 @pytest.mark.parametrize(("key", "value"), [("problems_per_op", 0), ("batch_size", 0)])
 def test_a_bad_decoding_size_names_its_key(key, value):
-    with pytest.raises(ValueError, match=f"decoding.{key}: 0, allowed >= 1"):
-        dataclasses.replace(CFG, **{key: value})
+    with pytest.raises(ValueError, match=f"^{key}: 0 is less than the minimum of 1"):
+        DecodingConfig.from_config({**dataclasses.asdict(CFG), key: value})
 
 
 def test_an_unknown_decoder_or_probe_retry_without_its_probe_is_refused(tmp_path):

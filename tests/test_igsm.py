@@ -165,17 +165,15 @@ def test_the_question_stands_after_the_statements_or_before_them():
     for row, read_pq, read_qp in zip(pq.itertuples(), prompts(pq), prompts(qp), strict=True):
         assert read_pq == f"{row.text} Question: {row.question} Solution:"
         assert read_qp == f"Question: {row.question} {row.text} Solution:"
-    with pytest.raises(ValueError, match=r"question: 'middle', allowed last \| first"):
-        Knobs(4, question="middle")
+    with pytest.raises(ValueError, match=r"question: 'middle' is not one of \['last', 'first'\]"):
+        Knobs.from_config({"max_ip": 4, "question": "middle"})
 
 
 def test_a_bad_problem_set_is_refused_by_name():
-    with pytest.raises(ValueError, match="op_distribution"):
-        ProblemSet("train", 10, 5, op_distribution="normal")
-    with pytest.raises(ValueError, match="split"):
-        ProblemSet("valid", 10, 5)
-    with pytest.raises(ValueError, match="retry"):
-        ProblemSet("train", 10, 5, retry=1.0)
+    good = {"split": "train", "problems": 10, "max_op": 5}
+    for key, value in [("op_distribution", "normal"), ("split", "valid"), ("retry", 1.0), ("min_op", 6)]:
+        with pytest.raises(ValueError, match=rf"^{key}: "):
+            ProblemSet.from_config({**good, key: value})
 
 
 def test_retry_data_takes_back_only_parameters_that_cannot_be_computed_yet():

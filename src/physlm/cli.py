@@ -36,6 +36,14 @@ class Written(type(Path())):
     """A path a step writes; every other path option is an input, which must exist before it runs."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """Refuses a bad option in one line (the step, the option, what is allowed) instead of the usage
+    block, which for a step of twenty options buries the line that matters."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (options: {self.prog} --help)\n")
+
+
 def _step(steps, name: str, function: str, help: str) -> argparse.ArgumentParser:
     """A subcommand that calls `function` ("module:name", imported only when this step runs)."""
     p = steps.add_parser(name, help=help, allow_abbrev=False)
@@ -359,7 +367,7 @@ def _result_steps(steps) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="physlm", description=__doc__, allow_abbrev=False)
+    top = _Parser(prog="physlm", description=__doc__, allow_abbrev=False)
     top.add_argument("--version", action="version", version=__version__)
     steps = top.add_subparsers(dest="step", required=True)
     measure = (_knowledge_measure_steps, _math_measure_steps, _collect_steps)
@@ -368,18 +376,33 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def missing_inputs(args: dict) -> list[str]:
-    """The input paths among a step's options (lists and NAME=PATH maps included) that do not exist."""
-    missing = []
+def _paths(args: dict) -> list[tuple[str, Path]]:
+    """(option, path) of every path among a step's options, lists and NAME=PATH maps included."""
+    paths = []
     for key, value in args.items():
         values = value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
-        option = "--" + key.replace("_", "-")
-        missing += [
-            f"{option} {path}"
-            for path in values
-            if isinstance(path, Path) and not isinstance(path, Written) and not path.exists()
-        ]
-    return missing
+        paths += [("--" + key.replace("_", "-"), v) for v in values if isinstance(v, Path)]
+    return paths
+
+
+def _remove_new(outputs: list[Path]) -> None:
+    """Remove the outputs (and the provenance beside each) that a refused step wrote: a step that
+    fails on bad input leaves nothing that a rerun or a reader could take for a result."""
+    import shutil
+
+    from physlm.engine.provenance import beside
+
+    for path in outputs:
+        for written in (beside(path), path):
+            if written.is_dir():
+                shutil.rmtree(written)
+            else:
+                written.unlink(missing_ok=True)
+
+
+def missing_inputs(args: dict) -> list[str]:
+    """The input paths among a step's options that do not exist."""
+    return [f"{option} {p}" for option, p in _paths(args) if not isinstance(p, Written) and not p.exists()]
 
 
 # The options every training takes (physlm.engine.fit.TrainingRun's fields, by option name).
@@ -445,10 +468,12 @@ def main(argv: list[str] | None = None) -> None:
         check_environment()
     except ValueError as error:
         raise SystemExit(f"physlm {step}: {error}") from None
+    new = [p for _, p in _paths(args) if isinstance(p, Written) and not p.exists()]
     with recording({"step": step, "code": [function.partition(":")[0]], **args}):
         try:
             resolve(function)(**args)
         except ValueError as error:  # bad input the library refused: say which step, no traceback
+            _remove_new(new)
             raise SystemExit(f"physlm {step}: {error}") from None
 
 

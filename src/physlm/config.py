@@ -10,23 +10,12 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from physlm.engine.config_types import shape_problem
+from physlm.engine.config_types import SCHEMA, describe, shape_problem
 from physlm.knowledge.pools import make_pools
 
 
 class ConfigError(ValueError):
     """A config value that the pipeline cannot run with."""
-
-
-def _describe(error: jsonschema.ValidationError) -> str:
-    key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-    allowed = error.schema.get("description") or ""
-    if error.validator == "additionalProperties":
-        known = ", ".join(sorted(error.schema.get("properties", {})))
-        return f"config key {key}: {error.message}; allowed keys here: {known}"
-    if error.validator == "enum":
-        return f"config key {key}: {error.instance!r} is not one of {error.validator_value}"
-    return f"config key {key}: {error.message}" + (f" ({allowed})" if allowed else "")
 
 
 def coerce_numbers(value):
@@ -83,11 +72,12 @@ def check_results_folder(configfiles: list[str]) -> None:
     )
 
 
-def validate(config: dict, schema_path: Path) -> None:
+def validate(config: dict, schema_path: Path = SCHEMA) -> None:
     """Raise ConfigError listing every problem in `config`."""
     schema = yaml.safe_load(schema_path.read_text())
     validator = jsonschema.Draft202012Validator(schema)
-    problems = [_describe(e) for e in sorted(validator.iter_errors(config), key=lambda e: list(e.path))]
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.path))
+    problems = [f"config key {describe(e)}" for e in errors]
     if not problems:
         problems = _semantic_problems(config)
     if problems:

@@ -12,7 +12,9 @@ from physlm.engine.provenance import code_hash
 
 config.update(coerce_numbers(config))
 # Fails before any job runs, naming the key and what is allowed.
-validate(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+validate(
+    config
+)  # against physlm/config.schema.yaml, which the steps check their sections with
 # Every path below starts with <results>, which Snakemake fills with the config's pathvars.results
 # (results/<scale>): each scale has its own folder; a scale file that does not name one fails here.
 check_results_folder(workflow.overwrite_configfiles)

@@ -1,26 +1,77 @@
 """Typed config sections: every JSON section a step receives is decoded here, into one of these.
 
 Snakemake passes each step the sections it needs as JSON (a rule's params, so that a changed setting
-reruns exactly the jobs that use it); `decode` turns one into its dataclass, checking the keys, and
-the CLI uses `decoder` as the argparse type. The schema (workflow/schemas/config.schema.yaml) has
-validated the values before any job ran; these types give the library named fields instead of dicts.
+reruns exactly the jobs that use it); `decode` turns one into its dataclass, checking the keys and
+each value against the config schema (physlm/config.schema.yaml, the one list of types and ranges:
+the workflow validates the whole config with it before any job runs, a step called directly checks
+its own sections with it), and the CLI uses `decoder` as the argparse type. These types give the
+library named fields instead of dicts.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 from dataclasses import dataclass
-from typing import Self, TypeVar
+from pathlib import Path
+from typing import ClassVar, Self, TypeVar
+
+SCHEMA = Path(__file__).resolve().parents[1] / "config.schema.yaml"
+
+
+@functools.cache
+def _validator():
+    import jsonschema
+    import yaml
+
+    return jsonschema.Draft202012Validator(yaml.safe_load(SCHEMA.read_text()))
+
+
+def schema_at(pointer: str) -> dict:
+    """The part of the config schema at a JSON pointer such as "#/properties/model"."""
+    part = _validator().schema
+    for key in pointer.removeprefix("#/").split("/"):
+        part = part[key]
+    return part
+
+
+def describe(error, at: str = "") -> str:
+    """One schema error as a line naming the key (dotted, after `at`) and what is allowed."""
+    key = ".".join([*filter(None, [at]), *map(str, error.absolute_path)]) or "(top level)"
+    if error.validator == "additionalProperties":
+        known = ", ".join(sorted(error.schema.get("properties", {})))
+        return f"{key}: {error.message}; allowed keys here: {known}"
+    if error.validator == "enum":
+        return f"{key}: {error.instance!r} is not one of {error.validator_value}"
+    allowed = error.schema.get("description")
+    return f"{key}: {error.message}" + (f" ({allowed})" if allowed else "")
+
+
+def value_problems(pointer: str, section: dict) -> list[str]:
+    """What the schema object at `pointer` says is wrong with each value of `section`, key by key
+    (a step's section may leave out keys the workflow's holds, such as the probing variants)."""
+    properties = schema_at(pointer)["properties"]
+    validator = _validator()
+    return [
+        describe(error, key)
+        for key, value in section.items()
+        for error in validator.evolve(schema=properties[key]).iter_errors(value)
+    ]
 
 
 class FromSection:
     """Mixin for a frozen dataclass that mirrors a config section: a missing or an unknown key (a
-    typo such as "stpes") raises ValueError naming it and the allowed keys, before any work starts."""
+    typo such as "stpes") raises ValueError naming it and the allowed keys, and so does a value the
+    schema object at `SCHEMA` (a JSON pointer) refuses, before any work starts."""
+
+    SCHEMA: ClassVar[str | None] = None
 
     @classmethod
     def from_config(cls, section: dict) -> Self:
+        if not isinstance(section, dict):
+            raise ValueError(f"{cls.__name__}: expected a JSON object of keys, got {section!r}")
         fields = {f.name: f for f in dataclasses.fields(cls)}
         missing = [
             name
@@ -35,6 +86,9 @@ class FromSection:
             problems += [f"unknown key(s) {', '.join(unknown)}"] * bool(unknown)
             allowed = ", ".join(fields)
             raise ValueError(f"{cls.__name__}: {'; '.join(problems)} (allowed: {allowed})")
+        given = {k: v for k, v in section.items() if not (v is None and fields[k].default is None)}
+        if cls.SCHEMA and (problems := value_problems(cls.SCHEMA, given)):
+            raise ValueError("; ".join(problems))
         return cls(**section)
 
 
@@ -61,6 +115,8 @@ def decoder(kind: type[T]):
 @dataclass(frozen=True)
 class ModelConfig(FromSection):
     """The `model` section: architecture and shape (capacity models override the shape)."""
+
+    SCHEMA = "#/properties/model"
 
     arch: str
     n_layer: int
@@ -97,6 +153,8 @@ class TrainConfig(FromSection):
     rate and decays linearly over the last `decay_fraction` of the steps, so a run that sits on a loss
     plateau is not already at a low rate when it leaves it."""
 
+    SCHEMA = "#/$defs/training"
+
     batch_size: int
     lr: float
     final_lr_ratio: float
@@ -108,21 +166,14 @@ class TrainConfig(FromSection):
     schedule: str = "cosine"
     decay_fraction: float = 0.2
 
-    def __post_init__(self):
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule: {self.schedule!r}, allowed {' | '.join(SCHEDULES)}")
-        if not 0 < self.decay_fraction <= 1:
-            raise ValueError(f"decay_fraction: {self.decay_fraction}, allowed 0 < decay_fraction <= 1")
-
-
-SCHEDULES = ("cosine", "wsd")
-
 
 @dataclass(frozen=True)
 class LoraConfig(FromSection):
     """LoRA ranks of a fine-tune: `rank` on the query/value maps, `embedding_rank` on the input
     embedding (the train step's `--lora-config`; the config's finetune.lora_rank and
     finetune.lora_embedding_rank)."""
+
+    SCHEMA = "#/$defs/lora"
 
     rank: int
     embedding_rank: int
@@ -131,6 +182,8 @@ class LoraConfig(FromSection):
 @dataclass(frozen=True)
 class BiosConfig(FromSection):
     """The `bios` section: how many people, and the size of each attribute pool."""
+
+    SCHEMA = "#/properties/bios"
 
     n_people: int
     pools: dict[str, int]
@@ -152,6 +205,8 @@ class ProbeTraining(FromSection):
 class ProbeConfig(ProbeTraining):
     """The `probing` section (minus the variant list): P- and Q-probe ranks, and the training."""
 
+    SCHEMA = "#/properties/probing"
+
     p_rank: int
     q_rank: int
 
@@ -160,6 +215,8 @@ class ProbeConfig(ProbeTraining):
 class VProbeConfig(ProbeTraining):
     """The math domain's `vprobe` section: which tasks, queries per problem and task, the rank of the
     embedding update, and the training."""
+
+    SCHEMA = "#/properties/math/properties/vprobe"
 
     tasks: list[str]
     queries: int
@@ -170,6 +227,8 @@ class VProbeConfig(ProbeTraining):
 class MistakeProbeConfig(ProbeTraining):
     """The math domain's `mistakes` section: random-parameter steps per problem, the rank of the
     embedding update, and the training."""
+
+    SCHEMA = "#/properties/math/properties/mistakes"
 
     queries: int
     rank: int
@@ -183,19 +242,11 @@ class DecodingConfig(FromSection):
     (the retry decoders write one problem at a time, which a GPU-scale test set makes the slowest job
     of the DAG) and how many sequences greedy and best of k generate together."""
 
+    SCHEMA = "#/properties/math/properties/decoding"
+
     samples: list[int]
     retries: int
     entropy_threshold: float
     max_new_tokens: int
     problems_per_op: int | None = None
     batch_size: int = 64
-
-    def __post_init__(self):
-        if not self.samples or min(self.samples) < 1:
-            raise ValueError(f"decoding.samples: {self.samples}, allowed a list of k >= 1")
-        if self.retries < 0:
-            raise ValueError(f"decoding.retries: {self.retries}, allowed >= 0")
-        if self.problems_per_op is not None and self.problems_per_op < 1:
-            raise ValueError(f"decoding.problems_per_op: {self.problems_per_op}, allowed >= 1")
-        if self.batch_size < 1:
-            raise ValueError(f"decoding.batch_size: {self.batch_size}, allowed >= 1")

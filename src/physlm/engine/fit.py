@@ -43,6 +43,14 @@ class TrainingRun:
     lora: LoraConfig | None = None
     threads: int = 1
 
+    def __post_init__(self):
+        if (self.model is None) == (self.init_dir is None):
+            raise ValueError("give one start: --model-config (from scratch) or --init-dir (a saved model)")
+        if self.model is not None and self.tokenizer_dir is None:
+            raise ValueError(
+                "--model-config trains from scratch: it needs --tokenizer-dir, the world's tokenizer"
+            )
+
     def settings(self, **domain) -> dict:
         """The run's settings for its fingerprint: the shared ones, then the domain's own (which may
         replace `training`, when the domain sets the length)."""

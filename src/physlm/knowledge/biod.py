@@ -23,6 +23,8 @@ class BioD(FromSection):
     """The knobs: K attributes, C chunks per value, D strings per attribute, L tokens per string,
     T tokens in the vocabulary the strings are written in."""
 
+    SCHEMA = "#/properties/capacity/properties/biod"
+
     k: int
     c: int
     d: int
@@ -30,9 +32,6 @@ class BioD(FromSection):
     t: int
 
     def __post_init__(self):
-        for name in ("k", "c", "d", "length", "t"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"bioD knob {name}={getattr(self, name)} must be at least 1")
         if self.d > self.t**self.length:
             raise ValueError(f"bioD needs D={self.d} distinct strings but T^L={self.t**self.length} exist")
 

@@ -37,6 +37,8 @@ CAPACITY_CONDITIONS = {
 
 @dataclass(frozen=True)
 class CapacityThresholds(FromSection):
+    SCHEMA = "#/properties/claims/properties/capacity"
+
     min_fraction: float
     max_ratio: float
     min_int8_kept: float

@@ -53,6 +53,8 @@ MIXED_CONDITIONS = {k: QA_CONDITIONS[k] for k in ("people", "qa_train_people", "
 
 @dataclass(frozen=True)
 class KnowledgeThresholds(FromSection):
+    SCHEMA = "#/properties/claims/properties/knowledge"
+
     min_gap: float
     min_fit: float
 

@@ -52,6 +52,8 @@ PROBING_CONDITIONS = {
 
 @dataclass(frozen=True)
 class ProbingThresholds(FromSection):
+    SCHEMA = "#/properties/claims/properties/probing"
+
     min_gap: float
     min_fit: float
 

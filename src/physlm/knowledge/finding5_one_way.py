@@ -48,6 +48,8 @@ MANIPULATION_CONDITIONS = {
 
 @dataclass(frozen=True)
 class ManipulationThresholds(FromSection):
+    SCHEMA = "#/properties/claims/properties/manipulation"
+
     min_forward: float
     max_inverse_margin: float
     min_control: float

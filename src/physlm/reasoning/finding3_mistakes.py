@@ -38,6 +38,8 @@ class MistakeThresholds(FromSection):
     retry data's in-distribution accuracy over clean data's; probe retry's accuracy over best of k at
     the same generated tokens."""
 
+    SCHEMA = "#/properties/claims/properties/mistakes"
+
     min_auroc_gap: float
     min_retry_gain: float
     min_decoding_gain: float

@@ -63,6 +63,8 @@ MATH_CONDITIONS = {"n_layer": 12, "pretrain_steps": 100_000, "train_tokens": 39_
 
 @dataclass(frozen=True)
 class MathThresholds(FromSection):
+    SCHEMA = "#/properties/claims/properties/math"
+
     min_gap: float
     min_accuracy: float
 

@@ -40,7 +40,6 @@ MAX_INPUTS = 4
 LETTERS = string.ascii_letters
 TRAIN_BUCKETS = 17  # template hash mod 23 below this: train
 ATTEMPTS = 200  # dependency graphs drawn before a problem is given up on
-QUESTION_PLACES = ("last", "first")  # Part 2.1's pq and qp formats
 
 
 @dataclass(frozen=True)
@@ -55,9 +54,7 @@ class Knobs(FromSection):
     names_per_subcategory: int = 5
     question: str = "last"
 
-    def __post_init__(self):
-        if self.question not in QUESTION_PLACES:
-            raise ValueError(f"question: {self.question!r}, allowed {' | '.join(QUESTION_PLACES)}")
+    SCHEMA = "#/properties/math/properties/curriculum/items/properties/knobs"
 
     def check(self, max_op: int, key: str, op_key: str | None = None) -> None:
         """Raise ValueError naming the config key (`key`.<knob>, or `op_key` for the op) when no
@@ -515,8 +512,6 @@ def _render(
 
 # Problem sets: tables of problems with every label a probe reads.
 
-OP_DISTRIBUTIONS = ("min_of_two", "uniform", "each", "weights")
-
 
 @dataclass(frozen=True)
 class ProblemSet(FromSection):
@@ -533,17 +528,11 @@ class ProblemSet(FromSection):
     retry: float = 0.0
     op_weights: tuple[float, ...] | None = None
 
+    SCHEMA = "#/$defs/problem_set"
+
     def __post_init__(self):
-        if self.split not in ("train", "test"):
-            raise ValueError(f"split: {self.split!r}, allowed train | test")
-        if self.op_distribution not in OP_DISTRIBUTIONS:
-            raise ValueError(
-                f"op_distribution: {self.op_distribution!r}, allowed {' | '.join(OP_DISTRIBUTIONS)}"
-            )
         if not 1 <= self.min_op <= self.max_op:
             raise ValueError(f"min_op: {self.min_op}, allowed 1 to max_op ({self.max_op})")
-        if not 0 <= self.retry < 1:
-            raise ValueError(f"retry: {self.retry}, allowed 0 <= retry < 1")
         ops = self.max_op - self.min_op + 1
         if (self.op_distribution == "weights") != (self.op_weights is not None):
             raise ValueError("op_weights: given exactly when op_distribution is weights")
