@@ -7,6 +7,7 @@ import pytest
 from conftest import SMALL_POOLS
 
 from physlm.cli import main
+from physlm.reasoning.igsm import PROBLEM_COLUMNS
 
 TRAINING = {
     "batch_size": 4,
@@ -57,7 +58,7 @@ def test_a_bad_environment_is_refused_in_one_line_before_the_step_writes(
     tmp_path, tokenizer, monkeypatch, capsys
 ):
     tokenizer.save_pretrained(tmp_path / "tok")
-    pd.DataFrame({"text": ["a"]}).to_parquet(tmp_path / "b.parquet")
+    pd.DataFrame({"person_id": [0], "text": ["a"]}).to_parquet(tmp_path / "b.parquet")
     monkeypatch.setenv("PHYSLM_DEVICE", "tpu")
     with pytest.raises(
         SystemExit, match=r"physlm train: PHYSLM_DEVICE: 'tpu' is not one of \('cpu', 'cuda'\)"
@@ -99,7 +100,7 @@ def test_a_bad_value_is_refused_in_one_line_naming_the_option_and_key_and_nothin
     tmp_path, tokenizer, capsys, key, value, says
 ):
     tokenizer.save_pretrained(tmp_path / "tok")
-    pd.DataFrame({"text": ["a"]}).to_parquet(tmp_path / "b.parquet")
+    pd.DataFrame({"person_id": [0], "text": ["a"]}).to_parquet(tmp_path / "b.parquet")
     args = _train(tmp_path, "--bios", str(tmp_path / "b.parquet"))
     args[args.index("--training-config") + 1] = json.dumps({**TRAINING, key: value})
     with pytest.raises(SystemExit):
@@ -124,6 +125,30 @@ def test_a_step_refused_midway_removes_what_it_wrote_and_keeps_what_was_there(tm
     with pytest.raises(SystemExit, match="physlm problems: refused"):
         main([*args, "--out", str(tmp_path / "problems.parquet"), "--params-out", str(tmp_path / "params")])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params"]
+
+
+def test_a_table_of_the_wrong_kind_is_refused_naming_what_was_expected(tmp_path, capsys):
+    pd.DataFrame({"person_id": [0], "copy": [0], "text": ["a"], "starts": [[0]]}).to_parquet(
+        tmp_path / "b.pq"
+    )
+    (tmp_path / "notes.txt").write_text("not a table")
+    common = ["--model-dir", str(tmp_path), "--world-dir", str(tmp_path), "--identity", "{}"]
+    for qa, says in [
+        (
+            "b.pq",
+            "b.pq is not a QA table (`physlm people --qa`, `physlm task`): "
+            "no column(s) prompt, answer, split",
+        ),
+        ("notes.txt", "notes.txt is not a Parquet table; expected a QA table"),
+    ]:
+        args = ["evaluate", "--qa", str(tmp_path / qa), "--bios", str(tmp_path / "b.pq")]
+        with pytest.raises(SystemExit):
+            main([*args, *common, "--out", str(tmp_path / "out.parquet")])
+        error = capsys.readouterr().err
+        assert error.startswith("physlm evaluate: argument --qa: ") and says in error
+        assert "(it has person_id, copy, text, starts)" in error or qa == "notes.txt"
+        assert len(error.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.pq", "notes.txt"]
 
 
 def test_a_model_from_scratch_without_its_tokenizer_is_refused(tmp_path):
@@ -235,6 +260,8 @@ def test_a_missing_input_is_named_in_one_line_and_outputs_need_not_exist(tmp_pat
     with pytest.raises(
         SystemExit, match=r"physlm evaluate-math: no such file or folder: --model-dir \S*nowhere"
     ):
-        args = ["--model-dir", str(tmp_path / "nowhere"), "--problems", str(tables), "--train-max-op", "3"]
+        problems = tmp_path / "problems.parquet"
+        pd.DataFrame(columns=PROBLEM_COLUMNS).to_parquet(problems)
+        args = ["--model-dir", str(tmp_path / "nowhere"), "--problems", str(problems), "--train-max-op", "3"]
         outputs = ["--solutions-out", str(tmp_path / "s.parquet"), "--out", str(tmp_path / "o.parquet")]
         main(["evaluate-math", *args, *outputs, "--identity", "{}"])

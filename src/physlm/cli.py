@@ -29,11 +29,42 @@ from physlm.engine.config_types import (
 )
 from physlm.engine.environment import check_environment
 from physlm.knowledge.biod import BioD
-from physlm.reasoning.igsm import Knobs, ProblemSet
+from physlm.knowledge.manipulation import COLUMNS as TASK_COLUMNS
+from physlm.reasoning.igsm import LABEL_COLUMNS, PROBLEM_COLUMNS, Knobs, ProblemSet
 
 
 class Written(type(Path())):
     """A path a step writes; every other path option is an input, which must exist before it runs."""
+
+
+def _table(what: str, columns: list[str]):
+    """An argparse `type=` for a Parquet input: a table that lacks `columns` is refused, saying what
+    it should have been and what it holds (a missing file is left to `missing_inputs`)."""
+
+    def parse(text: str) -> Path:
+        path = Path(text)
+        if path.is_file():
+            import pyarrow.parquet
+
+            try:
+                names = pyarrow.parquet.read_schema(path).names
+            except (OSError, ValueError):
+                raise argparse.ArgumentTypeError(f"{path} is not a Parquet table; expected {what}") from None
+            if missing := [c for c in columns if c not in names]:
+                raise argparse.ArgumentTypeError(
+                    f"{path} is not {what}: no column(s) {', '.join(missing)} (it has {', '.join(names)})"
+                )
+        return path
+
+    return parse
+
+
+BIOS = _table("a biographies table (`physlm biographies`)", ["person_id", "text"])
+QA = _table("a QA table (`physlm people --qa`, `physlm task`)", ["prompt", "answer", "split"])
+TASK = _table("a task table (`physlm task`)", TASK_COLUMNS)
+PROBLEMS = _table("an iGSM problem table (`physlm problems --out`)", PROBLEM_COLUMNS)
+PARAMS = _table("an iGSM label table (`physlm problems --params-out`)", ["problem", *LABEL_COLUMNS])
+SOLUTIONS = _table("judged solutions (`physlm evaluate-math --solutions-out`)", ["problem", "op", "solution"])
 
 
 class _Parser(argparse.ArgumentParser):
@@ -124,8 +155,8 @@ def _train_step(steps) -> None:
     start.add_argument("--init-dir", type=Path, help="a saved model to continue from (fine-tuning)")
     p.add_argument("--tokenizer-dir", type=Path, help="with --model-config: the world's tokenizer")
     p.add_argument("--training-config", type=decoder(TrainConfig), required=True)
-    p.add_argument("--bios", type=Path, help="biographies to train on")
-    p.add_argument("--qa", type=Path, help="QA pairs (or a task table); only the train split is used")
+    p.add_argument("--bios", type=BIOS, help="biographies to train on")
+    p.add_argument("--qa", type=QA, help="QA pairs (or a task table); only the train split is used")
     p.add_argument("--qa-ratio", type=float, default=0.8, help="QA share of tokens when mixing")
     p.add_argument("--epochs", type=float, help="this many passes over --bios (instead of steps)")
     p.add_argument("--lora-config", type=decoder(LoraConfig), help="LoRA ranks; full training if absent")
@@ -156,7 +187,7 @@ def _train_step(steps) -> None:
         help="with --problems-config: the loss weight of the token after each solution step's period",
     )
     p.add_argument(
-        "--curve-problems", type=Path, help="held-out problems: learning curves at each checkpoint"
+        "--curve-problems", type=PROBLEMS, help="held-out problems: learning curves at each checkpoint"
     )
     p.add_argument("--curves-per-op", type=int, default=20, help="problems per op the curves read")
     p.add_argument("--curves-out", type=Written, help="with --curve-problems: the curves' table")
@@ -174,15 +205,15 @@ def _knowledge_measure_steps(steps) -> None:
     """The measuring steps of the knowledge domain: QA and tasks, probes, bits."""
     p = _step(steps, "evaluate", "physlm.knowledge.qa:evaluate_qa", "QA accuracy and bio recall")
     p.add_argument("--model-dir", type=Path, required=True)
-    p.add_argument("--qa", type=Path, required=True)
-    p.add_argument("--bios", type=Path, required=True, help="biographies the model was trained on")
+    p.add_argument("--qa", type=QA, required=True)
+    p.add_argument("--bios", type=BIOS, required=True, help="biographies the model was trained on")
     p.add_argument("--world-dir", type=Path, required=True)
     p.add_argument("--batch-size", type=int, default=256)
     _metrics_options(p)
 
     p = _step(steps, "evaluate-task", "physlm.knowledge.qa:evaluate_task", "accuracy on a manipulation task")
     p.add_argument("--model-dir", type=Path, required=True)
-    p.add_argument("--task-table", type=Path, required=True, help="written by `physlm task`")
+    p.add_argument("--task-table", type=TASK, required=True, help="written by `physlm task`")
     p.add_argument("--batch-size", type=int, default=256)
     _metrics_options(p)
 
@@ -192,7 +223,7 @@ def _knowledge_measure_steps(steps) -> None:
     p.add_argument("--model-dir", type=Path, required=True, help="a pretrained model")
     p.add_argument("--model-config", type=decoder(ModelConfig), required=True, help="its shape")
     p.add_argument("--probing-config", type=decoder(ProbeConfig), required=True)
-    p.add_argument("--bios", type=Path, required=True, help="the biographies the model was trained on")
+    p.add_argument("--bios", type=BIOS, required=True, help="the biographies the model was trained on")
     p.add_argument("--world-dir", type=Path, required=True)
     p.add_argument("--seed", type=int, required=True)
     _metrics_options(p)
@@ -201,7 +232,7 @@ def _knowledge_measure_steps(steps) -> None:
         steps, "capacity-bits", "physlm.knowledge.capacity:capacity_bits", "bits of knowledge per parameter"
     )
     p.add_argument("--model-dir", type=Path, required=True)
-    p.add_argument("--bios", type=Path, required=True, help="the biographies the model was trained on")
+    p.add_argument("--bios", type=BIOS, required=True, help="the biographies the model was trained on")
     p.add_argument("--world-dir", type=Path, required=True)
     p.add_argument("--quantization", nargs="+", default=["none", "int8", "int4"])
     p.add_argument("--batch-size", type=int, default=64, help="biographies scored in one forward pass")
@@ -214,7 +245,7 @@ def _math_measure_steps(steps) -> None:
         steps, "evaluate-math", "physlm.reasoning.solutions:evaluate_math", "solve iGSM problems, judged"
     )
     p.add_argument("--model-dir", type=Path, required=True)
-    p.add_argument("--problems", type=Path, required=True, help="held-out problems (test split)")
+    p.add_argument("--problems", type=PROBLEMS, required=True, help="held-out problems (test split)")
     p.add_argument("--train-max-op", type=int, required=True, help="ops above this are out of distribution")
     p.add_argument("--solutions-out", type=Written, required=True, help="every judged solution")
     p.add_argument("--batch-size", type=int, default=64)
@@ -224,7 +255,7 @@ def _math_measure_steps(steps) -> None:
         steps, "math-curves", "physlm.reasoning.curves:measure_curves", "learning-curve measures of one model"
     )
     p.add_argument("--model-dir", type=Path, required=True, help="a trained math model")
-    p.add_argument("--problems", type=Path, required=True, help="held-out problems (test split)")
+    p.add_argument("--problems", type=PROBLEMS, required=True, help="held-out problems (test split)")
     p.add_argument("--per-op", type=int, default=20, help="read the first this many problems of each op")
     p.add_argument("--train-max-op", type=int, required=True, help="ops above this are out of distribution")
     _metrics_options(p)
@@ -235,8 +266,8 @@ def _math_measure_steps(steps) -> None:
     p.add_argument("--model-dir", type=Path, required=True, help="a trained math model")
     p.add_argument("--model-config", type=decoder(ModelConfig), required=True, help="its shape")
     p.add_argument("--vprobe-config", type=decoder(VProbeConfig), required=True)
-    p.add_argument("--problems", type=Path, required=True, help="problems the model was not trained on")
-    p.add_argument("--params", type=Path, required=True, help="their per-parameter labels")
+    p.add_argument("--problems", type=PROBLEMS, required=True, help="problems the model was not trained on")
+    p.add_argument("--params", type=PARAMS, required=True, help="their per-parameter labels")
     p.add_argument("--seed", type=int, required=True)
     _metrics_options(p)
 
@@ -263,8 +294,8 @@ def _against_random_init(p) -> None:
     """The options of a step that reads a trained math model beside a random-init one of its shape."""
     p.add_argument("--model-dir", type=Path, required=True, help="a trained math model")
     p.add_argument("--model-config", type=decoder(ModelConfig), required=True, help="its shape")
-    p.add_argument("--problems", type=Path, required=True, help="problems the model was not trained on")
-    p.add_argument("--params", type=Path, required=True, help="their per-parameter labels")
+    p.add_argument("--problems", type=PROBLEMS, required=True, help="problems the model was not trained on")
+    p.add_argument("--params", type=PARAMS, required=True, help="their per-parameter labels")
     p.add_argument("--seed", type=int, required=True, help="seed of the random-init model")
     _metrics_options(p)
 
@@ -280,11 +311,11 @@ def _mistake_steps(steps) -> None:
     p.add_argument("--model-dir", type=Path, required=True, help="a trained math model")
     p.add_argument("--model-config", type=decoder(ModelConfig), required=True, help="its shape")
     p.add_argument("--probe-config", type=decoder(MistakeProbeConfig), required=True)
-    p.add_argument("--probe-problems", type=Path, required=True, help="problems to train the probe on")
-    p.add_argument("--probe-params", type=Path, required=True, help="their per-parameter labels")
-    p.add_argument("--test-problems", type=Path, required=True, help="the problems the model solved")
-    p.add_argument("--test-params", type=Path, required=True, help="their per-parameter labels")
-    p.add_argument("--solutions", type=Path, required=True, help="its judged solutions (evaluate-math)")
+    p.add_argument("--probe-problems", type=PROBLEMS, required=True, help="problems to train the probe on")
+    p.add_argument("--probe-params", type=PARAMS, required=True, help="their per-parameter labels")
+    p.add_argument("--test-problems", type=PROBLEMS, required=True, help="the problems the model solved")
+    p.add_argument("--test-params", type=PARAMS, required=True, help="their per-parameter labels")
+    p.add_argument("--solutions", type=SOLUTIONS, required=True, help="its judged solutions (evaluate-math)")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--scores-out", type=Written, required=True, help="every step's score per detector")
     p.add_argument("--probe-out", type=Written, required=True, help="the trained probe (for decoding)")
@@ -301,7 +332,7 @@ def _mistake_steps(steps) -> None:
     p.add_argument("--decoding-config", type=decoder(DecodingConfig), required=True)
     p.add_argument("--probe-config", type=decoder(MistakeProbeConfig), help="the probe's shape (probe_retry)")
     p.add_argument("--probe", type=Path, help="the trained mistake probe (mistake-probe; probe_retry)")
-    p.add_argument("--problems", type=Path, required=True, help="held-out problems (test split)")
+    p.add_argument("--problems", type=PROBLEMS, required=True, help="held-out problems (test split)")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--solutions-out", type=Written, required=True, help="every judged solution per decoder")
     _metrics_options(p)
