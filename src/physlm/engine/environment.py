@@ -7,7 +7,9 @@ before any job (the Snakefile imports it; importing torch there would slow every
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -37,12 +39,24 @@ def check_environment() -> None:
 
 def trackers() -> list[str]:
     """The experiment trackers PHYSLM_TRACKERS names besides TensorBoard (comma-separated; unset or
-    empty: none); ValueError naming the variable and the allowed values for any other name."""
+    empty: none); ValueError naming the variable and the allowed values for any other name, and
+    for a tracker whose package this machine does not have (a run would otherwise log nowhere)."""
     names = [n.strip() for n in os.environ.get("PHYSLM_TRACKERS", "").split(",") if n.strip()]
     unknown = [n for n in names if n not in TRACKER_NAMES]
     if unknown:
         raise ValueError(f"PHYSLM_TRACKERS: {', '.join(unknown)} not one of {TRACKER_NAMES} (or unset: none)")
+    if missing := [n for n in names if not _installed(n)]:
+        raise ValueError(
+            f"PHYSLM_TRACKERS: {', '.join(missing)} not installed here (pip install {' '.join(missing)})"
+        )
     return names
+
+
+def _installed(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(package) is not None
+    except ValueError:  # imported already, without a spec (or blocked: None)
+        return sys.modules.get(package) is not None
 
 
 def compile_mode() -> str | None:

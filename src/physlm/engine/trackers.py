@@ -74,11 +74,7 @@ def event_writer(folder: Path | None, log):
                 "no TensorBoard events: the tensorboard package is not installed (the Parquet log has it all)"
             )
     name = str(folder.parent) if folder is not None else "physlm"
-    for tracker in trackers():
-        try:
-            writers.append(TRACKERS[tracker](name))
-        except ImportError:
-            log(f"PHYSLM_TRACKERS asks for {tracker}, which is not installed: not logged there")
+    writers += [TRACKERS[tracker](name) for tracker in trackers()]
     try:
         yield _Fanout(writers)
     finally:
