@@ -24,7 +24,7 @@ def test_roc_curve_steps_through_the_scores_and_its_area_is_the_auroc():
 
 
 def test_curves_of_a_later_stage_follow_the_steps_of_the_stages_before():
-    from physlm.reasoning.plots import _through_stages
+    from physlm.engine.training_figure import through_stages
 
     curves = pd.DataFrame(
         {
@@ -35,7 +35,8 @@ def test_curves_of_a_later_stage_follow_the_steps_of_the_stages_before():
             "accuracy": 0.0,
         }
     )
-    assert _through_stages(curves).sort_values(["stage", "step"])["step"].tolist() == [50, 100, 140, 180, 190]
+    shifted = through_stages(curves, ["seed", "data"])
+    assert shifted.sort_values(["stage", "step"])["step"].tolist() == [50, 100, 140, 180, 190]
 
 
 def test_a_figure_drawn_by_the_figure_step_says_its_scale_and_the_code_of_its_tables(tmp_path, monkeypatch):
@@ -137,7 +138,7 @@ def test_a_second_identity_column_is_drawn_as_line_style_so_colours_stay_few(mon
     legend = [t.get_text() for t in drawn[0].legends[0].get_texts()]
     variants = ["variant multi5_permute", "variant multi5_permute_reverse"]
     assert legend == [*(f"task {t}" for t in tasks), *variants]
-    assert "Training of 6 models" in drawn[0]._suptitle.get_text()
+    assert "Training of the t domain's 6 models" in drawn[0]._suptitle.get_text()
 
 
 def test_a_measure_no_run_logged_leaves_its_panel_empty_and_says_so(tmp_path):
@@ -173,13 +174,33 @@ def test_training_loss_axis_labels_are_plain_numbers(monkeypatch, tmp_path):
 
     drawn = []
     monkeypatch.setattr(training_figure, "save_figure", lambda fig, outputs: drawn.append(fig))
-    logs = pd.DataFrame({"step": [1, 2, 3], "loss": [0.9, 0.5, 0.28], "seed": [0, 0, 0]})
-    training_figure.plot_training(logs, [tmp_path / "t.png"])
+    logs = pd.DataFrame({"step": [1, 2, 3], "loss": [4.6, 0.5, 0.28], "seed": [0, 0, 0]})
+    training_figure.plot_training(logs, [tmp_path / "training_math.png"])
     axis = drawn[0].axes[0].yaxis
     drawn[0].canvas.draw()
-    labels = [t.get_text() for t in axis.get_ticklabels(minor=True) + axis.get_ticklabels() if t.get_text()]
-    assert labels and all("e" not in label for label in labels), labels  # 0.3, not 3e-01
+    low, high = axis.get_view_interval()
+    labels = [
+        t.get_text() for t in axis.get_ticklabels() if t.get_text() and low <= t.get_position()[1] <= high
+    ]
+    assert len(labels) >= 3, labels  # 0.5, 1, 2: more than the one decade mark in range
+    assert all("e" not in label for label in labels), labels  # 0.3, not 3e-01
     assert drawn[0].axes[3].texts[0].get_text() == "not logged by these runs"  # no grad norm, no reason given
+    held_out = drawn[0].axes[1].texts[0].get_text()
+    assert "math_curves" in held_out and "capacity" not in held_out
+    assert drawn[0]._suptitle.get_text().startswith("Training of the math domain's 1 model")
+
+
+def test_a_later_curriculum_stage_is_drawn_after_the_one_before(monkeypatch, tmp_path):
+    from physlm.engine import training_figure
+
+    drawn = []
+    monkeypatch.setattr(training_figure, "save_figure", lambda fig, outputs: drawn.append(fig))
+    logs = pd.DataFrame(
+        {"step": [50, 100, 50, 100], "loss": [2.0, 1.0, 0.8, 0.6], "stage": [1, 1, 2, 2], "seed": 0}
+    ).assign(data="clean")
+    training_figure.plot_training(logs, [tmp_path / "training_math.png"])
+    steps = sorted(x for line in drawn[0].axes[0].lines for x in line.get_xdata())
+    assert steps == [50, 100, 150, 200]
 
 
 def test_capacity_bars_far_below_zero_are_cut_with_their_value_written():

@@ -13,10 +13,11 @@ from physlm.engine.figures import save_figure
 
 # The columns a training log has; every other column of the collected table names the run.
 LOG_COLUMNS = {"step", "loss", "lr", "grad_norm", "tokens_per_s", "model_tflops_per_s", "held_out_loss"}
-WHY_NO_HELD_OUT = (
-    "\n(a capacity model is measured on its own training data;\n"
-    "a math model's held-out measures: the figure math_curves)"
-)
+# Why a domain's runs log no held-out loss (the figure is training_<domain>, named by results.smk).
+WHY_NO_HELD_OUT = {
+    "capacity": "a capacity model is measured on its own training data",
+    "math": "a math model's held-out measures are the figure math_curves",
+}
 DASHES = ["-", "--", ":", "-."]  # line styles of the style column's values, in sorted order
 PANELS = {
     "loss": "training loss",
@@ -24,13 +25,6 @@ PANELS = {
     "lr": "learning rate",
     "grad_norm": "gradient norm (before clipping)",
 }
-
-
-class _PlainMinorLabels(ticker.LogFormatter):
-    """Matplotlib's choice of which minor ticks to label, written as plain numbers (0.3, not 3e-01)."""
-
-    def __call__(self, x, pos=None):
-        return f"{x:.2g}" if super().__call__(x, pos) else ""
 
 
 def run_names(logs: pd.DataFrame, columns: list[str] | None = None) -> pd.Series:
@@ -63,13 +57,28 @@ def run_colours(n: int) -> list:
     return categorical[:n] if n <= len(categorical) else sns.color_palette("husl", n)
 
 
+def through_stages(table: pd.DataFrame, model: list[str]) -> pd.DataFrame:
+    """`table` with `step` counted from the start of each model's first stage (`model`: the columns
+    that name a model; a curriculum stage continues the last one but counts its steps from 0, so
+    unshifted, every stage would be drawn over the first). A stage's end is its last row's step."""
+    ends = table.groupby([*model, "stage"])["step"].max().rename("end").reset_index()
+    ends["offset"] = ends.groupby(model)["end"].transform(lambda e: e.cumsum() - e)
+    shifted = table.merge(ends, on=[*model, "stage"], how="left")
+    return shifted.assign(step=shifted["step"] + shifted["offset"]).drop(columns=["end", "offset"])
+
+
 def plot_training(logs: pd.DataFrame, outputs: list[Path]) -> None:
     """One line per model and seed in each panel: training loss and, at each checkpoint, held-out
     loss (log scale; a knowledge training with QA has one), learning rate and gradient norm against
-    the optimizer step. A run that has not logged a measure is left out of that panel only (math
-    models' held-out measures are their learning curves, figure math_curves)."""
+    the optimizer step (curriculum stages one after the other). A run that has not logged a measure
+    is left out of that panel only. The domain is the one the figure is named for."""
     sns.set_theme(style="whitegrid", context="paper")
-    seeds = logs["seed"] if "seed" in logs else pd.Series(0, logs.index)
+    domain = Path(outputs[0]).stem.removeprefix("training_")
+    if "seed" not in logs:
+        logs = logs.assign(seed=0)
+    if "stage" in logs:
+        logs = through_stages(logs, [c for c in logs.columns if c not in LOG_COLUMNS | {"stage"}])
+    seeds = logs["seed"]
     style = style_column(logs)
     coloured = [c for c in identity_columns(logs) if c != style]
     logs = logs.assign(
@@ -84,10 +93,9 @@ def plot_training(logs: pd.DataFrame, outputs: list[Path]) -> None:
     for (column, label), ax in zip(PANELS.items(), axes.flat, strict=True):
         shown = logs.dropna(subset=[column]) if column in logs else logs.iloc[:0]  # e.g. no held-out set
         if shown.empty:
-            why = WHY_NO_HELD_OUT if column == "held_out_loss" else ""
-            ax.text(
-                0.5, 0.5, "not logged by these runs" + why, transform=ax.transAxes, ha="center", fontsize=8
-            )
+            why = WHY_NO_HELD_OUT.get(domain, "") if column == "held_out_loss" else ""
+            note = "not logged by these runs" + (f"\n({why})" if why else "")
+            ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", fontsize=8)
         for (run, dash, _), part in shown.groupby(["run", "dash", "seed"]):
             ax.plot(
                 part["step"],
@@ -98,9 +106,11 @@ def plot_training(logs: pd.DataFrame, outputs: list[Path]) -> None:
             )
         if column.endswith("loss") and not shown.empty:
             ax.set_yscale("log")
-            # Plain numbers; minor ticks are labelled only where the axis spans about a decade or less.
+            # Labelled ticks at 1, 2 and 5 of each decade, plain numbers: a loss falling from 5 to
+            # 0.3 gets five labels, not the two of the decades alone.
+            ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
             ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%.2g"))
-            ax.yaxis.set_minor_formatter(_PlainMinorLabels(labelOnlyBase=False, minor_thresholds=(1, 0.4)))
+            ax.yaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set(xlabel="optimizer step", ylabel=label)
     handles = [plt.Line2D([], [], color=colors[run]) for run in runs]
     names = list(runs)
@@ -112,7 +122,7 @@ def plot_training(logs: pd.DataFrame, outputs: list[Path]) -> None:
     )
     n_models, n_seeds = logs.groupby(["run", "dash"]).ngroups, logs["seed"].nunique()
     fig.suptitle(
-        f"Training of {n_models} model{'s' * (n_models > 1)}"
+        f"Training of the {domain} domain's {n_models} model{'s' * (n_models > 1)}"
         + (f" x {n_seeds} seeds, one line per seed" if n_seeds > 1 else ", one line each"),
         fontsize=10,
     )

@@ -11,6 +11,7 @@ import pandas as pd
 import seaborn as sns
 
 from physlm.engine.figures import save_figure
+from physlm.engine.training_figure import through_stages
 from physlm.reasoning.finding4_planning import MATH_ACCURACY_IN_DISTRIBUTION
 
 
@@ -18,20 +19,12 @@ def _data_label(data: str) -> str:
     return "clean data" if data == "clean" else f"retry data, q = {data.removeprefix('retry')}"
 
 
-def _through_stages(curves: pd.DataFrame) -> pd.DataFrame:
-    """The curves with `step` counted from the first stage's start (a later stage's steps follow
-    the steps of the stages before it, each stage's last evaluation being at its last step)."""
-    ends = curves.groupby(["seed", "data", "stage"])["step"].max().rename("end").reset_index()
-    ends["offset"] = ends.groupby(["seed", "data"])["end"].transform(lambda e: e.cumsum() - e)
-    return curves.merge(ends, on=["seed", "data", "stage"]).assign(step=lambda t: t["step"] + t["offset"])
-
-
 def plot_math_curves(curves: pd.DataFrame, outputs: list[Path]) -> None:
     """The clean model's learning curves through its curriculum, on fixed held-out problems: greedy
     accuracy per op (solid: distinct letters, as every decoder here writes; dashed: letters free, as
     the model alone would), and teacher-forced accuracy per token role (is the most likely next token
     right, given the right solution so far); mean over seeds; dotted: where a later stage begins."""
-    table = _through_stages(curves[curves["data"] == "clean"])
+    table = through_stages(curves[curves["data"] == "clean"], ["seed", "data"])
     mean = table.groupby(["measure", "group", "step"])["accuracy"].mean().reset_index()
     sns.set_theme(style="whitegrid", context="paper")
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
