@@ -203,6 +203,42 @@ def test_a_later_curriculum_stage_is_drawn_after_the_one_before(monkeypatch, tmp
     assert steps == [50, 100, 150, 200]
 
 
+def test_the_capacity_figure_draws_all_bits_in_the_data_for_every_setting_and_titles_what_it_plots(
+    monkeypatch, tmp_path
+):
+    from physlm.knowledge import finding1_capacity
+
+    drawn = []
+    monkeypatch.setattr(finding1_capacity, "save_figure", lambda fig, outputs: drawn.append(fig))
+    rows = [  # one setting's only model is below 0 bits: its data's line is still drawn
+        ("bioS", 100, 50, "2x16", 1e4, 5e3, 0.5, 4e4, q) for q in ("none", "int8", "int4")
+    ] + [("bioS", 1000, 50, "2x16", 1e4, -20.0, -0.002, 4e5, q) for q in ("none", "int8", "int4")]
+    metrics = pd.DataFrame(
+        rows,
+        columns=[
+            "data",
+            "n",
+            "exposures",
+            "size",
+            "parameters",
+            "bits",
+            "bits_per_parameter",
+            "data_bits",
+            "quantization",
+        ],
+    )
+    finding1_capacity.plot_capacity(metrics, [tmp_path / "c.png"])
+    bits, right = drawn[0].axes[:2]
+    dash_dot = sorted(
+        line.get_ydata()[0] for line in bits.lines if line.get_linestyle() == "-." and len(line.get_ydata())
+    )
+    assert dash_dot == [4e4, 4e5]
+    low, high = bits.get_ylim()
+    assert low < 4e4 and high > 4e5
+    assert "1 model at or below 0 bits not drawn" in bits.get_title()
+    assert right.get_title() == "Bits per parameter under weight quantization"
+
+
 def test_capacity_bars_far_below_zero_are_cut_with_their_value_written():
     import matplotlib.pyplot as plt
 

@@ -192,6 +192,33 @@ def _clip_and_label(ax: plt.Axes) -> None:
         ax.text(x, y, text, ha="center", va="bottom" if value >= 0 or cut else "top", fontsize=6)
 
 
+def _bits_panel(ax: plt.Axes, runs: pd.DataFrame, colors: dict, title: str) -> None:
+    """One dataset's models: bits learned against parameters, log-log, the 2 and 1 bits/parameter
+    lines and, dash-dotted in each setting's colour, all the bits in its data (drawn for every
+    setting, its models drawn or not: the axes stretch to show them)."""
+    hidden = int((runs.bits <= 0).sum())
+    shown = runs[runs.bits > 0]
+    sns.scatterplot(shown, x="parameters", y="bits", hue="setting", palette=colors, style="size", s=60, ax=ax)
+    for setting, rows in runs.groupby("setting"):
+        ax.axhline(rows.data_bits.iloc[0], color=colors[setting], linestyle="-.", linewidth=1)
+    span = np.geomspace(runs.parameters.min() / 2, runs.parameters.max() * 2, 10)
+    for ratio, style in ((2, "--"), (1, ":")):
+        ax.plot(
+            span, ratio * span, color="black", linestyle=style, linewidth=1, label=f"{ratio} bits/parameter"
+        )
+    ax.plot([], [], color="grey", linestyle="-.", linewidth=1, label="all bits in the data")
+    every = [*runs.data_bits, *shown.bits, *(span * 2), *span]
+    ax.set(
+        xscale="log",
+        yscale="log",
+        ylim=(min(every) / 1.5, max(every) * 1.5),
+        xlabel="parameters (used embedding rows only)",
+        ylabel="bits of knowledge learned",
+        title=f"{title}\n({hidden} model{'s' if hidden != 1 else ''} at or below 0 bits not drawn)",
+    )
+    ax.legend(fontsize=7)
+
+
 def plot_capacity(metrics: pd.DataFrame, outputs: list[Path]) -> None:
     """One log-log panel per dataset: bits learned vs parameters, one marker per (people, exposures),
     unquantized, with the 2 and 1 bits/parameter lines (a model at capacity sits on its line) and,
@@ -205,34 +232,8 @@ def plot_capacity(metrics: pd.DataFrame, outputs: list[Path]) -> None:
         setting=lambda d: [f"N={n}, {e} exposures" for n, e in zip(d.n, d.exposures, strict=True)]
     )
     colors = dict(zip(sorted(plain.setting.unique()), sns.color_palette(), strict=False))
-    span = np.geomspace(plain.parameters.min() / 2, plain.parameters.max() * 2, 10)
     for data, ax in zip(datasets, axes, strict=False):
-        part = plain[plain.data == data]
-        hidden = int((part.bits <= 0).sum())
-        part = part[part.bits > 0]
-        sns.scatterplot(
-            part, x="parameters", y="bits", hue="setting", palette=colors, style="size", s=60, ax=ax
-        )
-        for setting, rows in part.groupby("setting"):
-            ax.axhline(rows.data_bits.iloc[0], color=colors[setting], linestyle="-.", linewidth=1)
-        for ratio, style in ((2, "--"), (1, ":")):
-            ax.plot(
-                span,
-                ratio * span,
-                color="black",
-                linestyle=style,
-                linewidth=1,
-                label=f"{ratio} bits/parameter",
-            )
-        ax.set(
-            xscale="log",
-            yscale="log",
-            xlabel="parameters (used embedding rows only)",
-            ylabel="bits of knowledge learned",
-            title=f"{DATASETS[data]}\n(dash-dot: all bits in the data; "
-            f"{hidden} model{'s' if hidden != 1 else ''} at or below 0 bits not drawn)",
-        )
-        ax.legend(fontsize=7)
+        _bits_panel(ax, plain[plain.data == data], colors, DATASETS[data])
     right = axes[-1]
     order = sorted(metrics["size"].unique(), key=lambda s: metrics[metrics["size"] == s].parameters.min())
     sns.barplot(
@@ -249,7 +250,7 @@ def plot_capacity(metrics: pd.DataFrame, outputs: list[Path]) -> None:
     right.set(
         xlabel="model size (smallest first); bars average over datasets, N and exposures",
         ylabel="bits per parameter (value on each bar)",
-        title="Capacity ratio under weight quantization",
+        title="Bits per parameter under weight quantization",
     )
     fig.suptitle("Finding 1 (Part 3.3): how many bits of knowledge does a parameter hold?")
     save_figure(fig, outputs)
