@@ -2,6 +2,7 @@
 
 import json
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -306,3 +307,114 @@ def test_the_decision_figure_pools_seeds_by_their_steps_and_shows_attention_of_b
         "--",
     ]  # 2 kinds x 2 models
     assert all(list(line.get_ydata()) == [0.25] for line in drawn_lines)  # the question's share
+
+
+def _capture(monkeypatch, module) -> list:
+    drawn = []
+    monkeypatch.setattr(module, "save_figure", lambda fig, outputs: drawn.append(fig))
+    return drawn
+
+
+def test_vprobe_values_are_written_clear_of_the_papers_diamonds(monkeypatch, tmp_path):
+    from physlm.reasoning import finding4_planning as f4
+
+    drawn = _capture(monkeypatch, f4)
+    paper = f4.VPROBE_ACCURACY["trained"]["nece"]
+    rows = [("nece", "trained", paper - 0.02), ("nece", "random init", 0.5)]  # on top: where the diamond is
+    vprobes = pd.DataFrame(rows, columns=["task", "model", "accuracy"]).assign(majority=0.7, seed=0)
+    f4.plot_vprobes(vprobes, [tmp_path / "v.png"])
+    ax = drawn[0].axes[0]
+    scatters = [c for c in ax.collections if isinstance(c, matplotlib.collections.PathCollection)]
+    diamonds = [y for c in scatters for _, y in c.get_offsets()]
+    values = [t.get_position()[1] for t in ax.texts]
+    assert diamonds and all(abs(v - d) > 0.05 for v in values for d in diamonds)
+
+
+def test_mistake_roc_legends_sit_below_their_panels(monkeypatch, tmp_path):
+    from physlm.reasoning import finding3_mistakes as f3
+
+    drawn = _capture(monkeypatch, f3)
+    sets = ["random parameter", "random parameter, balanced", f3.OWN]
+    scores = pd.DataFrame(
+        [
+            (s, d, w, 0.3 + 0.4 * w + 0.01 * i)
+            for s in sets
+            for d in f3.DETECTORS
+            for i, w in enumerate([0, 1, 0, 1])
+        ],
+        columns=["set", "detector", "wrong", "score"],
+    )
+    mistakes = scores.groupby(["set", "detector"]).size().rename("n").reset_index().assign(auroc=0.9)
+    f3.plot_mistake_roc(scores, mistakes, [tmp_path / "r.png"])
+    fig = drawn[0]
+    fig.canvas.draw()
+    for ax in fig.axes:
+        box, legend = ax.get_window_extent(), ax.get_legend().get_window_extent()
+        assert legend.y1 < box.y0  # wholly below the axes: it covers no curve
+
+
+def test_decoding_k_labels_stay_inside_the_axes(monkeypatch, tmp_path):
+    from physlm.reasoning import finding3_mistakes as f3
+
+    drawn = _capture(monkeypatch, f3)
+    rows = [(f"best of {k}", k, 0.0, 40.0 * k) for k in (1, 2, 4, 8)] + [("greedy", 1, 0.0, 40.0)]
+    f3.plot_decoding(
+        pd.DataFrame(rows, columns=["strategy", "k", "accuracy", "tokens"]), [tmp_path / "d.png"]
+    )
+    fig = drawn[0]
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    box = ax.get_window_extent()
+    for label in ax.texts:
+        extent = label.get_window_extent()
+        assert extent.y0 >= box.y0, label.get_text()  # not down among the tick labels
+
+
+def test_p_probing_names_its_colour_scale_and_rank(monkeypatch, tmp_path):
+    from physlm.knowledge import finding2_probing as f2
+    from physlm.knowledge.templates import ATTRIBUTES
+
+    drawn = _capture(monkeypatch, f2)
+    probes = pd.DataFrame(
+        [("P", "single", m, k, a, 0.5, 0.3, 2) for m in f2.MODELS for k in (1, 2) for a in ATTRIBUTES],
+        columns=["probe", "variant", "model", "position", "attribute", "accuracy", "majority", "rank"],
+    )
+    f2.plot_p_probing(probes, [tmp_path / "p.png"])
+    fig = drawn[0]
+    assert "rank-2 embedding update" in fig._suptitle.get_text()
+    colour_bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    assert colour_bars and all(ax.get_ylabel() == "held-out probe accuracy" for ax in colour_bars)
+
+
+def test_finding5_short_bar_values_are_in_their_bars_colour_not_chance_black(monkeypatch, tmp_path):
+    from physlm.knowledge import finding5_one_way
+
+    drawn = _capture(monkeypatch, finding5_one_way)
+    rows = [("inverse_all", "test", 0.0, 0.1), ("inverse_all", "train", 0.0, 0.1)]
+    metrics = pd.DataFrame(rows, columns=["task", "split", "accuracy", "chance"]).assign(
+        variant="single", seed=0
+    )
+    finding5_one_way.plot_manipulation(metrics, [tmp_path / "m.png"])
+    ax = drawn[0].axes[0]
+    (label,) = [t for t in ax.texts if t.get_text() == "0.00"]
+    bar = ax.patches[0].get_facecolor()
+    assert matplotlib.colors.to_rgba(label.get_color())[:3] == pytest.approx(bar[:3])
+
+
+def test_math_curves_tell_coinciding_lines_apart_and_name_the_stage_boundary(monkeypatch, tmp_path):
+    from physlm.reasoning import plots
+
+    drawn = _capture(monkeypatch, plots)
+    measures = [("greedy", "op 1"), ("greedy", "op 2"), ("greedy, letters free", "op 1")]
+    measures += [("greedy, letters free", "op 2"), ("teacher-forced", "name"), ("teacher-forced", "letter")]
+    curves = pd.DataFrame(
+        [(0, "clean", stage, step, m, g, 0.0) for stage in (1, 2) for step in (50, 100) for m, g in measures],
+        columns=["seed", "data", "stage", "step", "measure", "group", "accuracy"],
+    )
+    plots.plot_math_curves(curves, [tmp_path / "c.png"])
+    left, right = drawn[0].axes[:2]
+    ops = [line for line in left.lines if line.get_label() in ("op 1", "op 2")]
+    assert len({line.get_marker() for line in ops}) == 2  # both at 0 all along: the markers differ
+    roles = [line for line in right.lines if line.get_linestyle() != ":" and len(line.get_xdata()) > 1]
+    assert len({line.get_marker() for line in roles}) == 2
+    assert "a later curriculum stage begins" in [t.get_text() for t in left.get_legend().get_texts()]

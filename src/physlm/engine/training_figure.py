@@ -60,11 +60,12 @@ def run_colours(n: int) -> list:
 def through_stages(table: pd.DataFrame, model: list[str]) -> pd.DataFrame:
     """`table` with `step` counted from the start of each model's first stage (`model`: the columns
     that name a model; a curriculum stage continues the last one but counts its steps from 0, so
-    unshifted, every stage would be drawn over the first). A stage's end is its last row's step."""
+    unshifted, every stage would be drawn over the first); `offset` holds each row's shift. A stage's
+    end is its last row's step."""
     ends = table.groupby([*model, "stage"])["step"].max().rename("end").reset_index()
     ends["offset"] = ends.groupby(model)["end"].transform(lambda e: e.cumsum() - e)
     shifted = table.merge(ends, on=[*model, "stage"], how="left")
-    return shifted.assign(step=shifted["step"] + shifted["offset"]).drop(columns=["end", "offset"])
+    return shifted.assign(step=shifted["step"] + shifted["offset"]).drop(columns="end")
 
 
 def plot_training(logs: pd.DataFrame, outputs: list[Path]) -> None:
@@ -77,7 +78,8 @@ def plot_training(logs: pd.DataFrame, outputs: list[Path]) -> None:
     if "seed" not in logs:
         logs = logs.assign(seed=0)
     if "stage" in logs:
-        logs = through_stages(logs, [c for c in logs.columns if c not in LOG_COLUMNS | {"stage"}])
+        model = [c for c in logs.columns if c not in LOG_COLUMNS | {"stage"}]
+        logs = through_stages(logs, model).drop(columns="offset")
     seeds = logs["seed"]
     style = style_column(logs)
     coloured = [c for c in identity_columns(logs) if c != style]

@@ -150,6 +150,7 @@ def plot_p_probing(probes: pd.DataFrame, outputs: list[Path]) -> None:
                 annot_kws={"fontsize": 6},
                 cmap="viridis",
                 cbar=col == len(variants) - 1,
+                cbar_kws={"label": "held-out probe accuracy"},
                 ax=ax,
             )
             majority = cells.groupby("attribute")["majority"].mean().reindex(ATTRIBUTES)
@@ -163,7 +164,10 @@ def plot_p_probing(probes: pd.DataFrame, outputs: list[Path]) -> None:
             ax.set_title(title, fontsize=8)
             ax.set(xlabel="attribute read", ylabel="position: token before the k-th value")
             ax.tick_params(axis="x", labelsize=6, rotation=30)
-    fig.suptitle("P-probing (Part 3.1): held-out accuracy of a linear probe (+ rank-r embedding update)")
+    rank = "-".join(map(str, sorted(p["rank"].unique()))) if "rank" in p else "r"
+    fig.suptitle(
+        f"P-probing (Part 3.1): held-out accuracy of a linear probe (+ rank-{rank} embedding update)"
+    )
     save_figure(fig, outputs)
 
 

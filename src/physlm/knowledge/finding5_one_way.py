@@ -230,5 +230,5 @@ def _variant_bars(ax, rows: pd.DataFrame, tasks: list[str], offset: float, width
     for x, value, top in zip(xs, test[("accuracy", "mean")], tops, strict=True):
         if value >= 0.15:
             ax.text(x, value / 2, f"{value:.2f}", ha="center", va="center", fontsize=6, color="white")
-        else:
-            ax.text(x, top + 0.015, f"{value:.2f}", ha="center", fontsize=6)
+        else:  # in the bar's colour: black numbers above a tick would read as chance's
+            ax.text(x, top + 0.015, f"{value:.2f}", ha="center", fontsize=6, color=color, fontweight="bold")

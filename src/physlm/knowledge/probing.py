@@ -111,7 +111,7 @@ def p_probe(
                     "train_per_class": train.sum() / classes[a],
                 }
             )
-    return pd.DataFrame(rows).assign(probe_steps=cfg.steps)
+    return pd.DataFrame(rows).assign(probe_steps=cfg.steps, rank=cfg.p_rank)
 
 
 def q_probe(
@@ -150,6 +150,7 @@ def q_probe(
             "n": int((~train).sum()),
             "train_per_class": [train.sum() / c for c in classes],
             "probe_steps": cfg.steps,
+            "rank": cfg.q_rank,
         }
     )
 

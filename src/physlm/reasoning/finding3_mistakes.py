@@ -203,7 +203,7 @@ def plot_mistake_roc(scores: pd.DataFrame, mistakes: pd.DataFrame, outputs: list
     sets = ["random parameter", "random parameter, balanced", OWN]
     auroc = mistakes.groupby(["set", "detector"])["auroc"].mean()
     sns.set_theme(style="whitegrid", context="paper")
-    fig, axes = plt.subplots(1, 3, figsize=(12.6, 4.2), sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(12.6, 5.2), sharey=True)
     for ax, where in zip(axes, sets, strict=True):
         rows = scores[scores["set"] == where]
         wrong = int(rows[rows["detector"] == "probe"]["wrong"].sum())
@@ -217,7 +217,8 @@ def plot_mistake_roc(scores: pd.DataFrame, mistakes: pd.DataFrame, outputs: list
             steps = rows[rows["detector"] == detector]
             fpr, tpr = _roc(steps["wrong"], steps["score"])
             ax.plot(fpr, tpr, label=f"{detector} (AUROC {auroc.get((where, detector), float('nan')):.2f})")
-        ax.legend(fontsize=7, loc="lower right")
+        # below the panel: inside, it would cover the curves it names
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     axes[0].set_ylabel("wrong steps flagged (true positive rate)")
     fig.suptitle(
         "Finding 3 (Part 2.2): does the model know a step is wrong as it starts writing it?\n"
@@ -237,8 +238,13 @@ def plot_decoding(decoding: pd.DataFrame, outputs: list[Path]) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.plot(best["tokens"], best["accuracy"], marker="o", color="grey", label="best of k (majority answer)")
     for row in best.itertuples():
-        ax.annotate(
-            f"k={row.k}", (row.tokens, row.accuracy), textcoords="offset points", xytext=(4, -10), fontsize=7
+        ax.annotate(  # above the point: below it, k = 1 and 2 met the axis' tick labels
+            f"k={row.k}",
+            (row.tokens, row.accuracy),
+            textcoords="offset points",
+            xytext=(0, 6),
+            fontsize=7,
+            ha="center",
         )
     # Hollow markers of falling size, values in the legend: decoders at the same point (a retry
     # decoder that never resampled is greedy) stay visible.

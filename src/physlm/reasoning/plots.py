@@ -19,6 +19,9 @@ def _data_label(data: str) -> str:
     return "clean data" if data == "clean" else f"retry data, q = {data.removeprefix('retry')}"
 
 
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "*", "h", "p"]
+
+
 def plot_math_curves(curves: pd.DataFrame, outputs: list[Path]) -> None:
     """The clean model's learning curves through its curriculum, on fixed held-out problems: greedy
     accuracy per op (solid: distinct letters, as every decoder here writes; dashed: letters free, as
@@ -30,6 +33,7 @@ def plot_math_curves(curves: pd.DataFrame, outputs: list[Path]) -> None:
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
     ops = sorted(mean.loc[mean["measure"] == "greedy", "group"].unique(), key=lambda g: int(g.split()[1]))
     palette = dict(zip(ops, sns.color_palette("viridis", len(ops)), strict=True))
+    markers = dict(zip(ops, MARKERS, strict=False))  # lines that coincide (all at 0) stay told apart
     for measure, style in (("greedy", "-"), ("greedy, letters free", "--")):
         for op in ops:
             rows = mean[(mean["measure"] == measure) & (mean["group"] == op)]
@@ -38,8 +42,9 @@ def plot_math_curves(curves: pd.DataFrame, outputs: list[Path]) -> None:
                 rows["step"],
                 rows["accuracy"],
                 style,
-                marker="o",
-                markersize=3,
+                marker=markers.get(op, "o"),
+                markersize=4,
+                fillstyle="none",
                 color=palette[op],
                 label=label,
             )
@@ -47,14 +52,26 @@ def plot_math_curves(curves: pd.DataFrame, outputs: list[Path]) -> None:
     left.plot([], [], "k--", label="letters free (greedy alone)")
     starts = sorted(set(table.loc[table["stage"] > 1, "offset"]))
     for ax in (left, right):
-        for start in starts:  # a later curriculum stage begins
-            ax.axvline(start, color="grey", linestyle=":", linewidth=1)
+        for i, start in enumerate(starts):
+            label = "a later curriculum stage begins" if i == 0 and ax is left else None
+            ax.axvline(start, color="grey", linestyle=":", linewidth=1, label=label)
     left.set(
         xlabel="training step", ylabel="accuracy", ylim=(-0.02, 1.02), title="greedy, held-out problems by op"
     )
     left.legend(fontsize=7, frameon=False)
     roles = mean[mean["measure"] == "teacher-forced"]
-    sns.lineplot(roles, x="step", y="accuracy", hue="group", marker="o", markersize=3, ax=right)
+    # Ten roles: colour, marker and dash each vary, so that roles on the same values stay apart.
+    sns.lineplot(
+        roles,
+        x="step",
+        y="accuracy",
+        hue="group",
+        style="group",
+        palette="tab10",
+        markers=MARKERS[: roles["group"].nunique()],
+        markersize=4,
+        ax=right,
+    )
     right.set(xlabel="training step", title="teacher-forced, by token role")
     # Beside the panel: inside, it hides the lines that end low (a new letter is a random symbol).
     right.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1), title="token role")
