@@ -6,7 +6,8 @@ import torch
 
 from physlm.engine.corpus import prompt_ids
 from physlm.reasoning.attention import attention_by_layer, statement_spans, summarize
-from physlm.reasoning.igsm import Knobs, ProblemSet, make_set, make_tokenizer, prompt
+from physlm.reasoning.igsm import Knobs
+from physlm.reasoning.igsm_sets import ProblemSet, make_set, make_tokenizer, prompt
 
 
 @pytest.fixture(scope="module")

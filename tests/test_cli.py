@@ -7,7 +7,7 @@ import pytest
 from conftest import SMALL_POOLS
 
 from physlm.cli import main
-from physlm.reasoning.igsm import PROBLEM_COLUMNS
+from physlm.reasoning.igsm_sets import PROBLEM_COLUMNS
 
 TRAINING = {
     "batch_size": 4,

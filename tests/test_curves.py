@@ -15,7 +15,8 @@ from physlm.reasoning.curves import (
     statement_numbers,
     token_roles,
 )
-from physlm.reasoning.igsm import Knobs, ProblemSet, make_set, make_tokenizer
+from physlm.reasoning.igsm import Knobs
+from physlm.reasoning.igsm_sets import ProblemSet, make_set, make_tokenizer
 
 SOLUTION = (
     "Define Zoo's Lion as g; R = W + B = 13 + 7 = 20; so g = 12 + R = 12 + 20 = 9. "

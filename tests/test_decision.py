@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from physlm.reasoning.decision import PARTS, _layout, _parts, decisions, summarize
-from physlm.reasoning.igsm import Knobs, ProblemSet, make_set, make_tokenizer, prompt
+from physlm.reasoning.igsm import Knobs
+from physlm.reasoning.igsm_sets import ProblemSet, make_set, make_tokenizer, prompt
 
 
 @pytest.fixture(scope="module")

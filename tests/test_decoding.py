@@ -13,7 +13,8 @@ from physlm.engine.config_types import DecodingConfig, ModelConfig
 from physlm.engine.models import build_model
 from physlm.engine.tokenizer import build_tokenizer
 from physlm.reasoning import decoding
-from physlm.reasoning.igsm import Knobs, ProblemSet, lexicon, make_set, prompt
+from physlm.reasoning.igsm import Knobs
+from physlm.reasoning.igsm_sets import ProblemSet, lexicon, make_set, prompt
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,11 @@ import re
 
 import pytest
 
-from physlm.reasoning import igsm
+from physlm.reasoning import igsm, igsm_sets
 from physlm.reasoning.checker import check
-from physlm.reasoning.igsm import Knobs, Param, Problem, ProblemSet, labels, make_problem, make_set, prompts
+from physlm.reasoning.igsm import Knobs, Param, Problem, make_problem
 from physlm.reasoning.igsm_names import HIERARCHIES, LAYER_OF
+from physlm.reasoning.igsm_sets import ProblemSet, labels, make_set, prompts
 
 MED = Knobs(max_ip=20)  # the paper's iGSM-med structure
 
@@ -84,7 +85,7 @@ def test_labels_follow_a_hand_built_dependency_graph():
 
     def over_positions(label: str) -> list[list]:
         return [
-            [igsm.at_position(s, r, n, v, k)[label] for k in range(3)]
+            [igsm_sets.at_position(s, r, n, v, k)[label] for k in range(3)]
             for s, r, n, v in zip(table["step"], table["ready"], table["nece"], table["value"], strict=True)
         ]
 
@@ -124,7 +125,7 @@ def test_each_op_distribution_gives_equal_counts():
 def test_same_seed_same_bytes_whatever_the_threads(tmp_path):
     def write(seed: int, threads: int) -> list[str]:
         folder = tmp_path / f"{seed}-{threads}"
-        igsm.write_problems(
+        igsm_sets.write_problems(
             knobs=MED,
             problems=ProblemSet("train", 200, 8),
             seed=seed,
@@ -186,7 +187,7 @@ def test_retry_data_takes_back_only_parameters_that_cannot_be_computed_yet():
         table = params[params["problem"] == row.problem].set_index("name")
         for k, step in enumerate(verdict.steps):
             if step.retry:  # the taken-back parameter is not defined yet and cannot be computed yet
-                at = igsm.at_position(*table.loc[step.name, ["step", "ready", "nece", "value"]], k)
+                at = igsm_sets.at_position(*table.loc[step.name, ["step", "ready", "nece", "value"]], k)
                 assert not at["known"] and not at["can_next"] and step.name not in defined
                 retries += 1
             else:  # labels count retry sentences: the parameter's step is this sentence
@@ -207,7 +208,7 @@ def test_retry_zero_leaves_the_clean_set_unchanged():
 def test_the_retry_word_is_one_token_that_decoding_keeps(tmp_path):
     from transformers import PreTrainedTokenizerFast
 
-    igsm.write_tokenizer(out_dir=tmp_path)
+    igsm_sets.write_tokenizer(out_dir=tmp_path)
     tokenizer = PreTrainedTokenizerFast.from_pretrained(tmp_path)
     text = "Define Lion Rock's Tiger as [BACK]. Define Lion Rock's Tiger as e; so e = 4."
     ids = tokenizer(text)["input_ids"]

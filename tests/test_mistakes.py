@@ -15,7 +15,8 @@ from physlm.engine.tokenizer import build_tokenizer
 from physlm.reasoning import checker, mistakes
 from physlm.reasoning.checker import Problem as Parsed
 from physlm.reasoning.decoding import probe_scorer
-from physlm.reasoning.igsm import PROBE_MARKERS, Knobs, ProblemSet, lexicon, make_set, write_tokenizer
+from physlm.reasoning.igsm import Knobs
+from physlm.reasoning.igsm_sets import PROBE_MARKERS, ProblemSet, lexicon, make_set, write_tokenizer
 
 HAND = pd.DataFrame({"problem": [0], "text": [PROBLEM], "question": [QUESTION]})
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from physlm.engine.loop import IGNORE
-from physlm.reasoning.igsm import Knobs, ProblemSet, make_tokenizer, problem_at
+from physlm.reasoning.igsm import Knobs
+from physlm.reasoning.igsm_sets import ProblemSet, make_tokenizer, problem_at
 from physlm.reasoning.problem_stream import FreshProblems
 
 KNOBS = Knobs(max_ip=4, max_layers=2, max_items=2)

@@ -7,7 +7,8 @@ import torch
 from physlm.engine.config_types import ModelConfig
 from physlm.engine.models import build_model
 from physlm.engine.tokenizer import build_tokenizer
-from physlm.reasoning.igsm import Knobs, ProblemSet, lexicon, make_set, make_tokenizer
+from physlm.reasoning.igsm import Knobs
+from physlm.reasoning.igsm_sets import ProblemSet, lexicon, make_set, make_tokenizer
 from physlm.reasoning.problem_stream import problem_documents
 from physlm.reasoning.solutions import DistinctLetters, accuracy_by_op, generate, judge
 

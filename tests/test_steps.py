@@ -144,17 +144,17 @@ def test_training_logs_are_collected_each_with_its_run(tmp_path):
 
 def test_retry_data_trains_for_the_tokens_of_clean_data(tmp_path):
     from physlm.engine.artifacts import read_scale
-    from physlm.reasoning import igsm
+    from physlm.reasoning import igsm, igsm_sets
 
     knobs = igsm.Knobs(max_ip=6, max_layers=3, max_items=2)
-    igsm.write_problems(
+    igsm_sets.write_problems(
         knobs=knobs,
-        problems=igsm.ProblemSet("test", 8, 4, op_distribution="each"),
+        problems=igsm_sets.ProblemSet("test", 8, 4, op_distribution="each"),
         seed=0,
         out=tmp_path / "test.parquet",
         params_out=tmp_path / "test.params.parquet",
     )
-    igsm.write_tokenizer(out_dir=tmp_path / "tok")
+    igsm_sets.write_tokenizer(out_dir=tmp_path / "tok")
     shape = ModelConfig(arch="llama", n_layer=1, n_head=2, d_model=16, context=256)
     for name, retry in (("clean", 0.0), ("retry", 0.5)):
         fit_math(
@@ -170,7 +170,7 @@ def test_retry_data_trains_for_the_tokens_of_clean_data(tmp_path):
                 model=shape,
             ),
             knobs=knobs,
-            problem_set=igsm.ProblemSet("train", 1, 4, retry=retry),
+            problem_set=igsm_sets.ProblemSet("train", 1, 4, retry=retry),
             equal_tokens=retry > 0,
             curves=CurvesSpec(
                 problems=tmp_path / "test.parquet",

@@ -5,7 +5,8 @@ import pytest
 from physlm.engine.config_types import ModelConfig, VProbeConfig
 from physlm.engine.models import build_model
 from physlm.engine.tokenizer import build_tokenizer
-from physlm.reasoning.igsm import PROBE_MARKERS, UNKNOWN, Knobs, ProblemSet, lexicon, make_set
+from physlm.reasoning.igsm import Knobs
+from physlm.reasoning.igsm_sets import PROBE_MARKERS, UNKNOWN, ProblemSet, lexicon, make_set
 from physlm.reasoning.vprobe import TASKS, examples, probe_task
 
 

@@ -30,7 +30,8 @@ from physlm.engine.config_types import (
 from physlm.engine.environment import check_environment
 from physlm.knowledge.biod import BioD
 from physlm.knowledge.manipulation import COLUMNS as TASK_COLUMNS
-from physlm.reasoning.igsm import LABEL_COLUMNS, PROBLEM_COLUMNS, Knobs, ProblemSet
+from physlm.reasoning.igsm import Knobs
+from physlm.reasoning.igsm_sets import LABEL_COLUMNS, PROBLEM_COLUMNS, ProblemSet
 
 
 class Written(type(Path())):
@@ -129,7 +130,7 @@ def _data_steps(steps) -> None:
     p.add_argument("--variant", default="single")
 
     p = _step(
-        steps, "problems", "physlm.reasoning.igsm:write_problems", "an iGSM problem set with its labels"
+        steps, "problems", "physlm.reasoning.igsm_sets:write_problems", "an iGSM problem set with its labels"
     )
     p.add_argument("--knobs-config", dest="knobs", type=decoder(Knobs), required=True)
     p.add_argument("--problems-config", dest="problems", type=decoder(ProblemSet), required=True)
@@ -138,10 +139,12 @@ def _data_steps(steps) -> None:
     p.add_argument("--out", type=Written, required=True, help="the problems")
     p.add_argument("--params-out", type=Written, required=True, help="per-parameter probe labels")
 
-    p = _step(steps, "igsm-tokenizer", "physlm.reasoning.igsm:write_tokenizer", "the iGSM world's tokenizer")
+    p = _step(
+        steps, "igsm-tokenizer", "physlm.reasoning.igsm_sets:write_tokenizer", "the iGSM world's tokenizer"
+    )
     p.add_argument("--out-dir", type=Written, required=True)
 
-    p = _step(steps, "bench-igsm", "physlm.reasoning.igsm:bench", "time the iGSM generator")
+    p = _step(steps, "bench-igsm", "physlm.reasoning.igsm_sets:bench", "time the iGSM generator")
     p.add_argument("--n", type=int, default=100_000, help="number of problems")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-ip", type=int, default=20, help="instance parameters at most (iGSM-med: 20)")

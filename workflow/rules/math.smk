@@ -35,7 +35,7 @@ rule math_tokenizer:
     resources:
         **cluster_resources("data"),
     params:
-        code=code("physlm.reasoning.igsm"),
+        code=code("physlm.reasoning.igsm_sets"),
     shell:
         "physlm igsm-tokenizer --out-dir {output} > {log} 2>&1"
 
@@ -54,7 +54,7 @@ rule math_problems:
     params:
         knobs=lambda wildcards: as_json(math_set(wildcards.set)[0]),
         problems=lambda wildcards: as_json(math_set(wildcards.set)[1]),
-        code=code("physlm.reasoning.igsm"),
+        code=code("physlm.reasoning.igsm_sets"),
     shell:
         "physlm problems --knobs-config {params.knobs:q} --problems-config {params.problems:q} "
         "--seed {wildcards.seed} --threads {threads} --out {output.problems} "

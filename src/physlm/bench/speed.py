@@ -191,7 +191,7 @@ def qa_rate(shape: Shape, tokenizer, people: pd.DataFrame, questions: int, batch
 def solution_rate(shape: Shape, tokenizer, problems: pd.DataFrame, batch_size: int) -> tuple[float, float]:
     """(solutions, generated tokens) per second, generating as the evaluate-math step does (up to
     twice the longest reference solution, plus 8 tokens)."""
-    from physlm.reasoning.igsm import prompts
+    from physlm.reasoning.igsm_sets import prompts
     from physlm.reasoning.solutions import generate
 
     model = build_model(shape.model, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed=0)
@@ -307,7 +307,8 @@ def evaluation_rows(
 ) -> list[dict]:
     """QA questions per second on the knowledge shape (`questions` of `people`), and solutions and
     generated tokens per second on the math shape (`problems` test problems of the last stage's knobs)."""
-    from physlm.reasoning.igsm import Knobs, ProblemSet, make_set
+    from physlm.reasoning.igsm import Knobs
+    from physlm.reasoning.igsm_sets import ProblemSet, make_set
 
     knowledge, math = shapes[0], shapes[1]
     qa_per_s = qa_rate(knowledge, knowledge_tokenizer, people, questions, settings["evaluate"]["batch_size"])
@@ -357,7 +358,7 @@ def bench(
     from physlm.engine.artifacts import write_table
     from physlm.engine.tokenizer import build_tokenizer
     from physlm.knowledge.bios import lexicon, make_people
-    from physlm.reasoning.igsm import make_tokenizer
+    from physlm.reasoning.igsm_sets import make_tokenizer
 
     if steps % warmup:
         raise ValueError(f"--steps ({steps}) must be a multiple of --warmup ({warmup})")

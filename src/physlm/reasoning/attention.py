@@ -23,7 +23,7 @@ import torch
 from physlm.engine.artifacts import read_scale, with_identity, with_random_init, write_table
 from physlm.engine.config_types import ModelConfig
 from physlm.engine.corpus import prompt_ids
-from physlm.reasoning.igsm import prompt
+from physlm.reasoning.igsm_sets import prompt
 
 STATEMENT = re.compile(r"The number of each (.+?) equals ")
 

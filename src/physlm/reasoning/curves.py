@@ -35,7 +35,8 @@ import torch
 from physlm.engine.artifacts import load_model, read_scale, with_identity, write_table
 from physlm.engine.models import pick_device
 from physlm.reasoning.checker import Problem
-from physlm.reasoning.igsm import LETTERS, MOD, prompts
+from physlm.reasoning.igsm import LETTERS, MOD
+from physlm.reasoning.igsm_sets import prompts
 from physlm.reasoning.solutions import accuracy_by_op, generate, judge
 
 ROLES = (

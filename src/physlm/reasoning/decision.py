@@ -22,7 +22,7 @@ import torch
 
 from physlm.engine.artifacts import read_scale, with_identity, with_random_init, write_table
 from physlm.engine.config_types import ModelConfig
-from physlm.reasoning.igsm import prompt
+from physlm.reasoning.igsm_sets import prompt
 
 PARTS = ("start token", "statements", "question", "steps before", "this step")
 

@@ -36,7 +36,7 @@ from transformers import DynamicCache
 from physlm.engine.artifacts import load_model, read_scale, with_identity, write_table
 from physlm.engine.config_types import DecodingConfig, MistakeProbeConfig
 from physlm.engine.probe import probe_model
-from physlm.reasoning.igsm import prompts
+from physlm.reasoning.igsm_sets import prompts
 from physlm.reasoning.solutions import DistinctLetters, generate, judge
 
 GREEDY, BEST_OF, PROBE_RETRY, ENTROPY_RETRY = "greedy", "best of {k}", "probe retry", "entropy retry"

@@ -41,7 +41,7 @@ from physlm.engine.config_types import MistakeProbeConfig, ModelConfig
 from physlm.engine.probe import Probe, fit, pad_right, predict, probe_model
 from physlm.engine.scoring import teacher_forced
 from physlm.reasoning.checker import NOT_COMPUTABLE, REDEFINED, Problem, check
-from physlm.reasoning.igsm import at_position, prompts
+from physlm.reasoning.igsm_sets import at_position, prompts
 from physlm.reasoning.vprobe import TEST_EVERY
 
 STEP_COLUMNS = ["problem", "op", "step", "name", "wrong", "error", "necessary", "asked", "before"]

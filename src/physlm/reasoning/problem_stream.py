@@ -31,7 +31,8 @@ from transformers import PreTrainedTokenizerFast
 
 from physlm.engine.corpus import Documents
 from physlm.engine.loop import IGNORE
-from physlm.reasoning.igsm import Knobs, ProblemSet, problem_at, prompts
+from physlm.reasoning.igsm import Knobs
+from physlm.reasoning.igsm_sets import ProblemSet, problem_at, prompts
 
 
 def _texts(args: tuple[Knobs, ProblemSet, int, range]) -> pd.DataFrame:

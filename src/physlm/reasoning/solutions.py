@@ -25,7 +25,8 @@ from transformers import LogitsProcessor, LogitsProcessorList
 from physlm.engine.artifacts import load_model, read_scale, with_identity, write_table
 from physlm.engine.models import pick_device
 from physlm.reasoning.checker import check
-from physlm.reasoning.igsm import LETTERS, prompts
+from physlm.reasoning.igsm import LETTERS
+from physlm.reasoning.igsm_sets import prompts
 
 
 class DistinctLetters(LogitsProcessor):

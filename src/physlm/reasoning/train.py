@@ -14,7 +14,8 @@ from physlm.engine.fit import TrainingRun, start, train_and_save
 from physlm.engine.models import pick_device
 from physlm.engine.provenance import code_hash
 from physlm.reasoning.curves import CurvesSpec, MathCurves
-from physlm.reasoning.igsm import Knobs, ProblemSet
+from physlm.reasoning.igsm import Knobs
+from physlm.reasoning.igsm_sets import ProblemSet
 from physlm.reasoning.problem_stream import FreshProblems
 
 

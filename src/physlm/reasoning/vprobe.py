@@ -28,7 +28,8 @@ import torch
 from physlm.engine.artifacts import read_scale, with_identity, with_random_init, write_table
 from physlm.engine.config_types import ModelConfig, VProbeConfig
 from physlm.engine.probe import fit, held_out_correct, pad_right, probe_model
-from physlm.reasoning.igsm import MOD, PROBE_MARKERS, at_position, prompt
+from physlm.reasoning.igsm import MOD
+from physlm.reasoning.igsm_sets import PROBE_MARKERS, at_position, prompt
 
 TASKS = ("nece", "dep", "known", "value", "can_next", "nece_next")
 CLASSES = {"value": MOD + 1}  # 0-22 and unknown; every other task is yes / no

@@ -3,7 +3,7 @@
 import dataclasses
 import shlex
 
-from physlm.reasoning.igsm import check_math, stage_problems
+from physlm.reasoning.igsm_sets import check_math, stage_problems
 
 # The math curriculum, test and probe sets. Each kind of training data ("clean",
 # or "retry<q>": retries at rate q, Part 2.2) trains its own model through the curriculum; the clean
