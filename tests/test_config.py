@@ -248,3 +248,23 @@ def test_a_local_run_takes_the_default_profile_on_its_own(tmp_path):
     assert "Using workflow specific profile profiles/default" in result.stdout + result.stderr
     profile = yaml.safe_load((tmp_path / "profiles" / "default" / "config.yaml").read_text())
     assert profile["rerun-incomplete"] is True
+
+
+def test_check_config_names_the_line_yaml_cannot_read_and_each_bad_key(tmp_path, capsys):
+    from physlm.config import ConfigError, check_config
+
+    default = ROOT / "workflow" / "config" / "default.yaml"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("pathvars: {results: results/b}\nseeds: [0\n  bios: x\n")
+    with pytest.raises(
+        ConfigError, match=r"broken.yaml line 3, column 7: not valid YAML: expected ',' or ']'"
+    ):
+        check_config(config=broken, default=default)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pathvars: {results: results/b}\npretrain: {lr: -1}\n")
+    with pytest.raises(
+        ConfigError, match=r"config key pretrain\.lr: -1 is less than or equal to the minimum of 0"
+    ):
+        check_config(config=bad, default=default)
+    check_config(config=ROOT / "workflow" / "config" / "smoke.yaml", default=default)
+    assert capsys.readouterr().out.startswith(f"{ROOT / 'workflow' / 'config' / 'smoke.yaml'}: valid")

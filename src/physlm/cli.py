@@ -367,6 +367,16 @@ def _result_steps(steps) -> None:
     p.add_argument("--thresholds-config", dest="thresholds", required=True, help="the claim's thresholds")
     p.add_argument("--out", type=Written, required=True)
 
+    p = _step(
+        steps,
+        "check-config",
+        "physlm.config:check_config",
+        "check a scale's config file, naming each problem",
+    )
+    p.add_argument("config", type=Path, help="a config file, e.g. workflow/config/smoke.yaml")
+    default = Path("workflow/config/default.yaml")
+    p.add_argument("--default", type=Path, default=default, help=f"what it is merged over ({default})")
+
     p = _step(steps, "status", "physlm.engine.progress:status", "where every training under a folder stands")
     p.add_argument("results", type=Path, help="a results folder, e.g. results/default")
 

@@ -57,6 +57,32 @@ def scale_config(path: Path) -> dict:
     )
 
 
+def _read_yaml(path: Path) -> dict:
+    """A YAML file's contents; ConfigError naming the file, line and column where YAML cannot read it."""
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(
+            f"{path}{where}: not valid YAML: {getattr(error, 'problem', None) or error}"
+        ) from None
+
+
+def check_config(*, config: Path, default: Path) -> None:
+    """Step `check-config`: a config file checked as `snakemake --configfile` would run it (merged over
+    the workflow's default.yaml), every problem named: a file YAML cannot read by its line and column
+    (Snakemake says only that a config file "is not valid JSON or YAML"), then the schema's and the
+    semantic checks."""
+    from physlm.reasoning.igsm_sets import check_math
+
+    base = _read_yaml(default)
+    full = coerce_numbers(base if config.resolve() == default.resolve() else merged(base, _read_yaml(config)))
+    validate(full)
+    check_math(full["math"])
+    print(f"{config}: valid (merged over {default})")
+
+
 def check_results_folder(configfiles: list[str]) -> None:
     """Raise ConfigError if config files are given on the command line and none of them says where
     its outputs go (`pathvars.results`): merged over default.yaml, it would write into the default
