@@ -328,6 +328,9 @@ def test_vprobe_values_are_written_clear_of_the_papers_diamonds(monkeypatch, tmp
     diamonds = [y for c in scatters for _, y in c.get_offsets()]
     values = [t.get_position()[1] for t in ax.texts]
     assert diamonds and all(abs(v - d) > 0.05 for v in values for d in diamonds)
+    assert [t.get_color() for t in ax.texts] == ["white", "white"]  # inside bars
+    f4.plot_vprobes(vprobes.assign(accuracy=0.0), [tmp_path / "v.png"])
+    assert [t.get_color() for t in drawn[1].axes[0].texts] == ["black", "black"]  # no bar to be white on
 
 
 def test_mistake_roc_legends_sit_below_their_panels(monkeypatch, tmp_path):
@@ -399,6 +402,7 @@ def test_finding5_short_bar_values_are_in_their_bars_colour_not_chance_black(mon
     (label,) = [t for t in ax.texts if t.get_text() == "0.00"]
     bar = ax.patches[0].get_facecolor()
     assert matplotlib.colors.to_rgba(label.get_color())[:3] == pytest.approx(bar[:3])
+    assert label.get_position()[1] < 0.1  # by its bar, under the chance tick it is not
 
 
 def test_math_curves_tell_coinciding_lines_apart_and_name_the_stage_boundary(monkeypatch, tmp_path):

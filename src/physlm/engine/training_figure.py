@@ -15,8 +15,8 @@ from physlm.engine.figures import save_figure
 LOG_COLUMNS = {"step", "loss", "lr", "grad_norm", "tokens_per_s", "model_tflops_per_s", "held_out_loss"}
 # Why a domain's runs log no held-out loss (the figure is training_<domain>, named by results.smk).
 WHY_NO_HELD_OUT = {
-    "capacity": "a capacity model is measured on its own training data",
-    "math": "a math model's held-out measures are the figure math_curves",
+    "capacity": "a capacity model is measured\non its own training data",
+    "math": "a math model's held-out measures\nare the figure math_curves",
 }
 DASHES = ["-", "--", ":", "-."]  # line styles of the style column's values, in sorted order
 PANELS = {
@@ -122,7 +122,9 @@ def plot_training(logs: pd.DataFrame, outputs: list[Path]) -> None:
     fig.legend(
         handles, names, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=2, frameon=False
     )
-    n_models, n_seeds = logs.groupby(["run", "dash"]).ngroups, logs["seed"].nunique()
+    models = [c for c in identity_columns(logs) if c != "stage"]  # a stage continues its model
+    n_models = logs.groupby(models).ngroups if models else 1
+    n_seeds = logs["seed"].nunique()
     fig.suptitle(
         f"Training of the {domain} domain's {n_models} model{'s' * (n_models > 1)}"
         + (f" x {n_seeds} seeds, one line per seed" if n_seeds > 1 else ", one line each"),

@@ -186,6 +186,15 @@ def plot_manipulation(metrics: pd.DataFrame, outputs: list[Path]) -> None:
     save_figure(fig, outputs)
 
 
+def _clear_of(top: float, marks: list[float]) -> float:
+    """Where a value label above `top` goes: stepped above each mark (ascending) that sits where the
+    label would be."""
+    for mark in marks:
+        if top - 0.03 < mark < top + 0.07:
+            top = mark + 0.02
+    return top
+
+
 def _variant_bars(ax, rows: pd.DataFrame, tasks: list[str], offset: float, width: float, color, first: bool):
     """One pretraining variant's bars (held-out), dots (QA-train) and chance ticks, per task."""
     stats = rows.groupby(["task", "split"])[["accuracy", "chance"]].agg(["mean", "std"])
@@ -221,12 +230,11 @@ def _variant_bars(ax, rows: pd.DataFrame, tasks: list[str], offset: float, width
         label="chance (best constant answer)" if first else None,
     )
     # Values: inside a tall bar (above it sit the error bar, the QA-train dot and the paper's
-    # diamond); above a short one, clear of its error bar, the chance tick and a QA-train dot just above.
-    tops = np.maximum(
-        test[("accuracy", "mean")] + test[("accuracy", "std")].fillna(0), test[("chance", "mean")]
-    )
-    dots = train[("accuracy", "mean")]
-    tops = np.where((dots > tops - 0.03) & (dots < tops + 0.08), dots + 0.02, tops)
+    # diamond); just above a short one's error bar, stepping over a chance tick or a QA-train dot
+    # only where one sits there (a value far under its chance tick stays by its bar).
+    tops = test[("accuracy", "mean")] + test[("accuracy", "std")].fillna(0)
+    obstacles = zip(test[("chance", "mean")], train[("accuracy", "mean")], strict=True)
+    tops = [_clear_of(top, sorted(pair)) for top, pair in zip(tops, obstacles, strict=True)]
     for x, value, top in zip(xs, test[("accuracy", "mean")], tops, strict=True):
         if value >= 0.15:
             ax.text(x, value / 2, f"{value:.2f}", ha="center", va="center", fontsize=6, color="white")

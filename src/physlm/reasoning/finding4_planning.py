@@ -161,7 +161,8 @@ def plot_vprobes(vprobes: pd.DataFrame, outputs: list[Path]) -> None:
         for model, shift in (("trained", -0.2), ("random init", 0.2)):
             value = vprobes[(vprobes.task == task) & (vprobes.model == model)]["accuracy"].mean()
             # at the bar's foot: above its top sit the error bar, the paper's diamond, the majority
-            ax.text(i + shift, 0.02, f"{value:.2f}", ha="center", va="bottom", fontsize=6, color="white")
+            shade = "white" if value > 0.08 else "black"  # inside the bar, or above an empty one
+            ax.text(i + shift, 0.02, f"{value:.2f}", ha="center", va="bottom", fontsize=6, color=shade)
             paper = VPROBE_ACCURACY[model].get(task)
             if paper is not None:
                 first = i == 0 and model == "trained"
