@@ -111,6 +111,26 @@ def test_a_bad_value_is_refused_in_one_line_naming_the_option_and_key_and_nothin
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.parquet", "tok"]
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--seed", "-1", "argument --seed: -1: allowed >= 0"),
+        ("--threads", "0", "argument --threads: 0: allowed >= 1"),
+        ("--qa-ratio", "1.5", "argument --qa-ratio: 1.5: allowed > 0 and < 1"),
+        ("--epochs", "two", "argument --epochs: 'two' is not a number"),
+    ],
+)
+def test_a_number_out_of_range_is_refused_in_one_line_saying_what_is_allowed(
+    tmp_path, capsys, option, value, says
+):
+    args = _train(tmp_path, "--bios", "b.parquet")
+    with pytest.raises(SystemExit):
+        main([*args, option, value])
+    error = capsys.readouterr().err
+    assert error.startswith("physlm train: ") and says in error and len(error.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_step_refused_midway_removes_what_it_wrote_and_keeps_what_was_there(tmp_path, monkeypatch):
     def writes_then_refuses(*, out, params_out, **_):
         out.write_text("half")

@@ -68,6 +68,28 @@ PARAMS = _table("an iGSM label table (`physlm problems --params-out`)", ["proble
 SOLUTIONS = _table("judged solutions (`physlm evaluate-math --solutions-out`)", ["problem", "op", "solution"])
 
 
+def _number(kind: type, low: float, strict: bool = False, high: float | None = None):
+    """An argparse `type=` for a number option: an int or float at least `low` (above it with
+    `strict`; below `high` when given), or a one-line refusal saying what is allowed."""
+    allowed = f"{'>' if strict else '>='} {low}" + (f" and < {high}" if high is not None else "")
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'an integer' if kind is int else 'a number'}"
+            ) from None
+        if value < low or (strict and value == low) or (high is not None and value >= high):
+            raise argparse.ArgumentTypeError(f"{value}: allowed {allowed}")
+        return value
+
+    return parse
+
+
+SEED, COUNT = _number(int, 0), _number(int, 1)
+
+
 class _Parser(argparse.ArgumentParser):
     """Refuses a bad option in one line (the step, the option, what is allowed) instead of the usage
     block, which for a step of twenty options buries the line that matters."""
@@ -96,7 +118,7 @@ class _NamedPaths(argparse.Action):
 def _metrics_options(p: argparse.ArgumentParser) -> None:
     """Options of every step that writes a metrics table."""
     p.add_argument("--identity", type=json.loads, required=True, help="JSON of the run's wildcards")
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--threads", type=COUNT, default=1)
     p.add_argument("--out", type=Written, required=True)
 
 
@@ -104,14 +126,14 @@ def _data_steps(steps) -> None:
     p = _step(steps, "people", "physlm.knowledge.worlds:write_world", "draw a bioS (or bioD) world")
     p.add_argument("--bios-config", type=decoder(BiosConfig), required=True)
     p.add_argument("--biod-config", type=decoder(BioD), help="bioD knobs: a bioD world instead of bioS")
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=SEED, required=True)
     p.add_argument("--out-dir", type=Written, required=True, help="the world's folder")
     p.add_argument("--qa", type=Written, help="also write its QA pairs here (bioS)")
 
     p = _step(steps, "biographies", "physlm.knowledge.worlds:write_biographies", "one variant's biographies")
     p.add_argument("--world-dir", type=Path, required=True)
     p.add_argument("--variant", required=True, help="single | multiM, then _permute, _fullname, _reverse")
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=SEED, required=True)
     p.add_argument("--out", type=Written, required=True)
 
     p = _step(steps, "tokenizer", "physlm.knowledge.worlds:write_tokenizer", "a world's word-level tokenizer")
@@ -121,12 +143,12 @@ def _data_steps(steps) -> None:
     p = _step(steps, "task", "physlm.knowledge.manipulation:write_task", "a knowledge manipulation task")
     p.add_argument("--world-dir", type=Path, required=True)
     p.add_argument("--task", required=True, help="a task name (physlm.knowledge.manipulation.TASKS)")
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--pairs-per-person", type=int, default=4, help="comparison partners per person")
+    p.add_argument("--seed", type=SEED, required=True)
+    p.add_argument("--pairs-per-person", type=COUNT, default=4, help="comparison partners per person")
     p.add_argument("--out", type=Written, required=True)
 
     p = _step(steps, "bench-bios", "physlm.knowledge.bios:bench", "time the bioS generator")
-    p.add_argument("--n", type=int, default=100_000, help="number of people")
+    p.add_argument("--n", type=COUNT, default=100_000, help="number of people")
     p.add_argument("--variant", default="single")
 
     p = _step(
@@ -134,8 +156,8 @@ def _data_steps(steps) -> None:
     )
     p.add_argument("--knobs-config", dest="knobs", type=decoder(Knobs), required=True)
     p.add_argument("--problems-config", dest="problems", type=decoder(ProblemSet), required=True)
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=SEED, required=True)
+    p.add_argument("--threads", type=COUNT, default=1)
     p.add_argument("--out", type=Written, required=True, help="the problems")
     p.add_argument("--params-out", type=Written, required=True, help="per-parameter probe labels")
 
@@ -145,10 +167,10 @@ def _data_steps(steps) -> None:
     p.add_argument("--out-dir", type=Written, required=True)
 
     p = _step(steps, "bench-igsm", "physlm.reasoning.igsm_sets:bench", "time the iGSM generator")
-    p.add_argument("--n", type=int, default=100_000, help="number of problems")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--max-ip", type=int, default=20, help="instance parameters at most (iGSM-med: 20)")
-    p.add_argument("--max-op", type=int, default=15, help="operations at most (iGSM-med: 15)")
+    p.add_argument("--n", type=COUNT, default=100_000, help="number of problems")
+    p.add_argument("--threads", type=COUNT, default=2)
+    p.add_argument("--max-ip", type=COUNT, default=20, help="instance parameters at most (iGSM-med: 20)")
+    p.add_argument("--max-op", type=COUNT, default=15, help="operations at most (iGSM-med: 15)")
 
 
 def _train_step(steps) -> None:
@@ -160,8 +182,17 @@ def _train_step(steps) -> None:
     p.add_argument("--training-config", type=decoder(TrainConfig), required=True)
     p.add_argument("--bios", type=BIOS, help="biographies to train on")
     p.add_argument("--qa", type=QA, help="QA pairs (or a task table); only the train split is used")
-    p.add_argument("--qa-ratio", type=float, default=0.8, help="QA share of tokens when mixing")
-    p.add_argument("--epochs", type=float, help="this many passes over --bios (instead of steps)")
+    p.add_argument(
+        "--qa-ratio",
+        type=_number(float, 0, strict=True, high=1),
+        default=0.8,
+        help="QA share of tokens when mixing",
+    )
+    p.add_argument(
+        "--epochs",
+        type=_number(float, 0, strict=True),
+        help="this many passes over --bios (instead of steps)",
+    )
     p.add_argument("--lora-config", type=decoder(LoraConfig), help="LoRA ranks; full training if absent")
     p.add_argument(
         "--knobs-config", dest="knobs", type=decoder(Knobs), help="iGSM knobs (with --problems-config)"
@@ -185,20 +216,20 @@ def _train_step(steps) -> None:
     )
     p.add_argument(
         "--decision-weight",
-        type=float,
+        type=_number(float, 0, strict=True),
         default=1.0,
         help="with --problems-config: the loss weight of the token after each solution step's period",
     )
     p.add_argument(
         "--curve-problems", type=PROBLEMS, help="held-out problems: learning curves at each checkpoint"
     )
-    p.add_argument("--curves-per-op", type=int, default=20, help="problems per op the curves read")
+    p.add_argument("--curves-per-op", type=COUNT, default=20, help="problems per op the curves read")
     p.add_argument("--curves-out", type=Written, help="with --curve-problems: the curves' table")
     p.add_argument(
         "--curves-identity", type=json.loads, default={}, help="JSON: the curves' identity columns"
     )
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=SEED, required=True)
+    p.add_argument("--threads", type=COUNT, default=1)
     p.add_argument("--checkpoint", type=Written, required=True, help="resumable state, kept until done")
     p.add_argument("--out-dir", type=Written, required=True, help="the saved model's folder")
     p.add_argument("--log", type=Written, required=True, help="Parquet of loss and tokens/s")
@@ -211,13 +242,13 @@ def _knowledge_measure_steps(steps) -> None:
     p.add_argument("--qa", type=QA, required=True)
     p.add_argument("--bios", type=BIOS, required=True, help="biographies the model was trained on")
     p.add_argument("--world-dir", type=Path, required=True)
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=COUNT, default=256)
     _metrics_options(p)
 
     p = _step(steps, "evaluate-task", "physlm.knowledge.qa:evaluate_task", "accuracy on a manipulation task")
     p.add_argument("--model-dir", type=Path, required=True)
     p.add_argument("--task-table", type=TASK, required=True, help="written by `physlm task`")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=COUNT, default=256)
     _metrics_options(p)
 
     p = _step(
@@ -228,7 +259,7 @@ def _knowledge_measure_steps(steps) -> None:
     p.add_argument("--probing-config", type=decoder(ProbeConfig), required=True)
     p.add_argument("--bios", type=BIOS, required=True, help="the biographies the model was trained on")
     p.add_argument("--world-dir", type=Path, required=True)
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=SEED, required=True)
     _metrics_options(p)
 
     p = _step(
@@ -238,7 +269,7 @@ def _knowledge_measure_steps(steps) -> None:
     p.add_argument("--bios", type=BIOS, required=True, help="the biographies the model was trained on")
     p.add_argument("--world-dir", type=Path, required=True)
     p.add_argument("--quantization", nargs="+", default=["none", "int8", "int4"])
-    p.add_argument("--batch-size", type=int, default=64, help="biographies scored in one forward pass")
+    p.add_argument("--batch-size", type=COUNT, default=64, help="biographies scored in one forward pass")
     _metrics_options(p)
 
 
@@ -249,9 +280,9 @@ def _math_measure_steps(steps) -> None:
     )
     p.add_argument("--model-dir", type=Path, required=True)
     p.add_argument("--problems", type=PROBLEMS, required=True, help="held-out problems (test split)")
-    p.add_argument("--train-max-op", type=int, required=True, help="ops above this are out of distribution")
+    p.add_argument("--train-max-op", type=COUNT, required=True, help="ops above this are out of distribution")
     p.add_argument("--solutions-out", type=Written, required=True, help="every judged solution")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=COUNT, default=64)
     _metrics_options(p)
 
     p = _step(
@@ -259,8 +290,8 @@ def _math_measure_steps(steps) -> None:
     )
     p.add_argument("--model-dir", type=Path, required=True, help="a trained math model")
     p.add_argument("--problems", type=PROBLEMS, required=True, help="held-out problems (test split)")
-    p.add_argument("--per-op", type=int, default=20, help="read the first this many problems of each op")
-    p.add_argument("--train-max-op", type=int, required=True, help="ops above this are out of distribution")
+    p.add_argument("--per-op", type=COUNT, default=20, help="read the first this many problems of each op")
+    p.add_argument("--train-max-op", type=COUNT, required=True, help="ops above this are out of distribution")
     _metrics_options(p)
 
     p = _step(
@@ -271,7 +302,7 @@ def _math_measure_steps(steps) -> None:
     p.add_argument("--vprobe-config", type=decoder(VProbeConfig), required=True)
     p.add_argument("--problems", type=PROBLEMS, required=True, help="problems the model was not trained on")
     p.add_argument("--params", type=PARAMS, required=True, help="their per-parameter labels")
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=SEED, required=True)
     _metrics_options(p)
 
     p = _step(
@@ -281,7 +312,7 @@ def _math_measure_steps(steps) -> None:
         "attention on necessary statements",
     )
     _against_random_init(p)
-    p.add_argument("--count", type=int, required=True, help="read the first this many problems")
+    p.add_argument("--count", type=COUNT, required=True, help="read the first this many problems")
     p = _step(
         steps,
         "math-decision",
@@ -299,7 +330,7 @@ def _against_random_init(p) -> None:
     p.add_argument("--model-config", type=decoder(ModelConfig), required=True, help="its shape")
     p.add_argument("--problems", type=PROBLEMS, required=True, help="problems the model was not trained on")
     p.add_argument("--params", type=PARAMS, required=True, help="their per-parameter labels")
-    p.add_argument("--seed", type=int, required=True, help="seed of the random-init model")
+    p.add_argument("--seed", type=SEED, required=True, help="seed of the random-init model")
     _metrics_options(p)
 
 
@@ -319,7 +350,7 @@ def _mistake_steps(steps) -> None:
     p.add_argument("--test-problems", type=PROBLEMS, required=True, help="the problems the model solved")
     p.add_argument("--test-params", type=PARAMS, required=True, help="their per-parameter labels")
     p.add_argument("--solutions", type=SOLUTIONS, required=True, help="its judged solutions (evaluate-math)")
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=SEED, required=True)
     p.add_argument("--scores-out", type=Written, required=True, help="every step's score per detector")
     p.add_argument("--probe-out", type=Written, required=True, help="the trained probe (for decoding)")
     _metrics_options(p)
@@ -336,7 +367,7 @@ def _mistake_steps(steps) -> None:
     p.add_argument("--probe-config", type=decoder(MistakeProbeConfig), help="the probe's shape (probe_retry)")
     p.add_argument("--probe", type=Path, help="the trained mistake probe (mistake-probe; probe_retry)")
     p.add_argument("--problems", type=PROBLEMS, required=True, help="held-out problems (test split)")
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=SEED, required=True)
     p.add_argument("--solutions-out", type=Written, required=True, help="every judged solution per decoder")
     _metrics_options(p)
 
@@ -387,14 +418,16 @@ def _result_steps(steps) -> None:
         "--config", type=Path, default=Path("workflow/config/default.yaml"), help="a scale's config"
     )
     p.add_argument("--out", type=Written, required=True, help="the table of rates")
-    p.add_argument("--steps", type=int, default=20, help="timed training steps per model")
-    p.add_argument("--warmup", type=int, default=5, help="untimed steps first (--steps: a multiple of it)")
-    p.add_argument("--threads", type=int, default=1, help="CPU threads")
-    p.add_argument("--questions", type=int, default=1000, help="QA questions to answer")
-    p.add_argument("--problems", type=int, default=64, help="math problems to solve")
-    p.add_argument("--together", type=int, default=1, help="also train this many capacity models at once")
+    p.add_argument("--steps", type=COUNT, default=20, help="timed training steps per model")
     p.add_argument(
-        "--repeats", type=int, default=1, help="time each training run this many times, in rounds (medians)"
+        "--warmup", type=_number(int, 0), default=5, help="untimed steps first (--steps: a multiple of it)"
+    )
+    p.add_argument("--threads", type=COUNT, default=1, help="CPU threads")
+    p.add_argument("--questions", type=COUNT, default=1000, help="QA questions to answer")
+    p.add_argument("--problems", type=COUNT, default=64, help="math problems to solve")
+    p.add_argument("--together", type=COUNT, default=1, help="also train this many capacity models at once")
+    p.add_argument(
+        "--repeats", type=COUNT, default=1, help="time each training run this many times, in rounds (medians)"
     )
     p.add_argument(
         "--compile",
