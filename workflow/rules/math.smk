@@ -29,6 +29,9 @@ rule math_tokenizer:
         directory("<results>/math/tokenizer"),
     log:
         "<results>/math/logs/tokenizer.log",
+    # The math chain starts first: training then V-probing a math model is the DAG's longest
+    # chain (docs/performance.md), ahead of the knowledge chain's pretraining (priority 10).
+    priority: 20
     conda:
         "../envs/physlm.yaml"
     threads: threads("data")
@@ -46,6 +49,7 @@ rule math_problems:
         params=f"{MATH_DATA}/{{set}}.params.parquet",
     log:
         f"{MATH_DATA}/logs/{{set}}.log",
+    priority: 20
     conda:
         "../envs/physlm.yaml"
     threads: threads("data")
@@ -72,6 +76,7 @@ rule math_train:
     log:
         f"{MATH_MODEL}/stage{{stage}}/train.log",
     retries: config["resources"]["train"]["retries"]
+    priority: 20
     conda:
         "../envs/physlm.yaml"
     threads: threads("train")
@@ -143,6 +148,7 @@ rule math_vprobe:
         f"{MATH_RUN}/vprobes.parquet",
     log:
         f"{MATH_RUN}/vprobe.log",
+    priority: 20
     conda:
         "../envs/physlm.yaml"
     threads: threads("evaluate")
