@@ -59,3 +59,19 @@ def test_a_probe_on_a_model_fills_no_kv_cache(tiny_model, no_kv_cache):
 def test_loss_curve_end_says_whether_training_had_flattened():
     assert loss_curve_end([1.0] * 100).endswith("(last tenth +0.0%)")
     assert "(last tenth -50.0%)" in loss_curve_end([2.0] * 90 + [1.0] * 10)
+
+
+def test_a_batch_is_cut_after_its_last_read_position_and_reads_the_same(tiny_model):
+    probe = probe_model(tiny_model, rank=2, classes=[3], seed=0)
+    widths = []
+    body = probe.body
+    probe.body = lambda embeds: widths.append(embeds.shape[1]) or body(embeds)
+    ids = torch.tensor([[4, 5, 6, 7, 0, 0, 0, 0], [4, 5, 0, 0, 0, 0, 0, 0]])  # right-padded to 8
+    read = torch.tensor([[3], [1]])
+    cut = probe(ids, read)[0]
+    assert widths == [4]  # the padding after position 3, the batch's last read, never entered the model
+    whole = torch.cat([body(probe.embedding[r] + probe.down[r] @ probe.up) for r in ids.unsqueeze(1)])
+    assert torch.allclose(cut, probe.heads[0](probe.norms[0](whole[[0, 1], [3, 1]])), atol=1e-5)
+    assert not torch.allclose(
+        cut, probe(ids, torch.tensor([[2], [1]]))[0], atol=1e-5
+    )  # a read one earlier differs

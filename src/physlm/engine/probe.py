@@ -56,6 +56,9 @@ class Probe(nn.Module):
         self.heads = nn.ModuleList(nn.Linear(width, c) for c in classes)
 
     def forward(self, ids: torch.Tensor, positions: torch.Tensor) -> list[torch.Tensor]:
+        # The body is causal and the rows right-padded: nothing after the batch's last read position
+        # changes what is read, so the batch is cut there (a task's rows are padded to its longest).
+        ids = ids[:, : int(positions.max()) + 1]
         hidden = self.body(self.embedding[ids] + self.down[ids] @ self.up)
         rows = torch.arange(len(ids), device=ids.device)
         return [
