@@ -162,3 +162,18 @@ def test_the_step_by_step_writer_never_reuses_a_letter_for_a_new_variable(tokeni
     for _ in range(4):
         writer.emit(sample=False)
     assert tokenizer.convert_ids_to_tokens(writer.solution()) == ["▁T", ";", "▁R", ";"]
+
+
+def test_best_of_answers_every_k_from_prefixes_of_one_set_of_draws(tokenizer, problems):
+    model = build_model(
+        ModelConfig("llama", 1, 2, 16, 256), len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, 0
+    )
+    cfg = dataclasses.replace(CFG, samples=[1, 2, 4])
+    judged = decoding.decode(model, tokenizer, problems, decoding.BEST_OF, cfg, 0, None, 4)
+    assert judged.groupby("k").size().to_dict() == {1: len(problems), 2: len(problems), 4: len(problems)}
+    assert list(judged.drop_duplicates("k")["strategy"]) == ["best of 1", "best of 2", "best of 4"]
+    tokens = judged.pivot_table(index="problem", columns="k", values="tokens")
+    # each k adds the next draws to the same first ones: costs grow by at most one draw's length each
+    assert ((tokens[2] - tokens[1]).between(0, cfg.max_new_tokens)).all()
+    assert ((tokens[4] - tokens[2]).between(0, 2 * cfg.max_new_tokens)).all()
+    assert (tokens[4] > tokens[1]).all()

@@ -201,12 +201,17 @@ def decode(
     score=None,
     k: int = 1,
 ) -> pd.DataFrame:
-    """Every problem solved by one strategy: its judged solution and the tokens it generated."""
+    """Every problem solved by one strategy: its judged solution and the tokens it generated. Best of
+    k draws `k` samples per problem once and answers best of j, for each j of the config's samples,
+    from the first j of them (a prefix serves every smaller j: no draws spent twice)."""
     texts = prompts(problems)
     if strategy in (GREEDY, BEST_OF):  # batched over problems (and samples)
         samples = 0 if strategy == GREEDY else k
         ids = generate(model, tokenizer, texts, cfg.batch_size, cfg.max_new_tokens, samples, seed)
         written = [[Written(x, len(x)) for x in ids[i * k : (i + 1) * k]] for i in range(len(texts))]
+        if strategy == BEST_OF:  # best of each k of the config from the first k of these draws
+            parts = [_judged(tokenizer, problems, [w[:j] for w in written], strategy, j) for j in cfg.samples]
+            return pd.concat(parts, ignore_index=True)
     else:  # step by step, one problem at a time
         threshold = 0.5 if strategy == PROBE_RETRY else cfg.entropy_threshold
         written = []
@@ -217,6 +222,11 @@ def decode(
             written.append([gated(writer, score, threshold, cfg.retries)])
             if (index + 1) % 50 == 0:
                 print(f"  {strategy}: {index + 1}/{len(problems)} problems", flush=True)
+    return _judged(tokenizer, problems, written, strategy, k)
+
+
+def _judged(tokenizer, problems: pd.DataFrame, written: list[list], strategy: str, k: int) -> pd.DataFrame:
+    """Each problem's answer by majority over its samples, judged, with the tokens they cost."""
     texts = []
     for problem, samples in zip(problems.itertuples(), written, strict=True):
         decoded = [tokenizer.decode(w.ids, skip_special_tokens=True).strip() for w in samples]
@@ -265,7 +275,7 @@ def decode_with(
     table = decoded_problems(pd.read_parquet(problems), decoding_config.problems_per_op)
     runs = {
         "greedy": lambda: [(GREEDY, None, 1)],
-        "best_of": lambda: [(BEST_OF, None, k) for k in decoding_config.samples],
+        "best_of": lambda: [(BEST_OF, None, max(decoding_config.samples))],
         "probe_retry": lambda: [(PROBE_RETRY, probe_scorer(model, probe, probe_config, seed), 1)],
         "entropy_retry": lambda: [(ENTROPY_RETRY, entropy_scorer, 1)],
     }[decoder]()
@@ -273,10 +283,9 @@ def decode_with(
     for strategy, score, k in runs:
         print(f"Decoding: {strategy.format(k=k)}", flush=True)
         result = decode(model, tokenizer, table, strategy, decoding_config, seed, score, k)
-        print(
-            f"  accuracy {result['correct'].mean():.3f}, {result['tokens'].mean():.1f} tokens per problem",
-            flush=True,
-        )
+        for name, rows in result.groupby("strategy", sort=False):
+            accuracy, tokens = rows["correct"].mean(), rows["tokens"].mean()
+            print(f"  {name}: accuracy {accuracy:.3f}, {tokens:.1f} tokens per problem", flush=True)
         judged.append(result)
     solutions = pd.concat(judged, ignore_index=True)
     summary = (
