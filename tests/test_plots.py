@@ -411,6 +411,11 @@ def test_math_curves_tell_coinciding_lines_apart_and_name_the_stage_boundary(mon
     drawn = _capture(monkeypatch, plots)
     measures = [("greedy", "op 1"), ("greedy", "op 2"), ("greedy, letters free", "op 1")]
     measures += [("greedy, letters free", "op 2"), ("teacher-forced", "name"), ("teacher-forced", "letter")]
+    measures += [
+        ("decision", "end"),
+        ("decision", "go on, asked stated"),
+        ("decision", "go on, asked abstract"),
+    ]
     curves = pd.DataFrame(
         [(0, "clean", stage, step, m, g, 0.0) for stage in (1, 2) for step in (50, 100) for m, g in measures],
         columns=["seed", "data", "stage", "step", "measure", "group", "accuracy"],
@@ -422,3 +427,9 @@ def test_math_curves_tell_coinciding_lines_apart_and_name_the_stage_boundary(mon
     roles = [line for line in right.lines if line.get_linestyle() != ":" and len(line.get_xdata()) > 1]
     assert len({line.get_marker() for line in roles}) == 2
     assert "a later curriculum stage begins" in [t.get_text() for t in left.get_legend().get_texts()]
+    decision = drawn[0].axes[2]
+    assert sorted(t.get_text() for t in decision.get_legend().get_texts()) == [
+        "end",
+        "go on, asked abstract",
+        "go on, asked stated",
+    ]

@@ -26,11 +26,14 @@ def plot_math_curves(curves: pd.DataFrame, outputs: list[Path]) -> None:
     """The clean model's learning curves through its curriculum, on fixed held-out problems: greedy
     accuracy per op (solid: distinct letters, as every decoder here writes; dashed: letters free, as
     the model alone would), and teacher-forced accuracy per token role (is the most likely next token
-    right, given the right solution so far); mean over seeds; dotted: where a later stage begins."""
+    right, given the right solution so far), and the decision after each step (end or go on, by what
+    the question asks: issue 36's diagnosis); mean over seeds; dotted: where a later stage begins."""
     table = through_stages(curves[curves["data"] == "clean"], ["seed", "data"])
     mean = table.groupby(["measure", "group", "step"])["accuracy"].mean().reset_index()
     sns.set_theme(style="whitegrid", context="paper")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+    fig, (left, right, decision) = plt.subplots(
+        1, 3, figsize=(17, 4.2), sharey=True, gridspec_kw={"width_ratios": [1, 1, 0.8], "wspace": 0.45}
+    )
     ops = sorted(mean.loc[mean["measure"] == "greedy", "group"].unique(), key=lambda g: int(g.split()[1]))
     palette = dict(zip(ops, sns.color_palette("viridis", len(ops)), strict=True))
     markers = dict(zip(ops, MARKERS, strict=False))  # lines that coincide (all at 0) stay told apart
@@ -51,7 +54,7 @@ def plot_math_curves(curves: pd.DataFrame, outputs: list[Path]) -> None:
     left.plot([], [], "k-", label="distinct letters (the decoders')")
     left.plot([], [], "k--", label="letters free (greedy alone)")
     starts = sorted(set(table.loc[table["stage"] > 1, "offset"]))
-    for ax in (left, right):
+    for ax in (left, right, decision):
         for i, start in enumerate(starts):
             label = "a later curriculum stage begins" if i == 0 and ax is left else None
             ax.axvline(start, color="grey", linestyle=":", linewidth=1, label=label)
@@ -75,6 +78,7 @@ def plot_math_curves(curves: pd.DataFrame, outputs: list[Path]) -> None:
     right.set(xlabel="training step", title="teacher-forced, by token role")
     # Beside the panel: inside, it hides the lines that end low (a new letter is a random symbol).
     right.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1), title="token role")
+    _decision_panel(decision, mean[mean["measure"] == "decision"])
     n_seeds = curves["seed"].nunique()
     fig.suptitle(
         "Part 2.1 at small scale: where the math model fails, and when it moved"
@@ -82,6 +86,18 @@ def plot_math_curves(curves: pd.DataFrame, outputs: list[Path]) -> None:
         fontsize=9,
     )
     save_figure(fig, outputs)
+
+
+def _decision_panel(ax, decisions: pd.DataFrame) -> None:
+    """The decision after each step's period, teacher-forced: end after the asked parameter's step,
+    go on after another step, split by what the question asks (a model that ends by the question's
+    kind goes on for abstract questions and guesses for stated ones)."""
+    if decisions.empty:  # curves from before the measure existed
+        ax.text(0.5, 0.5, "not measured by these runs", transform=ax.transAxes, ha="center", fontsize=8)
+    for (group, rows), marker in zip(decisions.groupby("group"), MARKERS, strict=False):
+        ax.plot(rows["step"], rows["accuracy"], marker=marker, markersize=4, fillstyle="none", label=group)
+    ax.set(xlabel="training step", title="teacher-forced: end or go on after a step")
+    ax.legend(fontsize=7, frameon=False, loc="lower right")
 
 
 def plot_accuracy_by_op(accuracy: pd.DataFrame, outputs: list[Path]) -> None:
