@@ -201,14 +201,14 @@ def test_schema_pool_maxima_are_what_the_word_lists_allow():
 
 
 def test_capacity_models_stop_at_their_max_people(tmp_path):
-    """The default grid trains the 2x64 model at N=400 only; the others at every N."""
+    """The default grid trains the 2x64 and 2x16 models at N=400 only; 2x32 at every N."""
     result = dry_run(tmp_path, "results/default/capacity/bits.parquet")
     assert result.returncode == 0, result.stderr
     trained = set(re.findall(r"results/default/capacity/(\w+)/N(\d+)/E100/(\w+)/seed0/model", result.stdout))
     assert trained == {
         (data, n, size)
         for data in ("bioS", "bioD")
-        for n, sizes in (("400", "sml"), ("5000", "sm"))
+        for n, sizes in (("400", "sml"), ("5000", "m"))
         for size in sizes
     }
 
