@@ -75,8 +75,8 @@ rule math_train:
         curves=f"{MATH_MODEL}/stage{{stage}}/curves.parquet",
     log:
         f"{MATH_MODEL}/stage{{stage}}/train.log",
-    retries: config["resources"]["train"]["retries"]
     priority: 20
+    retries: config["resources"]["train"]["retries"]
     conda:
         "../envs/physlm.yaml"
     threads: threads("train")
