@@ -433,3 +433,36 @@ def test_math_curves_tell_coinciding_lines_apart_and_name_the_stage_boundary(mon
         "go on, asked abstract",
         "go on, asked stated",
     ]
+
+
+def test_mixed_curves_draw_each_measure_and_split_per_variant_from_the_values_not_the_loss(
+    monkeypatch, tmp_path
+):
+    from physlm.knowledge import finding2_pretraining
+
+    drawn = []
+    monkeypatch.setattr(finding2_pretraining, "save_figure", lambda fig, outputs: drawn.append(fig))
+    rows = [
+        {"variant": v, "seed": 0, "step": step, "measure": m, "split": s, "value": value}
+        for v in ("multi5_permute", "single")
+        for step, value in ((100, 0.25), (200, 0.75))
+        for m in ("QA accuracy", "bio recall")
+        for s in ("train", "test")
+    ]
+    loss = [
+        {
+            "variant": "single",
+            "seed": 0,
+            "step": 100,
+            "measure": "QA answer loss, held-out people",
+            "loss": 3.0,
+        }
+    ]
+    finding2_pretraining.plot_mixed_curves(pd.DataFrame(rows + loss), [tmp_path / "c.png"])
+    axes = drawn[0].axes
+    assert [ax.get_title() for ax in axes] == ["mixed training, single", "mixed training, multi5_permute"]
+    data_lines = [line for line in axes[0].lines if list(line.get_xdata()) == [100, 200]]
+    assert len(data_lines) == 4 and all(list(line.get_ydata()) == [0.25, 0.75] for line in data_lines)
+    # the paper's held-out QA after mixed training on single (86.6%) is drawn in that panel only
+    assert any(list(line.get_ydata()) == [0.866, 0.866] for line in axes[0].lines)
+    assert not any(list(line.get_ydata()) == [0.866, 0.866] for line in axes[1].lines)

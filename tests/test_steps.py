@@ -12,7 +12,8 @@ from physlm.knowledge.biod import BioD
 from physlm.knowledge.capacity import capacity_bits
 from physlm.knowledge.probing import probe
 from physlm.knowledge.qa import evaluate_qa
-from physlm.knowledge.train import fit_knowledge
+from physlm.knowledge.templates import ATTRIBUTES
+from physlm.knowledge.train import fit_knowledge, people_from_qa
 from physlm.knowledge.worlds import BioDWorld, load_world, write_biographies, write_tokenizer, write_world
 from physlm.reasoning.curves import CurvesSpec
 from physlm.reasoning.train import fit_math
@@ -123,6 +124,70 @@ def test_a_fine_tune_logs_the_answer_loss_of_held_out_people_at_each_checkpoint(
     qa = pd.read_parquet(trained / "qa.parquet").query("split == 'test'").head(256)
     expected = masked_loss(model, qa_documents(tokenizer, qa), tokenizer.eos_token_id, tokenizer.pad_token_id)
     assert measured["held_out_loss"].iloc[-1] == pytest.approx(expected, rel=1e-4)
+
+
+def test_qa_answers_give_each_persons_values_where_the_biographies_write_them(trained):
+    people = people_from_qa(pd.read_parquet(trained / "qa.parquet"))
+    world = load_world(trained / "world").people
+    assert sorted(people["person_id"]) == sorted(world["person_id"])
+    assert dict(zip(people.person_id, people.split, strict=True)) == dict(
+        zip(world.person_id, world.split, strict=True)
+    )
+    bios = pd.read_parquet(trained / "bios.parquet").merge(people, on="person_id")
+    for bio in bios.itertuples():  # each value read at its start: a shifted span would not match
+        for attribute, start in zip(ATTRIBUTES, bio.starts, strict=True):
+            value = getattr(bio, attribute)
+            assert bio.text[start : start + len(value)] == value
+
+
+def test_mixed_training_writes_qa_and_recall_curves_by_split_at_each_checkpoint(trained, tmp_path):
+    fit_knowledge(
+        TrainingRun(
+            training=training_config(steps=7, batch_size=4, checkpoint_every=5, log_every=1),
+            seed=0,
+            checkpoint=tmp_path / "c.pt",
+            out_dir=tmp_path / "model",
+            log=tmp_path / "log.parquet",
+            tokenizer_dir=trained / "tok",
+            model=MODEL,
+        ),
+        bios=trained / "bios.parquet",
+        qa=trained / "qa.parquet",
+        qa_ratio=0.5,
+        curves_out=tmp_path / "curves.parquet",
+        curves_identity={"variant": "multi2", "seed": 0},
+    )
+    curves = pd.read_parquet(tmp_path / "curves.parquet").dropna(subset=["value"])
+    assert (curves["variant"] == "multi2").all()
+    assert sorted(set(zip(curves.step, curves.measure, curves.split, strict=True))) == [
+        (step, measure, split)
+        for step in (5, 7)
+        for measure in ("QA accuracy", "bio recall")
+        for split in ("test", "train")
+    ]
+    # the last point is the saved model's greedy QA accuracy on the same people
+    from physlm.engine.artifacts import load_model
+    from physlm.knowledge.qa import answer_questions
+
+    model, tokenizer = load_model(tmp_path / "model")
+    qa = pd.read_parquet(trained / "qa.parquet")
+    answered = answer_questions(model, tokenizer, qa, batch_size=64).groupby("split")["correct"].mean()
+    last = curves.query("step == 7 and measure == 'QA accuracy'").set_index("split")["value"]
+    assert last.to_dict() == pytest.approx(answered.to_dict())
+
+
+def test_curves_of_a_knowledge_training_need_qa(trained, tmp_path):
+    run = TrainingRun(
+        training=training_config(steps=2, batch_size=4),
+        seed=0,
+        checkpoint=tmp_path / "c.pt",
+        out_dir=tmp_path / "model",
+        log=tmp_path / "log.parquet",
+        tokenizer_dir=trained / "tok",
+        model=MODEL,
+    )
+    with pytest.raises(ValueError, match="needs --qa"):
+        fit_knowledge(run, bios=trained / "bios.parquet", curves_out=tmp_path / "curves.parquet")
 
 
 def test_training_logs_are_collected_each_with_its_run(tmp_path):

@@ -224,7 +224,11 @@ def _train_step(steps) -> None:
         "--curve-problems", type=PROBLEMS, help="held-out problems: learning curves at each checkpoint"
     )
     p.add_argument("--curves-per-op", type=COUNT, default=20, help="problems per op the curves read")
-    p.add_argument("--curves-out", type=Written, help="with --curve-problems: the curves' table")
+    p.add_argument(
+        "--curves-out",
+        type=Written,
+        help="learning curves at each checkpoint: with --curve-problems, math; with --qa, QA and bio recall",
+    )
     p.add_argument(
         "--curves-identity", type=json.loads, default={}, help="JSON: the curves' identity columns"
     )
@@ -497,7 +501,7 @@ RUN_OPTIONS = {
 }
 CURVE_OPTIONS = {"curve_problems": "problems", "curves_out": "out", "curves_per_op": "per_op"}
 CURVE_OPTIONS |= {"curves_identity": "identity"}
-KNOWLEDGE_OPTIONS = ("bios", "qa", "qa_ratio", "epochs")
+KNOWLEDGE_OPTIONS = ("bios", "qa", "qa_ratio", "epochs", "curves_out", "curves_identity")
 
 
 def train(**options) -> None:
@@ -512,6 +516,8 @@ def train(**options) -> None:
 
         if options["decision_weight"] != 1.0:
             raise ValueError("--decision-weight weighs solution steps: it needs --problems-config")
+        if options["curve_problems"] is not None:
+            raise ValueError("--curve-problems are iGSM problems: they need --problems-config")
 
         return fit_knowledge(run, **{k: options[k] for k in KNOWLEDGE_OPTIONS})
     if options["bios"] is not None or options["qa"] is not None:

@@ -109,12 +109,16 @@ use rule pretrain as train_mixed with:
     output:
         model=directory(f"{RUN}/mixed/model"),
         log=f"{RUN}/mixed/train_log.parquet",
+        curves=f"{RUN}/mixed/curves.parquet",
     log:
         f"{RUN}/mixed/train.log",
     priority: 0
     params:
         data=lambda wildcards, input: f"--bios {input.bios} --qa {input.qa}",
-        options=f"--qa-ratio {config['mixed']['qa_ratio']}",
+        options=lambda wildcards, output: (
+            f"--qa-ratio {config['mixed']['qa_ratio']} --curves-out {output.curves} "
+            f"--curves-identity {shlex.quote(identity(wildcards))}"
+        ),
         checkpoint=in_results(f"{RUN}/mixed/checkpoint.pt"),
 
 
@@ -177,6 +181,19 @@ TRAINING["knowledge"] = [
     for regime, variant in knowledge_settings()
     for seed in SEEDS
 ]
+MIXED_CURVES = "<results>/knowledge/mixed_curves.parquet"
+TABLES[MIXED_CURVES] = [
+    f"<results>/knowledge/{variant}/seed{seed}/mixed/curves.parquet"
+    for variant in config["knowledge"]["mixed_variants"]
+    for seed in SEEDS
+]
+FIGURES["mixed_curves"] = figure(
+    plot="physlm.knowledge.finding2_pretraining:plot_mixed_curves",
+    tables={"curves": MIXED_CURVES},
+    caption="mixed_curves.rst",
+    category="Finding 2",
+    data=f"{config['bios']['n_people']:,} people (bioS), QA share {config['mixed']['qa_ratio']}",
+)
 FIGURES["knowledge_extraction"] = figure(
     plot="physlm.knowledge.finding2_pretraining:plot_extraction",
     tables={"metrics": KNOWLEDGE_METRICS},

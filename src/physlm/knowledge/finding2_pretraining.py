@@ -261,3 +261,50 @@ def _stored_panel(ax, data: pd.DataFrame, before: pd.DataFrame, order: list[str]
     )
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.28), ncols=1, frameon=False)
     ax.tick_params(axis="x", labelsize=6, rotation=30)
+
+
+def plot_mixed_curves(curves: pd.DataFrame, outputs: list[Path]) -> None:
+    """Mixed training's learning curves, one panel per bioS variant: QA accuracy and bio recall of
+    QA-train and held-out people at every checkpoint (mean over seeds, band: sd). The paper's order
+    (Part 3.1, Fig. 1) is QA of QA-train people, then their biographies, then held-out people's
+    biographies, then their QA; held-out QA that stays flat while held-out recall is high is
+    extraction not learned."""
+    curves = require_columns(curves, ["variant", "seed", "step", "measure", "split", "value"], "mixed curves")
+    data = curves.dropna(subset=["value"]).assign(
+        people=lambda d: d["split"].map({"train": "QA-train people", "test": "held-out people"}),
+        line=lambda d: d["measure"] + ", " + d["people"],
+    )
+    variants = sorted(
+        data["variant"].unique(), key=lambda v: tuple(map(int, Variant.parse(v).__dict__.values()))
+    )
+    lines = [
+        f"{m}, {p}" for m in ("QA accuracy", "bio recall") for p in ("QA-train people", "held-out people")
+    ]
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, axes = plt.subplots(1, len(variants), figsize=(5.5 * len(variants), 4.2), sharey=True, squeeze=False)
+    for ax, variant in zip(axes[0], variants, strict=True):
+        sns.lineplot(
+            data[data["variant"] == variant],
+            x="step",
+            y="value",
+            hue="line",
+            hue_order=lines,
+            style="line",
+            style_order=lines,
+            markers=True,
+            errorbar="sd",
+            ax=ax,
+        )
+        paper = QA_ACCURACY.get(("mixed", variant))
+        if paper is not None:
+            ax.axhline(paper, color="black", linestyle=":", linewidth=1, label="paper: QA, held-out people")
+        ax.set(
+            xlabel="training step", ylabel="accuracy", ylim=(-0.02, 1.02), title=f"mixed training, {variant}"
+        )
+        ax.legend(fontsize=7, frameon=False, loc="center right")
+    n_seeds = data["seed"].nunique()
+    fig.suptitle(
+        "Finding 2 (Part 3.1): does mixed training learn to extract, and when?"
+        + (f"  (mean of {n_seeds} seeds, band: sd)" if n_seeds > 1 else "")
+    )
+    save_figure(fig, outputs)
