@@ -12,7 +12,10 @@ def test_a_compile_mode_that_torch_has_not_is_refused_naming_the_variable(monkey
     monkeypatch.setenv("PHYSLM_COMPILE", "reduce-overhead")
     assert compile_mode() == "reduce-overhead"
     monkeypatch.delenv("PHYSLM_COMPILE")
-    assert compile_mode() is None
+    assert compile_mode() == "auto"  # unset: each training times both and keeps the faster
+    for eager in ("none", ""):
+        monkeypatch.setenv("PHYSLM_COMPILE", eager)
+        assert compile_mode() is None
 
 
 def test_an_empty_or_missing_mode_means_no_compiling():

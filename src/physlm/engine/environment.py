@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
+# PHYSLM_COMPILE unset: each training decides by timing (physlm.engine.compiling.AUTO, the same word).
+AUTO = "auto"
 TRACKER_NAMES = ("wandb", "mlflow")
 DEVICES = ("cpu", "cuda")
 
@@ -60,20 +62,27 @@ def _installed(package: str) -> bool:
 
 
 def compile_mode() -> str | None:
-    """The torch.compile mode training uses, from PHYSLM_COMPILE (unset or empty: none, eager).
+    """The torch.compile choice training uses, from PHYSLM_COMPILE: unset or `auto`, decided by
+    timing (physlm.engine.compiling: each training times its own steps eager and compiled, and keeps
+    the faster); empty or `none`, eager; a torch.compile mode, always compiled in it.
 
     An environment setting, like PHYSLM_DEVICE, because it changes how fast a run goes and not what
-    it computes: on a GPU, "reduce-overhead" (CUDA graphs) removes the per-kernel launch cost that
-    bounds the small models' steps; on a CPU, "default" paid on one 2-core machine and not on
-    another (README, Benchmarks), so it is the user's choice, not the default.
+    it computes: compiling paid on one 2-core machine and not on another (docs/performance.md), so
+    the machine that trains decides; on a GPU, "reduce-overhead" (CUDA graphs) removes the
+    per-kernel launch cost that bounds the small models' steps, a mode to name by hand.
     """
-    return checked_compile_mode(os.environ.get("PHYSLM_COMPILE"), "PHYSLM_COMPILE")
+    mode = os.environ.get("PHYSLM_COMPILE", AUTO)
+    if mode in (AUTO, "none"):
+        return None if mode == "none" else AUTO
+    return checked_compile_mode(mode, "PHYSLM_COMPILE")
 
 
 def checked_compile_mode(mode: str | None, where: str) -> str | None:
     """`mode` if torch.compile has it (None or empty: None); else ValueError naming `where`."""
     if mode and mode not in COMPILE_MODES:
-        raise ValueError(f"{where}: {mode!r} is not one of {COMPILE_MODES} (or unset: no compiling)")
+        raise ValueError(
+            f"{where}: {mode!r} is not one of {COMPILE_MODES}, {AUTO!r} (the default: timed) or 'none'"
+        )
     return mode or None
 
 

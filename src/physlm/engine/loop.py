@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from physlm.engine.compiling import CompileChoice
 from physlm.engine.config_types import TrainConfig
 from physlm.engine.models import count_parameters, pick_device
 from physlm.engine.trackers import event_writer
@@ -182,7 +183,8 @@ def train(
     files there, as they are logged, and to the trackers PHYSLM_TRACKERS names
     (physlm.engine.trackers). On SIGTERM or
     SIGUSR1 it saves a checkpoint after the current step and raises Preempted. With `compile_mode`
-    (a torch.compile mode), the forward and backward run compiled; the checkpoint holds the plain
+    (a torch.compile mode), the forward and backward run compiled; with AUTO, compiled if timing
+    its first steps both ways says it pays (physlm.engine.compiling); the checkpoint holds the plain
     model's weights either way.
     """
     with _SignalFlag() as flag, event_writer(tensorboard, log) as writer:
@@ -332,11 +334,16 @@ def _train(
     if use_bf16:
         torch.backends.cuda.matmul.allow_tf32 = True
     n_params = count_parameters(model)
-    forward = torch.compile(model, mode=compile_mode) if compile_mode else model
+    sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
+    compiling = CompileChoice(model, compile_mode, cfg.steps - start, log, sync)
     tokens, clock = 0, time.perf_counter()
     began = clock
     for step in range(start, cfg.steps):
-        loss, grad_norm, n_tokens = _optimizer_step(forward, model, optimizer, mixture, step, cfg, use_bf16)
+        loss, grad_norm, n_tokens = compiling.step(
+            lambda forward, step=step: _optimizer_step(
+                forward, model, optimizer, mixture, step, cfg, use_bf16
+            )
+        )
         tokens += n_tokens
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:

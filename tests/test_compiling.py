@@ -1,0 +1,97 @@
+"""Compile where it pays: the choice from timed steps, and what a training logs about it."""
+
+import pytest
+import torch
+
+from physlm.engine import compiling
+from physlm.engine.compiling import TRIAL_STEPS, CompileChoice
+
+
+def _choice(steps_left: int, mode="auto"):
+    said = []
+    return CompileChoice(torch.nn.Linear(2, 2), mode, steps_left, said.append), said
+
+
+def _trial(choice, first: float, typical: float) -> None:
+    for seconds in [first] + [typical] * TRIAL_STEPS:
+        choice._timed(seconds)
+
+
+def test_a_run_too_short_to_repay_compiling_stays_eager_without_trying():
+    choice, said = _choice(steps_left=1_000)
+    _trial(choice, first=1.0, typical=0.2)  # 979 steps left x 0.2 s = 196 s < 5 x 60 s
+    assert choice.forward is choice.model and choice.phase == "chosen"
+    assert said == [
+        "compile: not tried: eager 200.0 ms/step, and the 979 steps left (196 s) could not repay "
+        "compiling (about 60 s)"
+    ]
+
+
+@pytest.mark.parametrize(("compiled", "kept", "verdict"), [(0.16, True, "1.25x"), (0.25, False, "0.80x")])
+def test_a_long_run_times_both_and_keeps_the_faster(compiled, kept, verdict):
+    choice, said = _choice(steps_left=10_000)
+    _trial(choice, first=1.0, typical=0.2)  # 9,979 x 0.2 s = 1,996 s: worth a try
+    assert isinstance(choice.forward, torch._dynamo.eval_frame.OptimizedModule)
+    assert choice.phase == "compiled trial" and said == []
+    _trial(choice, first=45.0 + compiled, typical=compiled)
+    assert (choice.forward is not choice.model) == kept and choice.phase == "chosen"
+    ending = "compiled from here" if kept else "eager from here"
+    assert said == [
+        f"compile: eager 200.0 ms/step, compiled {1e3 * compiled:.1f} ms/step ({verdict}; compiling "
+        f"took 45 s): {ending}"
+    ]
+
+
+def test_a_compile_that_fails_falls_back_to_eager_and_runs_the_step_again():
+    choice, said = _choice(steps_left=10_000)
+    _trial(choice, first=1.0, typical=0.2)
+    ran = []
+
+    def step(forward):
+        if forward is not choice.model:
+            raise RuntimeError("no C++ compiler")
+        ran.append(forward)
+        return ("loss",)
+
+    assert choice.step(step) == ("loss",) and ran == [choice.model]
+    assert choice.forward is choice.model and said == [
+        "compile: failed (RuntimeError: no C++ compiler); eager from here"
+    ]
+    with pytest.raises(ValueError):  # an error of the step itself is not the compiler's: it is raised
+        choice.step(lambda forward: (_ for _ in ()).throw(ValueError("bad batch")))
+
+
+def test_a_named_mode_compiles_from_the_start_and_none_never_times():
+    compiled, said = _choice(steps_left=10, mode="default")
+    assert compiled.forward is not compiled.model and said == ["compile: default, as PHYSLM_COMPILE says"]
+    eager, said = _choice(steps_left=10, mode=None)
+    for _ in range(TRIAL_STEPS + 1):
+        eager.step(lambda forward: (1,))
+    assert eager.times == [] and eager.forward is eager.model and said == []
+
+
+def test_a_training_says_what_it_chose(people, tmp_path, monkeypatch):
+    from test_train import TINY_MODEL, _config
+
+    from physlm.engine.corpus import bio_documents
+    from physlm.engine.loop import Stream, train
+    from physlm.engine.models import build_model
+    from physlm.engine.tokenizer import build_tokenizer
+    from physlm.knowledge.bios import lexicon, make_biographies
+
+    monkeypatch.setattr(compiling, "TRIAL_STEPS", 2)
+    tokenizer = build_tokenizer(lexicon(people))
+    docs, masks = bio_documents(tokenizer, make_biographies(people.head(10), "single", seed=0))
+    model = build_model(TINY_MODEL, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed=0)
+    said = []
+    cfg = _config(steps=5, log_every=5)
+    train(
+        model,
+        [(Stream(docs, masks, 32, seed=0), 4)],
+        cfg,
+        tmp_path / "c.pt",
+        log=said.append,
+        compile_mode="auto",
+    )
+    assert [line.split(":")[0] for line in said if line.startswith("compile")] == ["compile"]
+    assert any(line.startswith("compile: not tried: eager") for line in said)
