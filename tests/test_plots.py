@@ -463,6 +463,8 @@ def test_mixed_curves_draw_each_measure_and_split_per_variant_from_the_values_no
     assert [ax.get_title() for ax in axes] == ["mixed training, single", "mixed training, multi5_permute"]
     data_lines = [line for line in axes[0].lines if list(line.get_xdata()) == [100, 200]]
     assert len(data_lines) == 4 and all(list(line.get_ydata()) == [0.25, 0.75] for line in data_lines)
-    # the paper's held-out QA after mixed training on single (86.6%) is drawn in that panel only
+    # the paper's held-out QA after mixed training on each variant is drawn in its own panel only
     assert any(list(line.get_ydata()) == [0.866, 0.866] for line in axes[0].lines)
     assert not any(list(line.get_ydata()) == [0.866, 0.866] for line in axes[1].lines)
+    assert any(list(line.get_ydata()) == [0.955, 0.955] for line in axes[1].lines)
+    assert [ax.get_legend() for ax in axes] == [None, None] and len(drawn[0].legends) == 1
