@@ -151,6 +151,26 @@ def test_an_unknown_decoder_or_probe_retry_without_its_probe_is_refused(tmp_path
         decoding.decode_with(decoder="beam", **common)
     with pytest.raises(ValueError, match="probe_retry needs --probe and --probe-config"):
         decoding.decode_with(decoder="probe_retry", **common)
+    with pytest.raises(ValueError, match="greedy reads the evaluate step's solutions: --greedy-solutions"):
+        decoding.decode_with(decoder="greedy", **common)
+
+
+def test_greedy_is_read_from_the_evaluate_steps_solutions_of_the_decoded_problems(tokenizer, problems):
+    model = build_model(
+        ModelConfig("llama", 1, 2, 16, 256), len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, 0
+    )
+    written = decoding.decode(model, tokenizer, problems, decoding.GREEDY, CFG, 0)
+    # as evaluate-math writes them: with identity and scale columns, in any order
+    evaluated = (
+        written.drop(columns=["strategy", "k"]).assign(seed=3, n_layer=1).sample(frac=1, random_state=0)
+    )
+    decoded = decoding.decoded_problems(problems, 1)  # one problem per op count, not all of them
+    read = decoding.evaluated_greedy(evaluated, decoded)
+    expected = written.set_index("problem").loc[decoded["problem"]].reset_index()
+    assert read.equals(expected[read.columns]) and list(read.columns) == list(written.columns)
+    assert len(read) == decoded["op"].nunique() < len(written)
+    with pytest.raises(ValueError, match="no solution of 1 of the decoded problems"):
+        decoding.evaluated_greedy(evaluated[evaluated["problem"] != decoded["problem"].iloc[0]], decoded)
 
 
 def test_the_step_by_step_writer_never_reuses_a_letter_for_a_new_variable(tokenizer):

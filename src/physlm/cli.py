@@ -371,6 +371,11 @@ def _mistake_steps(steps) -> None:
     p.add_argument("--probe-config", type=decoder(MistakeProbeConfig), help="the probe's shape (probe_retry)")
     p.add_argument("--probe", type=Path, help="the trained mistake probe (mistake-probe; probe_retry)")
     p.add_argument("--problems", type=PROBLEMS, required=True, help="held-out problems (test split)")
+    p.add_argument(
+        "--greedy-solutions",
+        type=SOLUTIONS,
+        help="greedy: the model's judged solutions from evaluate-math (the same greedy decoding)",
+    )
     p.add_argument("--seed", type=SEED, required=True)
     p.add_argument("--solutions-out", type=Written, required=True, help="every judged solution per decoder")
     _metrics_options(p)

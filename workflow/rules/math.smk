@@ -260,6 +260,12 @@ rule math_decode:
             if wildcards.decoder == "probe_retry"
             else []
         ),
+        # greedy decoding is what math_evaluate did: its judged solutions are read, not written again
+        greedy=lambda wildcards: (
+            f"{MATH_RUN}/clean/solutions.parquet".format(**wildcards)
+            if wildcards.decoder == "greedy"
+            else []
+        ),
     output:
         table=f"{MATH_RUN}/decoding/{{decoder}}.parquet",
         solutions=f"{MATH_RUN}/decoding/{{decoder}}_solutions.parquet",
@@ -277,11 +283,15 @@ rule math_decode:
             if input.probe
             else ""
         ),
+        greedy=lambda wildcards, input: (
+            f"--greedy-solutions {input.greedy}" if input.greedy else ""
+        ),
         identity=identity,
         code=code("physlm.reasoning.decoding"),
     shell:
         "physlm decode --decoder {wildcards.decoder} --model-dir {input.model} "
-        "--decoding-config {params.decoding:q} {params.probe} --problems {input.problems} "
+        "--decoding-config {params.decoding:q} {params.probe} {params.greedy} "
+        "--problems {input.problems} "
         "--seed {wildcards.seed} --threads {threads} --identity {params.identity:q} "
         "--out {output.table} --solutions-out {output.solutions} > {log} 2>&1"
 

@@ -6,7 +6,8 @@ what it cost (tokens generated per problem, discarded ones included):
 Every decoder writes distinct letters: where a new variable is named, a letter the solution already
 used is ruled out (physlm.reasoning.solutions, a deviation from the paper).
 
-- greedy: the most likely token, always (what `evaluate-math` does).
+- greedy: the most likely token, always: what `evaluate-math` does, so its judged solutions are read,
+  not written again.
 - best of k: k solutions sampled at temperature 1; the answer most of them give wins (ties: the
   earliest sample's), and that sample is judged. It needs no signal but the samples themselves.
 - probe retry ("retry upon regret", Part 2.2): greedy, but after each step's "Define A as" the mistake
@@ -37,7 +38,7 @@ from physlm.engine.artifacts import load_model, read_scale, with_identity, write
 from physlm.engine.config_types import DecodingConfig, MistakeProbeConfig
 from physlm.engine.probe import probe_model
 from physlm.reasoning.igsm_sets import prompts
-from physlm.reasoning.solutions import DistinctLetters, generate, judge
+from physlm.reasoning.solutions import JUDGED, DistinctLetters, generate, judge
 
 GREEDY, BEST_OF, PROBE_RETRY, ENTROPY_RETRY = "greedy", "best of {k}", "probe retry", "entropy retry"
 
@@ -248,6 +249,17 @@ def decoded_problems(problems: pd.DataFrame, per_op: int | None) -> pd.DataFrame
 DECODERS = ("greedy", "best_of", "probe_retry", "entropy_retry")
 
 
+def evaluated_greedy(solutions: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
+    """Greedy decoding of `problems` as the evaluate step wrote it (`solutions`: its judged table,
+    which holds what each solution cost): the same batched greedy generation, read instead of run
+    twice."""
+    missing = set(problems["problem"]) - set(solutions["problem"])
+    if missing:
+        raise ValueError(f"--greedy-solutions: no solution of {len(missing)} of the decoded problems")
+    judged = solutions.set_index("problem").loc[problems["problem"]].reset_index()
+    return judged[[*JUDGED, "tokens"]].assign(strategy=GREEDY, k=1)
+
+
 def decode_with(
     *,
     decoder: str,
@@ -260,34 +272,36 @@ def decode_with(
     solutions_out: Path,
     probe_config: MistakeProbeConfig | None = None,
     probe: Path | None = None,
+    greedy_solutions: Path | None = None,
     threads: int = 1,
 ) -> None:
     """Step `decode`: one decoder (best_of: every k of the config) on the held-out problems; accuracy
     and tokens per problem per strategy, and every judged solution. One job per decoder, so that
     the slow retry decoders run beside the others, and only probe retry waits for the mistake probe.
+    Greedy reads the evaluate step's judged solutions of the same model (`greedy_solutions`).
     Every draw is seeded per strategy, so the results do not depend on which jobs ran."""
     if decoder not in DECODERS:
         raise ValueError(f"--decoder: {decoder!r} is not one of {list(DECODERS)}")
     if decoder == "probe_retry" and (probe is None or probe_config is None):
         raise ValueError("--decoder probe_retry needs --probe and --probe-config (the mistake probe)")
+    if decoder == "greedy" and greedy_solutions is None:
+        raise ValueError("--decoder greedy reads the evaluate step's solutions: --greedy-solutions")
     torch.set_num_threads(threads)
-    model, tokenizer = load_model(model_dir)
     table = decoded_problems(pd.read_parquet(problems), decoding_config.problems_per_op)
-    runs = {
-        "greedy": lambda: [(GREEDY, None, 1)],
-        "best_of": lambda: [(BEST_OF, None, max(decoding_config.samples))],
-        "probe_retry": lambda: [(PROBE_RETRY, probe_scorer(model, probe, probe_config, seed), 1)],
-        "entropy_retry": lambda: [(ENTROPY_RETRY, entropy_scorer, 1)],
-    }[decoder]()
-    judged = []
-    for strategy, score, k in runs:
+    if decoder == "greedy":
+        solutions = evaluated_greedy(pd.read_parquet(greedy_solutions), table)
+    else:
+        model, tokenizer = load_model(model_dir)
+        strategy, score, k = {
+            "best_of": lambda: (BEST_OF, None, max(decoding_config.samples)),
+            "probe_retry": lambda: (PROBE_RETRY, probe_scorer(model, probe, probe_config, seed), 1),
+            "entropy_retry": lambda: (ENTROPY_RETRY, entropy_scorer, 1),
+        }[decoder]()
         print(f"Decoding: {strategy.format(k=k)}", flush=True)
-        result = decode(model, tokenizer, table, strategy, decoding_config, seed, score, k)
-        for name, rows in result.groupby("strategy", sort=False):
-            accuracy, tokens = rows["correct"].mean(), rows["tokens"].mean()
-            print(f"  {name}: accuracy {accuracy:.3f}, {tokens:.1f} tokens per problem", flush=True)
-        judged.append(result)
-    solutions = pd.concat(judged, ignore_index=True)
+        solutions = decode(model, tokenizer, table, strategy, decoding_config, seed, score, k)
+    for name, rows in solutions.groupby("strategy", sort=False):
+        accuracy, tokens = rows["correct"].mean(), rows["tokens"].mean()
+        print(f"  {name}: accuracy {accuracy:.3f}, {tokens:.1f} tokens per problem", flush=True)
     summary = (
         solutions.groupby(["strategy", "k"], sort=False)
         .agg(accuracy=("correct", "mean"), tokens=("tokens", "mean"), n=("correct", "size"))

@@ -127,6 +127,10 @@ def generate(
     return out
 
 
+# The columns of a judged solution (judge), before its cost and identity are added.
+JUDGED = ("problem", "op", "solution", "correct", "shortest", "first_error", "error", "steps")
+
+
 def judge(problems: pd.DataFrame, solutions: list[str]) -> pd.DataFrame:
     """One row per problem: the solution, whether it is correct and shortest, its first wrong step and
     why (checker error kinds), how many steps it wrote."""
@@ -146,7 +150,7 @@ def judge(problems: pd.DataFrame, solutions: list[str]) -> pd.DataFrame:
                 "steps": len(verdict.steps),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(JUDGED))
 
 
 def accuracy_by_op(judged: pd.DataFrame, train_max_op: int) -> pd.DataFrame:
@@ -171,8 +175,8 @@ def evaluate_math(
     batch_size: int,
     threads: int = 1,
 ) -> None:
-    """Step `evaluate-math`: the model solves held-out problems; accuracy by op, and every judged
-    solution (finding 3's mistakes are read from these)."""
+    """Step `evaluate-math`: the model solves held-out problems greedily; accuracy by op, and every
+    judged solution with the tokens it took (finding 3's mistakes and the greedy decoder read these)."""
     torch.set_num_threads(threads)
     model, tokenizer = load_model(model_dir, pick_device())
     table = pd.read_parquet(problems)
@@ -180,6 +184,7 @@ def evaluate_math(
     longest = max(map(len, reference))
     ids = generate(model, tokenizer, prompts(table), batch_size, max_new_tokens=2 * longest + 8)
     judged = judge(table, [tokenizer.decode(g, skip_special_tokens=True).strip() for g in ids])
+    judged["tokens"] = [len(g) for g in ids]  # what it cost: greedy decoding reads these (decoding)
     scale = read_scale(model_dir)
     write_table(with_identity(judged, identity, scale), solutions_out)
     write_table(with_identity(accuracy_by_op(judged, train_max_op), identity, scale), out)
