@@ -10,7 +10,7 @@ from physlm.engine.config_types import BiosConfig, ModelConfig, ProbeConfig
 from physlm.engine.fit import TrainingRun
 from physlm.knowledge.biod import BioD
 from physlm.knowledge.capacity import capacity_bits
-from physlm.knowledge.probing import probe
+from physlm.knowledge.probing import probe, probe_names
 from physlm.knowledge.qa import evaluate_qa
 from physlm.knowledge.templates import ATTRIBUTES
 from physlm.knowledge.train import fit_knowledge, people_from_qa
@@ -88,6 +88,26 @@ def test_evaluate_measure_and_probe_write_tables_with_identity_and_scale(trained
     assert set(zip(probes.model, probes.probe, strict=True)) == {
         (m, p) for m in ("pretrained", "random init") for p in "PQ"
     }
+
+
+def test_the_random_init_q_probe_made_once_is_what_each_probe_job_would_compute(trained, tmp_path):
+    cfg = ProbeConfig(p_rank=2, q_rank=2, steps=3, batch_size=8, lr=1e-3, embedding_lr=1e-4, weight_decay=0.0)
+    common = dict(model_config=MODEL, probing_config=cfg, world_dir=trained / "world", seed=0)
+    probe_names(**common, tokenizer_dir=trained / "tok", identity={"seed": 0}, out=tmp_path / "names.parquet")
+    tables = {}
+    for name, baseline in (("computed", None), ("read", tmp_path / "names.parquet")):
+        probe(
+            **common,
+            model_dir=trained / "model",
+            bios=trained / "bios.parquet",
+            identity={"variant": "multi2", "seed": 0},
+            out=tmp_path / f"{name}.parquet",
+            names_baseline=baseline,
+        )
+        tables[name] = pd.read_parquet(tmp_path / f"{name}.parquet")
+    pd.testing.assert_frame_equal(tables["read"], tables["computed"])
+    q = tables["read"].query("model == 'random init' and probe == 'Q'")
+    assert len(q) == 6 and (q["variant"] == "multi2").all()
 
 
 def test_collect_refuses_tables_whose_columns_differ(tmp_path):

@@ -194,6 +194,7 @@ def test_an_edit_reruns_exactly_the_steps_whose_code_it_touches(smoke_run, tmp_p
 
     assert edited("knowledge/probing.py") == {
         "probe",
+        "probe_names",
         "collect_probing_probes",
         "figure_p_probing",
         "figure_q_probing",

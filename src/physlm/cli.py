@@ -264,6 +264,24 @@ def _knowledge_measure_steps(steps) -> None:
     p.add_argument("--bios", type=BIOS, required=True, help="the biographies the model was trained on")
     p.add_argument("--world-dir", type=Path, required=True)
     p.add_argument("--seed", type=SEED, required=True)
+    p.add_argument(
+        "--names-baseline", type=Path, help="the random-init Q-probe from probe-names (else computed here)"
+    )
+    _metrics_options(p)
+
+    p = _step(
+        steps,
+        "probe-names",
+        "physlm.knowledge.probing:probe_names",
+        "Q-probe the random-init model once per seed (it reads names only)",
+    )
+    p.add_argument("--tokenizer-dir", type=Path, required=True, help="the world's tokenizer")
+    p.add_argument(
+        "--model-config", type=decoder(ModelConfig), required=True, help="the probed models' shape"
+    )
+    p.add_argument("--probing-config", type=decoder(ProbeConfig), required=True)
+    p.add_argument("--world-dir", type=Path, required=True)
+    p.add_argument("--seed", type=SEED, required=True)
     _metrics_options(p)
 
     p = _step(

@@ -1,5 +1,32 @@
 # Where knowledge lives (Part 3.1): P- and Q-probing of pretrained models against their random init.
-# Layout: <results>/probing/{variant}/seed{seed}/probes.parquet, collected in <results>/probing/.
+# Layout: <results>/probing/{variant}/seed{seed}/probes.parquet, collected in <results>/probing/;
+# <results>/probing/names/seed{seed}/ the random-init Q-probe that every variant's table reads.
+
+
+# The random-init Q-probe reads names only: the same for every variant of a seed, so made once.
+rule probe_names:
+    input:
+        tokenizer=rules.tokenizer.output,
+        world=rules.people.output.world,
+    output:
+        "<results>/probing/names/seed{seed}/random_init_q.parquet",
+    log:
+        "<results>/probing/names/seed{seed}/probe.log",
+    conda:
+        "../envs/physlm.yaml"
+    threads: threads("evaluate")
+    resources:
+        **cluster_resources("evaluate"),
+    params:
+        model=as_json("model"),
+        probing=as_json({k: v for k, v in config["probing"].items() if k != "variants"}),
+        identity=identity,
+        code=code("physlm.knowledge.probing"),
+    shell:
+        "physlm probe-names --tokenizer-dir {input.tokenizer} --model-config {params.model:q} "
+        "--probing-config {params.probing:q} --world-dir {input.world} "
+        "--seed {wildcards.seed} --threads {threads} --identity {params.identity:q} "
+        "--out {output} > {log} 2>&1"
 
 
 rule probe:
@@ -7,6 +34,7 @@ rule probe:
         model=rules.pretrain.output.model,
         bios=rules.biographies.output,
         world=rules.people.output.world,
+        names=rules.probe_names.output,
     output:
         "<results>/probing/{variant}/seed{seed}/probes.parquet",
     log:
@@ -24,8 +52,8 @@ rule probe:
     shell:
         "physlm probe --model-dir {input.model} --model-config {params.model:q} "
         "--probing-config {params.probing:q} --bios {input.bios} --world-dir {input.world} "
-        "--seed {wildcards.seed} --threads {threads} --identity {params.identity:q} "
-        "--out {output} > {log} 2>&1"
+        "--names-baseline {input.names} --seed {wildcards.seed} --threads {threads} "
+        "--identity {params.identity:q} --out {output} > {log} 2>&1"
 
 
 PROBES = "<results>/probing/probes.parquet"

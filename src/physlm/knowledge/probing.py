@@ -114,6 +114,10 @@ def p_probe(
     return pd.DataFrame(rows).assign(probe_steps=cfg.steps, rank=cfg.p_rank)
 
 
+# The columns of a Q-probe's table (q_probe), which `probe` reads back from `probe-names`.
+Q_COLUMNS = ["position", "attribute", "accuracy", "majority", "n", "train_per_class", "probe_steps", "rank"]
+
+
 def q_probe(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerFast,
@@ -155,6 +159,11 @@ def q_probe(
     )
 
 
+def _random_init(model_config: ModelConfig, tokenizer: PreTrainedTokenizerFast, seed: int) -> PreTrainedModel:
+    """The baseline every probe is compared with: the model's shape at random init."""
+    return build_model(model_config, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed)
+
+
 def probe(
     *,
     model_dir: Path,
@@ -165,22 +174,58 @@ def probe(
     seed: int,
     identity: dict,
     out: Path,
+    names_baseline: Path | None = None,
     threads: int = 1,
 ) -> None:
     """Step `probe`: P- and Q-probe a pretrained model and, as the baseline, the same architecture
-    (`model_config`) at random init, on the biographies it was trained on."""
+    (`model_config`) at random init, on the biographies it was trained on. The random-init Q-probe
+    reads names only, so it is the same for every bioS variant of a seed: with `names_baseline`
+    (what `probe-names` wrote) its rows are read, not computed again."""
     torch.set_num_threads(threads)
     pretrained, tokenizer = load_model(model_dir)
-    random_init = build_model(
-        model_config, len(tokenizer), tokenizer.eos_token_id, tokenizer.pad_token_id, seed
-    )
+    random_init = _random_init(model_config, tokenizer, seed)
     table, people = pd.read_parquet(bios), load_world(world_dir).people
+    runs = {
+        ("pretrained", "P"): lambda: p_probe(pretrained, tokenizer, table, people, probing_config, seed),
+        ("pretrained", "Q"): lambda: q_probe(pretrained, tokenizer, people, probing_config, seed),
+        ("random init", "P"): lambda: p_probe(random_init, tokenizer, table, people, probing_config, seed),
+        ("random init", "Q"): (
+            (lambda: pd.read_parquet(names_baseline)[Q_COLUMNS])
+            if names_baseline is not None
+            else (lambda: q_probe(random_init, tokenizer, people, probing_config, seed))
+        ),
+    }
     tables = []
-    for name, model in (("pretrained", pretrained), ("random init", random_init)):
-        for kind, result in (
-            ("P", p_probe(model, tokenizer, table, people, probing_config, seed)),
-            ("Q", q_probe(model, tokenizer, people, probing_config, seed)),
-        ):
-            print(f"{kind}-probe, {name}: mean held-out accuracy {result['accuracy'].mean():.3f}", flush=True)
-            tables.append(result.assign(probe=kind, model=name))
+    for (name, kind), run in runs.items():
+        result = run()
+        print(f"{kind}-probe, {name}: mean held-out accuracy {result['accuracy'].mean():.3f}", flush=True)
+        tables.append(result.assign(probe=kind, model=name))
     write_table(with_identity(pd.concat(tables, ignore_index=True), identity, read_scale(model_dir)), out)
+
+
+def probe_names(
+    *,
+    tokenizer_dir: Path,
+    model_config: ModelConfig,
+    probing_config: ProbeConfig,
+    world_dir: Path,
+    seed: int,
+    identity: dict,
+    out: Path,
+    threads: int = 1,
+) -> None:
+    """Step `probe-names`: the Q-probe of the random-init model, once per seed: it reads names only,
+    so every bioS variant's `probe` reads this one."""
+    from transformers import AutoTokenizer
+
+    torch.set_num_threads(threads)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    result = q_probe(
+        _random_init(model_config, tokenizer, seed),
+        tokenizer,
+        load_world(world_dir).people,
+        probing_config,
+        seed,
+    )
+    print(f"Q-probe, random init: mean held-out accuracy {result['accuracy'].mean():.3f}", flush=True)
+    write_table(with_identity(result, identity), out)
