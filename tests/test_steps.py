@@ -22,6 +22,19 @@ MODEL = ModelConfig(arch="llama", n_layer=1, n_head=2, d_model=16, context=64)
 TRAINING = training_config(steps=20, batch_size=4, warmup_steps=2, weight_decay=0.0)
 
 
+def _run(folder, training, **start) -> TrainingRun:
+    """A training run of seed 0 writing into `folder`, from scratch (`tokenizer_dir`, `model`) or from
+    a saved model (`init_dir`)."""
+    return TrainingRun(
+        training=training,
+        seed=0,
+        checkpoint=folder / "c.pt",
+        out_dir=folder / "model",
+        log=folder / "log.parquet",
+        **start,
+    )
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A bioS world of 30 people, its biographies and tokenizer, and a model pretrained on them."""
@@ -32,15 +45,7 @@ def trained(tmp_path_factory):
     write_biographies(world_dir=root / "world", variant="multi2", seed=0, out=root / "bios.parquet")
     write_tokenizer(world_dir=root / "world", out_dir=root / "tok")
     fit_knowledge(
-        TrainingRun(
-            training=TRAINING,
-            seed=0,
-            checkpoint=root / "c.pt",
-            out_dir=root / "model",
-            log=root / "log.parquet",
-            tokenizer_dir=root / "tok",
-            model=MODEL,
-        ),
+        _run(root, TRAINING, tokenizer_dir=root / "tok", model=MODEL),
         bios=root / "bios.parquet",
     )
     return root
@@ -123,12 +128,9 @@ def test_a_fine_tune_logs_the_answer_loss_of_held_out_people_at_each_checkpoint(
     from physlm.engine.scoring import masked_loss
 
     fit_knowledge(
-        TrainingRun(
-            training=training_config(steps=12, batch_size=4, checkpoint_every=5, log_every=1),
-            seed=0,
-            checkpoint=tmp_path / "c.pt",
-            out_dir=tmp_path / "model",
-            log=tmp_path / "log.parquet",
+        _run(
+            tmp_path,
+            training_config(steps=12, batch_size=4, checkpoint_every=5, log_every=1),
             init_dir=trained / "model",
         ),
         qa=trained / "qa.parquet",
@@ -162,12 +164,9 @@ def test_qa_answers_give_each_persons_values_where_the_biographies_write_them(tr
 
 def test_mixed_training_writes_qa_and_recall_curves_by_split_at_each_checkpoint(trained, tmp_path):
     fit_knowledge(
-        TrainingRun(
-            training=training_config(steps=7, batch_size=4, checkpoint_every=5, log_every=1),
-            seed=0,
-            checkpoint=tmp_path / "c.pt",
-            out_dir=tmp_path / "model",
-            log=tmp_path / "log.parquet",
+        _run(
+            tmp_path,
+            training_config(steps=7, batch_size=4, checkpoint_every=5, log_every=1),
             tokenizer_dir=trained / "tok",
             model=MODEL,
         ),
@@ -197,15 +196,7 @@ def test_mixed_training_writes_qa_and_recall_curves_by_split_at_each_checkpoint(
 
 
 def test_curves_of_a_knowledge_training_need_qa(trained, tmp_path):
-    run = TrainingRun(
-        training=training_config(steps=2, batch_size=4),
-        seed=0,
-        checkpoint=tmp_path / "c.pt",
-        out_dir=tmp_path / "model",
-        log=tmp_path / "log.parquet",
-        tokenizer_dir=trained / "tok",
-        model=MODEL,
-    )
+    run = _run(tmp_path, training_config(steps=2, batch_size=4), tokenizer_dir=trained / "tok", model=MODEL)
     with pytest.raises(ValueError, match="needs --qa"):
         fit_knowledge(run, bios=trained / "bios.parquet", curves_out=tmp_path / "curves.parquet")
 
