@@ -72,17 +72,19 @@ def compile_mode() -> str | None:
     per-kernel launch cost that bounds the small models' steps, a mode to name by hand.
     """
     mode = os.environ.get("PHYSLM_COMPILE", AUTO)
-    if mode in (AUTO, "none"):
-        return None if mode == "none" else AUTO
-    return checked_compile_mode(mode, "PHYSLM_COMPILE")
+    if mode in (AUTO, "none", ""):
+        return AUTO if mode == AUTO else None
+    if mode not in COMPILE_MODES:
+        raise ValueError(
+            f"PHYSLM_COMPILE: {mode!r} is not one of {COMPILE_MODES}, {AUTO!r} (the default: timed) or 'none'"
+        )
+    return mode
 
 
 def checked_compile_mode(mode: str | None, where: str) -> str | None:
     """`mode` if torch.compile has it (None or empty: None); else ValueError naming `where`."""
     if mode and mode not in COMPILE_MODES:
-        raise ValueError(
-            f"{where}: {mode!r} is not one of {COMPILE_MODES}, {AUTO!r} (the default: timed) or 'none'"
-        )
+        raise ValueError(f"{where}: {mode!r} is not one of {COMPILE_MODES} (or unset: no compiling)")
     return mode or None
 
 

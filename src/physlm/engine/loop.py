@@ -193,11 +193,11 @@ def train(
 
 def scalars(rows: list[dict]) -> dict[str, float]:
     """An evaluation's rows as TensorBoard scalars: each row's text fields name it ("greedy/op 2"),
-    with its accuracy or loss ("greedy/op 2/accuracy")."""
+    with its accuracy, loss or value ("greedy/op 2/accuracy")."""
     return {
         "/".join([*(str(v) for v in row.values() if isinstance(v, str)), key]): row[key]
         for row in rows
-        for key in ("accuracy", "loss")
+        for key in ("accuracy", "loss", "value")
         if key in row
     }
 
@@ -222,23 +222,23 @@ def _time_left(seconds: float) -> str:
 
 def _resume(
     checkpoint: Path, fingerprint: str, model, optimizer, device, log
-) -> tuple[int, list[dict], list[dict]]:
-    """(step, log rows, evaluation rows) to continue from: the checkpoint's if the same run wrote it,
-    else (0, [], [])."""
+) -> tuple[int, list[dict], list[dict], bool | None]:
+    """(step, log rows, evaluation rows, whether it was training compiled: None if not yet chosen)
+    to continue from: the checkpoint's if the same run wrote it, else (0, [], [], None)."""
     if not checkpoint.exists():
-        return 0, [], []
+        return 0, [], [], None
     state = torch.load(checkpoint, map_location=device, weights_only=False)
     if state.get("fingerprint") != fingerprint:
         log(
             f"not resuming {checkpoint}: it was written by another run (settings, inputs, seed or "
             "code differ); starting from step 0"
         )
-        return 0, [], []
+        return 0, [], [], None
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["rng"])
     log(f"resumed from step {state['step']} ({checkpoint})")
-    return state["step"], state["rows"], state["evaluations"]
+    return state["step"], state["rows"], state["evaluations"], state.get("compiled")
 
 
 def _evaluated(evaluate, model, step: int) -> list[dict]:
@@ -328,14 +328,14 @@ def _train(
     model.to(device)
     model.train()
     optimizer = make_optimizer(model, cfg)
-    start, rows, evaluations = _resume(checkpoint, fingerprint, model, optimizer, device, log)
+    start, rows, evaluations, compiled = _resume(checkpoint, fingerprint, model, optimizer, device, log)
     _write_events(events, rows, evaluations)
     use_bf16 = device.type == "cuda"
     if use_bf16:
         torch.backends.cuda.matmul.allow_tf32 = True
     n_params = count_parameters(model)
-    sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None
-    compiling = CompileChoice(model, compile_mode, cfg.steps - start, log, sync)
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    compiling = CompileChoice(model, compile_mode, cfg.steps - start, log, sync, chosen=compiled)
     tokens, clock = 0, time.perf_counter()
     began = clock
     for step in range(start, cfg.steps):
@@ -365,6 +365,7 @@ def _train(
         stop = flag.signum is not None and done < cfg.steps
         if stop or (done % cfg.checkpoint_every == 0 and done < cfg.steps):
             state = {"step": done, "rows": rows, "evaluations": evaluations, "fingerprint": fingerprint}
+            state["compiled"] = compiling.compiled  # a resume keeps the choice instead of timing again
             _save_checkpoint(checkpoint, _with_weights(state, model, optimizer))
         if stop:
             name = signal.Signals(flag.signum).name
