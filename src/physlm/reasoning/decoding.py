@@ -252,8 +252,8 @@ DECODERS = ("greedy", "best_of", "probe_retry", "entropy_retry")
 def evaluated_greedy(solutions: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
     """Greedy decoding of `problems` as the evaluate step wrote it (`solutions`: its judged table,
     which holds what each solution cost): the same batched greedy generation, read instead of run
-    twice. Its length limit is the evaluate step's (twice the longest reference solution), not the
-    decoding config's `max_new_tokens`: a solution longer than that is wrong under either."""
+    twice. Its length limit is the evaluate step's (twice the longest reference solution, plus 8
+    tokens), not the decoding config's `max_new_tokens`."""
     missing = set(problems["problem"]) - set(solutions["problem"])
     if missing:
         raise ValueError(f"--greedy-solutions: no solution of {len(missing)} of the decoded problems")
