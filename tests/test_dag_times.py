@@ -56,3 +56,64 @@ def test_a_log_without_jobs_adds_nothing(tmp_path):
     both = pd.concat([dag_times.jobs(empty), dag_times.jobs(run)], ignore_index=True)
     summary = dag_times.by_rule(both)
     assert summary["jobs"].sum() == 3 and summary["interrupted"].tolist() == [1, 0]
+
+
+# A training (20 min) and the probe that reads its model (5 min) against an unrelated 22-minute job,
+# resumed: its first 2 minutes in one log, the other 4 in the next. 20 + 5 beats 22, and 22 beats
+# either alone; the resumed job's two parts add up to one job of 6 minutes.
+CHAIN = """[Sun Nov 29 10:00:00 2026]
+localrule math_train:
+    input: results/math/tokenizer
+    output: results/math/seed0/model
+    jobid: 1
+[Sun Nov 29 10:00:00 2026]
+rule capacity_train:
+    input: results/capacity/bios.parquet
+    output: results/capacity/model, results/capacity/log.parquet
+    jobid: 2
+[Sun Nov 29 10:20:00 2026]
+Finished jobid: 1 (Rule: math_train)
+[Sun Nov 29 10:20:00 2026]
+localrule math_vprobe:
+    input: results/math/seed0/model, results/math/data/probe.parquet
+    output: results/math/seed0/vprobes.parquet
+    jobid: 3
+[Sun Nov 29 10:22:00 2026]
+Finished jobid: 2 (Rule: capacity_train)
+[Sun Nov 29 10:25:00 2026]
+Finished jobid: 3 (Rule: math_vprobe)
+[Sun Nov 29 10:25:00 2026]
+rule pretrain:
+    output: results/knowledge/model
+    jobid: 4
+[Sun Nov 29 10:27:00 2026]
+"""
+RESUMED = """[Sun Nov 29 11:00:00 2026]
+rule pretrain:
+    output: results/knowledge/model
+    jobid: 1
+[Sun Nov 29 11:04:00 2026]
+Finished jobid: 1 (Rule: pretrain)
+"""
+
+
+def test_the_longest_chain_follows_files_from_writer_to_reader(tmp_path):
+    first, second = tmp_path / "a.snakemake.log", tmp_path / "b.snakemake.log"
+    first.write_text(CHAIN)
+    second.write_text(RESUMED)
+    table = pd.concat([dag_times.jobs(first), dag_times.jobs(second)], ignore_index=True)
+    assert table.set_index("jobid").loc[3, "input"] == (
+        "results/math/seed0/model",
+        "results/math/data/probe.parquet",
+    )
+    assert dag_times.longest_chain(table) == (25.0, ["math_train", "math_vprobe"])
+    # Without the probe's read of the model, the 22-minute job is the longest chain.
+    unlinked = table.assign(
+        input=[
+            () if rule == "math_vprobe" else files
+            for rule, files in zip(table["rule"], table["input"], strict=True)
+        ]
+    )
+    assert dag_times.longest_chain(unlinked) == (22.0, ["capacity_train"])
+    # The interrupted pretraining (2 minutes) and its resumption (4) are one job of 6 minutes.
+    assert dag_times.longest_chain(table[table["rule"] == "pretrain"]) == (6.0, ["pretrain"])
