@@ -73,6 +73,22 @@ def test_augmentation_and_mixed_training_are_two_claims_with_their_own_verdicts(
     assert mixed["paper_value"] == pytest.approx(0.866 - 0.097)
 
 
+def test_mixed_training_on_augmented_data_is_a_claim_beside_f2b_not_in_its_place():
+    table = metrics(
+        {**settings(0.1, 0.05, 0.9), ("mixed", "multi5_permute"): 0.5, ("mixed", "single_fullname"): 0.6}
+    )
+    _, mixed, augmented_mixed = knowledge_claims(table, THRESHOLDS)
+    assert mixed["finding"].startswith("F2b mixed training:") and mixed["measured_value"] == pytest.approx(
+        0.05
+    )
+    assert augmented_mixed["finding"].startswith("F2b mixed training on multi5_permute")
+    assert (
+        augmented_mixed["measured_value"] == pytest.approx(0.45) and augmented_mixed["verdict"] == "supported"
+    )
+    assert augmented_mixed["paper_value"] == pytest.approx(0.955 - 0.097)
+    # single_fullname has no paper number here: no claim for it
+
+
 def test_refuted_when_the_gap_is_too_small_and_the_models_fit():
     claim = knowledge_claim(metrics(settings(0.8, 0.7, 0.8)), THRESHOLDS)
     assert claim["verdict"] == "refuted" and claim["measured_value"] == pytest.approx(0.1)

@@ -77,7 +77,9 @@ def _mean_accuracy(
 def knowledge_claims(metrics: pd.DataFrame, thresholds: KnowledgeThresholds) -> list[dict]:
     """Finding 2 as two claims: extraction of held-out people's knowledge after pretrain + finetune
     needs augmented pretraining (multi5_permute vs single), and mixed training extracts it (mixed vs
-    single pretrain + finetune).
+    single pretrain + finetune). Mixed training on another variant with a paper number (Fig. 3's
+    multi5_permute), where the metrics hold it, is a claim of its own beside F2b, never in its place:
+    on augmented data it cannot tell mixing's part from augmentation's.
 
     Measured value: held-out QA of the setting minus that of single pretrain + finetune, per seed,
     averaged. If either setting scores below `min_fit` on its own QA-train people, it did not learn
@@ -99,6 +101,14 @@ def knowledge_claims(metrics: pd.DataFrame, thresholds: KnowledgeThresholds) -> 
             "single pretraining + finetune",
         ),
     }
+    for variant in sorted(set(metrics.variant[metrics.regime == "mixed"]) - {"single"}):
+        if ("mixed", variant) in QA_ACCURACY:
+            claims[f"F2b mixed training on {variant}"] = (
+                ("mixed", variant),
+                MIXED_CONDITIONS,
+                f"held-out QA is high after mixed training on {variant} biographies, low after single "
+                "pretraining + finetune",
+            )
     rows = []
     for name, (setting, conditions, hypothesis) in claims.items():
         compared = {"/".join(s): s for s in (setting, single)}
