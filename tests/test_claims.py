@@ -468,5 +468,12 @@ def test_mistake_claims_refute_at_scale_and_stay_inconclusive_below_it_or_withou
         mistake_table(float("nan"), wrong=0), math_accuracy(0.5), decoding_table(150, 0.2), MISTAKES
     )
     assert none[0]["verdict"].startswith("inconclusive: the model made no such mistakes")
+    # A probe that never fires decodes greedily: greedy's accuracy at greedy's tokens, which beats
+    # best of 1 (a single sample) but is no gain.
+    (*_, silent) = mistake_claims(mistake_table(0.8), math_accuracy(0.5), decoding_table(90, 0.25), MISTAKES)
+    assert silent["measured_value"] == pytest.approx(0.0) and silent["verdict"] == "refuted"
+    # Greedy spending more tokens than the probe is not its baseline.
+    (*_, cheap) = mistake_claims(mistake_table(0.8), math_accuracy(0.5), decoding_table(80, 0.25), MISTAKES)
+    assert cheap["measured_value"] == pytest.approx(0.05)
     beyond = mistake_claims(mistake_table(0.8), math_accuracy(0.5), decoding_table(500, 0.9), MISTAKES)
     assert beyond[-1]["verdict"].startswith("inconclusive: probe retry spent more tokens")
