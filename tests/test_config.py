@@ -114,6 +114,35 @@ def test_model_shapes_that_cannot_be_built_are_rejected_in_every_model_section()
     assert "config key capacity.models[0]: d_model=" in message and "must be divisible by n_head=5" in message
 
 
+def test_a_mixed_length_for_a_variant_not_trained_mixed_is_rejected():
+    config = copy.deepcopy(load("smoke"))
+    config["mixed"]["length"] = {"multi5": 2}
+    assert (
+        "config key mixed.length.multi5: 'multi5' is not trained mixed; the variants in "
+        "knowledge.mixed_variants are ['single', 'multi5_permute']"
+    ) in _error(config)
+    config["mixed"]["length"] = {"multi5_permute": 0}
+    assert "config key mixed.length.multi5_permute" in _error(config)
+
+
+def test_mixed_runs_take_their_length_in_pretraining_steps(tmp_path):
+    """The default doubles multi5_permute's mixed run (2 x 2,540) and leaves single's at 2,540."""
+    result = dry_run(
+        tmp_path,
+        "--printshellcmds",
+        *(
+            f"results/default/knowledge/{variant}/seed0/mixed/model"
+            for variant in ("single", "multi5_permute")
+        ),
+    )
+    assert result.returncode == 0, result.stderr
+    steps = {
+        variant: n
+        for n, variant in re.findall(r'"steps": (\d+).*--bios \S+/bios/(\w+)\.parquet --qa', result.stdout)
+    }
+    assert steps == {"single": "2540", "multi5_permute": "5080"}
+
+
 def test_manipulation_and_probing_settings_are_checked():
     config = copy.deepcopy(load("smoke"))
     config["manipulation"]["runs"]["multi5_permute"] = ["forward", "mod7"]

@@ -140,6 +140,12 @@ def _semantic_problems(config: dict) -> list[str]:
     ):
         if needed not in knowledge[key]:
             problems.append(f"config key knowledge.{key}: must include {needed!r} (the claim compares it)")
+    for variant in config["mixed"].get("length", {}):
+        if variant not in knowledge["mixed_variants"]:
+            problems.append(
+                f"config key mixed.length.{variant}: {variant!r} is not trained mixed; the variants in "
+                f"knowledge.mixed_variants are {knowledge['mixed_variants']}"
+            )
     for variant, tasks in config["manipulation"]["runs"].items():
         if variant.endswith("_reverse") and not any(t.startswith("inverse") for t in tasks):
             problems.append(

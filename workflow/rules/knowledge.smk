@@ -100,6 +100,14 @@ rule pretrain:
         TRAIN
 
 
+def mixed_training(variant):
+    """A mixed run's schedule: pretraining's, for mixed.length times its steps (the augmented
+    variant extracts only once it has stored the held-out biographies, which at the default scale
+    takes it longer than pretraining: docs/finding2-mixed-training.md)."""
+    multiple = config["mixed"].get("length", {}).get(variant, 1)
+    return {**config["pretrain"], "steps": round(multiple * config["pretrain"]["steps"])}
+
+
 # The positive control: the QA pairs of the QA-train people mixed into pretraining.
 use rule pretrain as train_mixed with:
     input:
@@ -114,6 +122,7 @@ use rule pretrain as train_mixed with:
         f"{RUN}/mixed/train.log",
     priority: 0
     params:
+        training=lambda wildcards: as_json(mixed_training(wildcards.variant)),
         data=lambda wildcards, input: f"--bios {input.bios} --qa {input.qa}",
         options=lambda wildcards, output: (
             f"--qa-ratio {config['mixed']['qa_ratio']} --curves-out {output.curves} "
