@@ -123,3 +123,14 @@ def claim(function, tables, thresholds):
     """Claim rows computed by `function` ("physlm.<module>:<function>") from `tables`, with the
     thresholds of the config's claims section `thresholds`."""
     return dict(function=function, tables=tables, thresholds=thresholds)
+
+
+def mixed_training(variant):
+    """A mixed run's schedule: pretraining's, for mixed.length times its steps (the augmented
+    variant extracts only once it has stored the held-out biographies, which at the default scale
+    takes it longer than pretraining: docs/finding2-mixed-training.md)."""
+    multiple = config["mixed"].get("length", {}).get(variant, 1)
+    return {
+        **config["pretrain"],
+        "steps": round(multiple * config["pretrain"]["steps"]),
+    }

@@ -100,14 +100,6 @@ rule pretrain:
         TRAIN
 
 
-def mixed_training(variant):
-    """A mixed run's schedule: pretraining's, for mixed.length times its steps (the augmented
-    variant extracts only once it has stored the held-out biographies, which at the default scale
-    takes it longer than pretraining: docs/finding2-mixed-training.md)."""
-    multiple = config["mixed"].get("length", {}).get(variant, 1)
-    return {**config["pretrain"], "steps": round(multiple * config["pretrain"]["steps"])}
-
-
 # The positive control: the QA pairs of the QA-train people mixed into pretraining.
 use rule pretrain as train_mixed with:
     input:
