@@ -214,3 +214,21 @@ def test_the_retry_word_is_one_token_that_decoding_keeps(tmp_path):
     ids = tokenizer(text)["input_ids"]
     assert tokenizer.convert_ids_to_tokens(ids).count("[BACK]") == 1
     assert tokenizer.decode(ids, skip_special_tokens=True).strip() == text
+
+
+def test_a_minimal_pair_is_one_problem_asked_two_questions():
+    knobs = Knobs(max_ip=4, max_layers=2, max_items=2)  # the default's easy world: few questions a graph
+    pairs, _ = make_set(knobs, ProblemSet("train", 400, 3, op_distribution="uniform", pairs=True), seed=0)
+    first, partner = pairs.iloc[0::2].reset_index(), pairs.iloc[1::2].reset_index()
+    assert (first.text == partner.text).all() and (first.template == partner.template).all()
+    assert (first.question != partner.question).all()
+    for row in pairs.itertuples():  # each is a whole problem: its own shortest solution and answer
+        verdict = check(row.text, row.question, " ".join(row.solution))
+        assert verdict.correct and verdict.shortest and verdict.answer == row.answer
+        assert row.op == sum(step.count("; ") for step in row.solution)
+    for rows in (first, partner):  # both keep the set's op mix (uniform over 1-3)
+        assert rows.op.value_counts(normalize=True).between(0.22, 0.45).all()
+    unpaired, _ = make_set(knobs, ProblemSet("train", 2, 3, op_distribution="uniform"), seed=0)
+    assert unpaired.text[0] != unpaired.text[1]
+    problem = make_problem(knobs, 1, random.Random(0))
+    assert igsm.reask(problem, 40, random.Random(0)) is None  # no parameter of that op

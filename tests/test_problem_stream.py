@@ -95,6 +95,24 @@ def test_over_length_problems_are_dropped_and_a_context_too_short_is_refused(tok
         _stream(tokenizer, context=20)
 
 
+def test_minimal_pairs_share_a_batch_and_are_dropped_together(tokenizer):
+    def halves(ids):  # (statements, question) of each row
+        return [t.split(" Solution:")[0].split(" Question: ") for t in _texts(tokenizer, ids)]
+
+    lengths = [len(d) for d in _stream(tokenizer, pairs=True)._draw(0)[0]]
+    for context in (256, int(np.percentile(lengths, 80))):
+        stream = _stream(tokenizer, context=context, pairs=True)
+        for step in range(stream.pool_rows // 4):
+            rows = halves(stream.windows(step * 4, 4)[0])
+            for a, b in (rows[0:2], rows[2:4]):
+                assert a[0] == b[0] and a[1] != b[1]  # the same statements, another question
+    assert stream.dropped_share > 0.1
+    plain = halves(_stream(tokenizer).windows(0, 4)[0])
+    assert plain[0][0] != plain[1][0]
+    with pytest.raises(ValueError, match="batch_size: 3, allowed with pairs: an even number"):
+        FreshProblems(tokenizer, KNOBS, ProblemSet("train", 1, 3, pairs=True), 0, 256, 3, True)
+
+
 def test_an_op_mix_draws_ops_in_its_proportions():
     import random
 

@@ -356,6 +356,21 @@ def make_problem(
     raise ValueError(f"no problem with {op} operations within {ATTEMPTS} tries")
 
 
+def reask(problem: Problem, op: int, rng: random.Random, retry: float = 0.0) -> Problem | None:
+    """The same problem asked another question: its statements in the same order, a question drawn
+    among the other parameters whose solution has `op` operations, and that question's solution
+    (retries at rate `retry`); None if the graph has no such parameter. Issue 36's minimal pairs: two
+    rows that are the same text up to the question, so that only the asked parameter tells their
+    solutions' stop decisions apart."""
+    totals = op_totals(problem.params, problem.need)
+    hits = [i for i, total in enumerate(totals) if total == op and i != problem.question]
+    if not hits:
+        return None
+    question = _pick(rng, hits)
+    params, need, template = problem.params, problem.need, problem.template
+    return _render(params, need, question, op, template, rng, retry, statements=problem.statements)
+
+
 # Text.
 
 
@@ -478,9 +493,13 @@ def _render(
     template: str,
     rng: random.Random,
     retry: float = 0.0,
+    statements: list[str] | None = None,
 ) -> Problem:
-    statements = [_statement(p, params) for p in params if not p.abstract]
-    statements = _sample(rng, statements, len(statements))
+    """The problem asking `question`: its statements shuffled (or `statements`, already in their
+    order), its solution in a random topological order."""
+    if statements is None:
+        statements = [_statement(p, params) for p in params if not p.abstract]
+        statements = _sample(rng, statements, len(statements))
     order = _topological(members(need[question]), params, rng)
     letters, letter = _Letters(rng, op), {}
     steps = [_step(i, params, letter, letters) for i in order]

@@ -11,13 +11,26 @@ the mistake probe read (LABEL_COLUMNS; at solution position k they follow from t
 
 from __future__ import annotations
 
+import functools
 import random
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from physlm.engine.config_types import FromSection
-from physlm.reasoning.igsm import LETTERS, MOD, RETRY, Knobs, Param, Problem, between, make_problem, members
+from physlm.reasoning.igsm import (
+    ATTEMPTS,
+    LETTERS,
+    MOD,
+    RETRY,
+    Knobs,
+    Param,
+    Problem,
+    between,
+    make_problem,
+    members,
+    reask,
+)
 from physlm.reasoning.igsm_names import LAYER_OF
 
 
@@ -26,7 +39,8 @@ class ProblemSet(FromSection):
     """A set of problems: `problems` of the `split`'s templates, op from min_op to max_op drawn as
     the min of two uniform draws (the paper's training skew), uniformly, `each` (equal numbers per
     op, for accuracy by op) or by `weights` (`op_weights`, one per op from min_op to max_op: an op
-    mix); solutions hold retries at rate `retry` (0: clean, Part 2.1)."""
+    mix); solutions hold retries at rate `retry` (0: clean, Part 2.1). With `pairs`, problems 2k and
+    2k + 1 are a minimal pair: the same statements asked two questions (`pair_at`)."""
 
     split: str
     problems: int
@@ -35,6 +49,7 @@ class ProblemSet(FromSection):
     op_distribution: str = "min_of_two"
     retry: float = 0.0
     op_weights: tuple[float, ...] | None = None
+    pairs: bool = False
 
     SCHEMA = "#/$defs/problem_set"
 
@@ -100,8 +115,26 @@ def check_math(section: dict) -> None:
 
 def problem_at(knobs: Knobs, problems: ProblemSet, seed: int, index: int) -> Problem:
     """Problem `index` of a set."""
+    if problems.pairs:
+        return pair_at(knobs, problems, seed, index // 2)[index % 2]
     rng = random.Random(f"igsm/{seed}/{problems.split}/{index}")
     return make_problem(knobs, problems.op(index, rng), rng, problems.split, problems.retry)
+
+
+@functools.lru_cache(maxsize=2)  # a set is read in order: the pair's second row finds it here
+def pair_at(knobs: Knobs, problems: ProblemSet, seed: int, pair: int) -> tuple[Problem, Problem]:
+    """Minimal pair `pair` of a set with `pairs` (issue 36, round 8): a problem, and its statements
+    in the same order asked another question of the same graph. Both questions' ops are drawn from
+    the set's op mix first, and the problem is drawn again until its graph offers both, so that both
+    rows keep the mix (the graphs lean to those that offer two questions)."""
+    rng = random.Random(f"igsm/{seed}/{problems.split}/pair/{pair}")
+    op, other = problems.op(2 * pair, rng), problems.op(2 * pair + 1, rng)
+    for _ in range(ATTEMPTS):
+        first = make_problem(knobs, op, rng, problems.split, problems.retry)
+        partner = reask(first, other, rng, problems.retry)
+        if partner is not None:
+            return first, partner
+    raise ValueError(f"pairs: no graph of these knobs asks two questions of op {op} and {other}")
 
 
 def labels(problem: Problem) -> dict[str, list]:

@@ -13,7 +13,9 @@ That token is the solution's one decision of when it is done; it is one label in
 weight gives it more of the gradient (an ablation of finding 4's round 5).
 
 Rows are batched by length: a pool of `POOL_BATCHES` batches is drawn, sorted by length and cut into
-batches, the batches shuffled, so a batch pads to a length close to each row's.
+batches, the batches shuffled, so a batch pads to a length close to each row's. A set of minimal
+pairs (`ProblemSet.pairs`) is sorted and dropped by pair, so the two rows of a pair share a batch:
+the contrast between them is the point of pairing them.
 
 On a GPU the generator would be the bottleneck (a medium problem takes 1-4 ms of Python; a step of
 256 problems trains in tens of milliseconds), so with `workers` the next pool is drawn by that many
@@ -85,6 +87,9 @@ class FreshProblems:
     ):
         if decision_weight <= 0:
             raise ValueError(f"decision_weight: {decision_weight}, allowed: a number above 0")
+        if problems.pairs and batch_size % 2:
+            raise ValueError(f"batch_size: {batch_size}, allowed with pairs: an even number (whole pairs)")
+        self.unit = 2 if problems.pairs else 1  # rows drawn, dropped and sorted together
         self.decision_weight = decision_weight
         self.tokenizer, self.knobs, self.problems, self.seed = tokenizer, knobs, problems, seed
         self.context, self.batch_size, self.solution_only = context, batch_size, solution_only
@@ -111,10 +116,11 @@ class FreshProblems:
             table = (
                 self._prefetched(pool) if j == 0 else _texts((self.knobs, self.problems, self.seed, indices))
             )
-            for doc, mask in zip(*problem_documents(self.tokenizer, table, self.solution_only), strict=True):
-                if len(doc) <= self.context:
-                    docs.append(doc)
-                    masks.append(mask)
+            drawn, drawn_masks = problem_documents(self.tokenizer, table, self.solution_only)
+            for u in range(0, len(drawn), self.unit):  # ranges start and end on whole units
+                if all(len(doc) <= self.context for doc in drawn[u : u + self.unit]):
+                    docs += drawn[u : u + self.unit]
+                    masks += drawn_masks[u : u + self.unit]
             j = indices.stop - pool * 2 * n
         self._prefetch(pool + 1)
         if len(docs) < n:
@@ -123,7 +129,8 @@ class FreshProblems:
                 "raise math.model.context or lower the knobs"
             )
         rng = np.random.default_rng([self.seed, pool])
-        by_length = sorted(range(n), key=lambda i: len(docs[i]))
+        units = sorted(range(0, n, self.unit), key=lambda u: max(map(len, docs[u : u + self.unit])))
+        by_length = [i for u in units for i in range(u, u + self.unit)]
         batches = [by_length[b : b + self.batch_size] for b in range(0, n, self.batch_size)]
         order = [i for b in rng.permutation(len(batches)) for i in batches[b]]
         return [docs[i] for i in order], [masks[i] for i in order], j - n
