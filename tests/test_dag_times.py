@@ -117,3 +117,38 @@ def test_the_longest_chain_follows_files_from_writer_to_reader(tmp_path):
     assert dag_times.longest_chain(unlinked) == (22.0, ["capacity_train"])
     # The interrupted pretraining (2 minutes) and its resumption (4) are one job of 6 minutes.
     assert dag_times.longest_chain(table[table["rule"] == "pretrain"]) == (6.0, ["pretrain"])
+
+
+def test_the_schedule_starts_ready_jobs_by_priority_when_a_core_frees(tmp_path):
+    """On one core the jobs run end to end (33 min: the interrupted pretraining is 2 of its
+    minutes, the first log's last); on two, the 22-minute job runs beside the 20 + 5 chain (25);
+    on three, still the chain. The priority lines are read: the math training's 20 starts first."""
+    log = tmp_path / "a.snakemake.log"
+    log.write_text(CHAIN.replace("    jobid: 1\n", "    jobid: 1\n    priority: 20\n"))
+    table = dag_times.jobs(log)
+    assert table.set_index("jobid")["priority"].to_dict() == {1: 20, 2: 0, 3: 0, 4: 0}
+    assert dag_times.scheduled_minutes(table, 1) == 20 + 22 + 5 + 2
+    # Two cores: math_train (20) and capacity_train (22) start; at 20 the probe (5) starts, at 22
+    # the pretraining (2): all done at 25.
+    assert dag_times.scheduled_minutes(table, 2) == 25
+    assert dag_times.scheduled_minutes(table, 3) == 25
+
+
+def test_on_two_cores_the_priority_decides_which_job_waits(tmp_path):
+    """Three ready jobs of 10, 10 and 30 minutes on two cores: started by priority, the 30-minute
+    job runs beside the others (30 min); started last, it runs after them (40 min)."""
+    jobs = "".join(
+        f"[Sun Nov 29 10:00:00 2026]\nrule {rule}:\n    output: {rule}.out\n    jobid: {job}\n"
+        f"    priority: {priority}\n"
+        for job, rule, priority in [(1, "a", 10), (2, "b", 10), (3, "long", 0)]
+    )
+    ends = "".join(
+        f"[Sun Nov 29 {end}:00 2026]\nFinished jobid: {job} (Rule: {rule})\n"
+        for job, rule, end in [(1, "a", "10:10"), (2, "b", "10:10"), (3, "long", "10:30")]
+    )
+    log = tmp_path / "a.snakemake.log"
+    log.write_text(jobs + ends)
+    table = dag_times.jobs(log)
+    assert dag_times.scheduled_minutes(table, 2) == 10 + 30  # a and b, then long
+    first = table.assign(priority=[0, 0, 10])
+    assert dag_times.scheduled_minutes(first, 2) == 30
