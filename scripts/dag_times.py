@@ -28,21 +28,30 @@ JOBID = re.compile(r"^\s+jobid: (\d+)$")
 FILES = re.compile(r"^\s+(input|output): (.*)$")
 PRIORITY = re.compile(r"^\s+priority: (-?\d+)$")
 FINISHED = re.compile(r"^Finished jobid: (\d+) \(Rule: (\w+)\)$")
+FAILED = re.compile(r"^Error in rule (\w+):$")
 
 
 COLUMNS = ["rule", "jobid", "start", "end", "finished", "input", "output", "priority"]
 
 
 def jobs(log: Path) -> pd.DataFrame:
-    """One row per job of one Snakemake log: rule, jobid, start, end, finished (False: interrupted),
-    its input and output files (tuples) and its priority (Snakemake prints it only when not 0)."""
-    now, rule, job, started, rows = None, None, None, {}, []
+    """One row per job of one Snakemake log: rule, jobid, start, end, finished (False: interrupted
+    or failed), its input and output files (tuples) and its priority (Snakemake prints it only when
+    not 0). A failed attempt ends at its error; the profile's retry of it is a row of its own."""
+    now, rule, job, started, rows, failed = None, None, None, {}, [], False
     files: dict[str, tuple[str, ...]] = {}
     for line in log.read_text(errors="replace").splitlines():
         if stamp := STAMP.match(line):
             now = datetime.strptime(stamp.group(1), "%a %b %d %H:%M:%S %Y")
         elif start := START.match(line):
             rule, files = start.group(1), {}
+        elif FAILED.match(line):
+            failed = True
+        elif (jobid := JOBID.match(line)) and failed:
+            name, begin, inputs, outputs, rank = started.pop(int(jobid.group(1)))
+            row = [name, int(jobid.group(1)), begin, now, False, inputs, outputs, rank]
+            rows.append(dict(zip(COLUMNS, row, strict=True)))
+            failed = False
         elif (listed := FILES.match(line)) and rule is not None:
             files[listed.group(1)] = tuple(listed.group(2).split(", "))
         elif (jobid := JOBID.match(line)) and rule is not None:

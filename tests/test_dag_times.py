@@ -152,3 +152,40 @@ def test_on_two_cores_the_priority_decides_which_job_waits(tmp_path):
     assert dag_times.scheduled_minutes(table, 2) == 10 + 30  # a and b, then long
     first = table.assign(priority=[0, 0, 10])
     assert dag_times.scheduled_minutes(first, 2) == 30
+
+
+# A training that fails after 15 minutes (the job was stopped) and is retried by the profile under the
+# same jobid, the retry cut off by the log's end a minute later; meanwhile a short job finishes.
+RETRIED = """[Mon Dec  7 23:34:20 2026]
+localrule math_train:
+    output: results/math/seed7/model
+    jobid: 93
+[Mon Dec  7 23:40:00 2026]
+localrule math_problems:
+    jobid: 95
+[Mon Dec  7 23:41:00 2026]
+Finished jobid: 95 (Rule: math_problems)
+[Mon Dec  7 23:49:20 2026]
+Error in rule math_train:
+    jobid: 93
+    output: results/math/seed7/model
+[Mon Dec  7 23:49:21 2026]
+localrule math_train:
+    output: results/math/seed7/model
+    jobid: 93
+[Mon Dec  7 23:50:21 2026]
+Error in rule math_train:
+    jobid: 93
+"""
+
+
+def test_a_failed_attempt_ends_at_its_error_and_its_retry_is_counted_too(tmp_path):
+    log = tmp_path / "a.snakemake.log"
+    log.write_text(RETRIED)
+    table = dag_times.jobs(log)
+    trainings = table[table["rule"] == "math_train"]
+    assert trainings["seconds"].tolist() == [15 * 60, 60]
+    assert not trainings["finished"].any()
+    assert table.set_index("rule").loc["math_problems", "seconds"] == 60
+    # The two attempts are one job in the chain: 16 minutes.
+    assert dag_times.longest_chain(table) == (16.0, ["math_train"])
